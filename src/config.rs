@@ -1,0 +1,73 @@
+//! Validated, serialisable configuration shared across the crate, and stable fingerprints.
+//!
+//! Every config here is a serde struct with a `validate()` that runs before any algorithm sees
+//! it; constructors that take a config call it, so invalid values cannot reach an algorithm.
+//! [`fingerprint`] hashes a config into a stable key for on-disk caches.
+
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// SHA-256 (hex) of the JSON form of `value`. Field order is the struct's declaration order, so
+/// the hash is stable across runs and machines; changing any field changes it.
+pub fn fingerprint<T: Serialize>(value: &T) -> String {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    hex_sha256(&json)
+}
+
+/// SHA-256 of raw bytes as lowercase hex.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How HR images are cut into training patches (BasicSR `extract_subimages.py` semantics).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatchConfig {
+    /// Up-sampling factor (2, 3 or 4).
+    pub scale: usize,
+    /// HR patch side in pixels; must be a multiple of `scale`.
+    pub hr_patch: usize,
+    /// Stride between patch origins in HR pixels.
+    pub step: usize,
+    /// A last window is only added when the remaining border exceeds this many pixels.
+    pub thresh_size: usize,
+}
+
+impl Default for PatchConfig {
+    fn default() -> Self {
+        Self {
+            scale: 2,
+            hr_patch: 96,
+            step: 48,
+            thresh_size: 0,
+        }
+    }
+}
+
+impl PatchConfig {
+    /// Checks every field; called by everything that consumes a `PatchConfig`.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=4).contains(&self.scale) {
+            return Err(IdcError::config("scale", "must be 2, 3 or 4"));
+        }
+        if self.hr_patch == 0 || self.hr_patch % self.scale != 0 {
+            return Err(IdcError::config(
+                "hr_patch",
+                format!("must be a positive multiple of scale {}", self.scale),
+            ));
+        }
+        if self.step == 0 {
+            return Err(IdcError::config("step", "must be positive"));
+        }
+        if self.thresh_size > self.hr_patch {
+            return Err(IdcError::config("thresh_size", "must not exceed hr_patch"));
+        }
+        Ok(())
+    }
+
+    /// LR patch side (`hr_patch / scale`).
+    pub fn lr_patch(&self) -> usize {
+        self.hr_patch / self.scale
+    }
+}

@@ -1,0 +1,20 @@
+//! Burn datasets of LR/HR pairs.
+//!
+//! - [`SrPair`]: the item type every dataset here yields.
+//! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR), the
+//!   [`sr_patch::SrBatcher`] and the flip/rot90 augmentation wrapper.
+//! - `shard`: the on-disk shard format (one file per instance, fingerprinted, checksummed).
+//! - `idc`: `IdcDataset`, lazy condense-or-load over a shard cache.
+
+use crate::image::Image;
+
+pub mod idc;
+pub mod shard;
+pub mod sr_patch;
+
+/// One training pair: LR patch `[3, p, p]` and HR patch `[3, s p, s p]`, values in `[0, 1]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SrPair {
+    pub lr: Image,
+    pub hr: Image,
+}
