@@ -1,0 +1,2 @@
+//! Bench under construction (prints a table when done).
+fn main() {}
