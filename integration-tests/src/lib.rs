@@ -1,2 +1,154 @@
 //! Helpers shared by the integration tests: where the real data is, and the `idc` binary.
-//! (Owned by the foundation engineer; extend as needed.)
+//!
+//! - [`data_dir`]: the shared real-image folder (env `IDC_DATA`, default `../shared/data`
+//!   relative to the workspace root), `None` when absent so data-backed tests can skip.
+//! - [`require_data!`]: early-return from a test with a printed "skipping: no data" notice.
+//! - [`idc_bin`] / [`run_idc`]: the `idc` binary of the same target dir as the running test,
+//!   built once per test process so tests never run a stale binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Workspace root (the parent of this crate's manifest directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
+}
+
+/// The real-image folder: `$IDC_DATA` (relative paths are resolved against the workspace root),
+/// else `<workspace root>/../shared/data`. `None` when the folder does not exist.
+pub fn data_dir() -> Option<PathBuf> {
+    let root = workspace_root();
+    let dir = match std::env::var_os("IDC_DATA") {
+        Some(v) if !v.is_empty() => {
+            let p = PathBuf::from(v);
+            if p.is_absolute() { p } else { root.join(p) }
+        }
+        _ => root.join("..").join("shared").join("data"),
+    };
+    if dir.is_dir() { Some(dir) } else { None }
+}
+
+/// `data_dir()` joined with `rel` if that path exists (file or folder), else `None`.
+pub fn data_path(rel: impl AsRef<Path>) -> Option<PathBuf> {
+    let p = data_dir()?.join(rel);
+    if p.exists() { Some(p) } else { None }
+}
+
+/// Returns the data folder, or prints "skipping: no data" and returns from the enclosing test.
+///
+/// ```ignore
+/// let data = integration_tests::require_data!();
+/// let set5 = integration_tests::require_data!("test/Set5");
+/// ```
+#[macro_export]
+macro_rules! require_data {
+    () => {
+        match $crate::data_dir() {
+            Some(d) => d,
+            None => {
+                eprintln!("skipping: no data (set IDC_DATA or provide ../shared/data)");
+                return;
+            }
+        }
+    };
+    ($rel:expr) => {
+        match $crate::data_path($rel) {
+            Some(d) => d,
+            None => {
+                eprintln!("skipping: no data ({} not found under IDC_DATA)", $rel);
+                return;
+            }
+        }
+    };
+}
+
+/// Target directory of the running test executable: `<target>/<profile>/deps/<test>` ->
+/// `<target>/<profile>`.
+fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    let dir = if deps.file_name().is_some_and(|n| n == "deps") {
+        deps.parent()?
+    } else {
+        deps
+    };
+    Some(dir.to_path_buf())
+}
+
+/// Path of the `idc` binary next to the running test executable (same target dir and profile).
+/// The first call in a test process runs `cargo build -p burn-idc --bin idc` (with
+/// `--features $IDC_TEST_FEATURES` when set, e.g. `cuda`, and `--release` when the test itself is
+/// a release build) so the binary matches the sources; later calls reuse it.
+///
+/// Panics (this is test code) when the build fails, with cargo's output.
+pub fn idc_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = profile_dir().expect("cannot locate the test executable's target directory");
+        let name = format!("idc{}", std::env::consts::EXE_SUFFIX);
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "-p", "burn-idc", "--bin", "idc"]);
+        if let Ok(f) = std::env::var("IDC_TEST_FEATURES") {
+            if !f.trim().is_empty() {
+                cmd.args(["--features", f.trim()]);
+            }
+        }
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        // The test binary lives in <target>/<profile>; build into the same <target>.
+        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+            if let Some(target) = dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target);
+            }
+        }
+        let out = cmd.output().expect("cannot run cargo to build idc");
+        assert!(
+            out.status.success(),
+            "building idc failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = dir.join(&name);
+        assert!(bin.is_file(), "idc binary not found at {}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// Runs `idc` with `args` and returns its output (stdout, stderr, status).
+pub fn run_idc<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(idc_bin())
+        .args(args)
+        .output()
+        .expect("cannot spawn idc")
+}
+
+/// Runs `idc` with `args`, asserts success and parses stdout as one JSON object.
+pub fn run_idc_json<I, S>(args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = run_idc(args);
+    assert!(
+        out.status.success(),
+        "idc failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("idc stdout is not one JSON object ({e}): {text}"))
+}
