@@ -9,6 +9,7 @@
 use crate::image::Image;
 
 pub mod idc;
+pub mod lock;
 pub mod shard;
 pub mod sr_patch;
 

@@ -1,1 +1,764 @@
-//! (module under construction)
+//! On-disk shard format: one file per instance holding its condensed (or selected) LR/HR patches.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! magic        8 bytes  b"IDCSHARD"
+//! version      u32      FORMAT_VERSION
+//! fp_len       u32      length of the fingerprint (<= MAX_FINGERPRINT_LEN)
+//! fingerprint  fp_len   UTF-8; hash of everything that determines the patches
+//! scale        u32
+//! count        u32      number of LR/HR pairs
+//! channels     u32
+//! lr_h, lr_w   u32 x 2
+//! hr_h, hr_w   u32 x 2
+//! lr patches   count * channels * lr_h * lr_w bytes (planar CHW, u8)
+//! hr patches   count * channels * hr_h * hr_w bytes
+//! crc32        u32      CRC-32 of every byte before it
+//! ```
+//!
+//! Why this shape: patches are stored as u8 because training data is 8-bit PNG anyway (a
+//! condensed patch is quantised exactly as a saved PNG would be), which makes shards 4x smaller
+//! than f32 and loading a shard one `read` plus a checksum. The reader checks every field *and*
+//! that the stated dimensions account for the file size exactly before allocating, so a corrupt
+//! header can never trigger a huge allocation, and the whole-file CRC catches flipped bytes.
+//!
+//! Files are written with [`write_shard_atomic`] (temp file in the same directory, fsync, rename,
+//! fsync the directory): a reader or a crash sees either the old file, no file, or the complete
+//! new one. Concurrent writers coordinate with per-instance [`lock`](super::lock) files; the
+//! human-readable [`Manifest`] (`manifest.json`) lists what the cache holds.
+
+use crate::error::{IdcError, Result};
+use crate::image::Image;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// First bytes of every shard file.
+pub const MAGIC: &[u8; 8] = b"IDCSHARD";
+/// Bumped on any layout change; readers reject other versions (the cache then re-condenses).
+pub const FORMAT_VERSION: u32 = 1;
+/// Upper bound on the stored fingerprint length (a hex SHA-256 is 64 bytes).
+pub const MAX_FINGERPRINT_LEN: usize = 1024;
+/// File name extension of shards.
+pub const SHARD_EXT: &str = "shard";
+/// File name extension of per-instance lock files.
+pub const LOCK_EXT: &str = "lock";
+/// Name of the cache manifest.
+pub const MANIFEST_NAME: &str = "manifest.json";
+
+/// Fixed header size after the fingerprint: scale, count, channels, lr_h, lr_w, hr_h, hr_w.
+const DIMS_LEN: usize = 7 * 4;
+
+/// The condensed (or selected) patches of one instance plus the key they were made under.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shard {
+    /// Hash of everything that determined the patches; a reader compares it to the one it expects.
+    pub fingerprint: String,
+    /// Up-sampling factor (HR side = scale x LR side).
+    pub scale: usize,
+    /// LR patches, all of one size.
+    pub lr: Vec<Image>,
+    /// HR patches, all of one size, `lr.len()` of them.
+    pub hr: Vec<Image>,
+}
+
+/// Patch geometry shared by every pair in a shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Dims {
+    channels: usize,
+    lr_h: usize,
+    lr_w: usize,
+    hr_h: usize,
+    hr_w: usize,
+}
+
+impl Shard {
+    /// Number of LR/HR pairs.
+    pub fn len(&self) -> usize {
+        self.lr.len()
+    }
+
+    /// True when the shard holds no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.lr.is_empty()
+    }
+
+    /// Checks the invariants the file format relies on (same count of LR and HR patches, one
+    /// size each, HR = scale x LR, fingerprint length); returns the shared dimensions.
+    fn dims(&self) -> Result<Dims> {
+        if self.lr.len() != self.hr.len() {
+            return Err(IdcError::InvalidInput(format!(
+                "shard has {} LR but {} HR patches",
+                self.lr.len(),
+                self.hr.len()
+            )));
+        }
+        if self.fingerprint.len() > MAX_FINGERPRINT_LEN {
+            return Err(IdcError::InvalidInput(format!(
+                "shard fingerprint longer than {MAX_FINGERPRINT_LEN} bytes"
+            )));
+        }
+        if self.scale == 0 {
+            return Err(IdcError::InvalidInput("shard scale is 0".into()));
+        }
+        let (Some(l0), Some(h0)) = (self.lr.first(), self.hr.first()) else {
+            return Ok(Dims {
+                channels: 0,
+                lr_h: 0,
+                lr_w: 0,
+                hr_h: 0,
+                hr_w: 0,
+            });
+        };
+        let d = Dims {
+            channels: l0.channels,
+            lr_h: l0.height,
+            lr_w: l0.width,
+            hr_h: h0.height,
+            hr_w: h0.width,
+        };
+        if h0.channels != d.channels
+            || d.hr_h != d.lr_h * self.scale
+            || d.hr_w != d.lr_w * self.scale
+        {
+            return Err(IdcError::InvalidInput(format!(
+                "shard HR patch {}x{}x{} is not scale {} of LR patch {}x{}x{}",
+                h0.channels, d.hr_h, d.hr_w, self.scale, d.channels, d.lr_h, d.lr_w
+            )));
+        }
+        for (l, h) in self.lr.iter().zip(&self.hr) {
+            if (l.channels, l.height, l.width) != (d.channels, d.lr_h, d.lr_w)
+                || (h.channels, h.height, h.width) != (d.channels, d.hr_h, d.hr_w)
+                || l.data.len() != d.channels * d.lr_h * d.lr_w
+                || h.data.len() != d.channels * d.hr_h * d.hr_w
+            {
+                return Err(IdcError::InvalidInput(
+                    "shard patches must all have one LR size and one HR size".into(),
+                ));
+            }
+        }
+        for v in [
+            d.channels,
+            d.lr_h,
+            d.lr_w,
+            d.hr_h,
+            d.hr_w,
+            self.scale,
+            self.lr.len(),
+        ] {
+            if u32::try_from(v).is_err() {
+                return Err(IdcError::InvalidInput(format!(
+                    "shard dimension {v} does not fit the format"
+                )));
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// Serialises a shard to the bytes of its file (see the module docs for the layout).
+pub fn encode_shard(shard: &Shard) -> Result<Vec<u8>> {
+    let d = shard.dims()?;
+    let n = shard.len();
+    let body = n * d.channels * (d.lr_h * d.lr_w + d.hr_h * d.hr_w);
+    let mut out = Vec::with_capacity(8 + 8 + shard.fingerprint.len() + DIMS_LEN + body + 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(shard.fingerprint.len() as u32).to_le_bytes());
+    out.extend_from_slice(shard.fingerprint.as_bytes());
+    for v in [shard.scale, n, d.channels, d.lr_h, d.lr_w, d.hr_h, d.hr_w] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    for im in &shard.lr {
+        out.extend(im.to_u8());
+    }
+    for im in &shard.hr {
+        out.extend(im.to_u8());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// Little-endian u32 reader over a byte slice that reports truncation as a cache error.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| IdcError::cache(self.path, "truncated shard header"))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<usize> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+}
+
+/// Parses shard bytes; `path` only labels errors. Every mismatch is an [`IdcError::Cache`].
+pub fn decode_shard(
+    bytes: &[u8],
+    path: &Path,
+    expected_fingerprint: Option<&str>,
+) -> Result<Shard> {
+    let bad = |reason: String| IdcError::cache(path, reason);
+    if bytes.len() < MAGIC.len() + 8 + DIMS_LEN + 4 {
+        return Err(bad(format!(
+            "file too short for a shard ({} bytes)",
+            bytes.len()
+        )));
+    }
+    if &bytes[..MAGIC.len()] != MAGIC {
+        return Err(bad("not a shard file (bad magic)".into()));
+    }
+    let (payload, tail) = bytes.split_at(bytes.len() - 4);
+    let stored_crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    let mut cur = Cursor {
+        bytes: payload,
+        pos: MAGIC.len(),
+        path,
+    };
+    let version = cur.u32()? as u32;
+    if version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "shard format version {version}, this build reads {FORMAT_VERSION}"
+        )));
+    }
+    let fp_len = cur.u32()?;
+    if fp_len > MAX_FINGERPRINT_LEN {
+        return Err(bad(format!("fingerprint length {fp_len} out of range")));
+    }
+    let fingerprint = std::str::from_utf8(cur.take(fp_len)?)
+        .map_err(|_| bad("fingerprint is not UTF-8".into()))?
+        .to_string();
+    let scale = cur.u32()?;
+    let count = cur.u32()?;
+    let d = Dims {
+        channels: cur.u32()?,
+        lr_h: cur.u32()?,
+        lr_w: cur.u32()?,
+        hr_h: cur.u32()?,
+        hr_w: cur.u32()?,
+    };
+    // Dimensions must be coherent and account for the rest of the file exactly; checked with
+    // overflow-safe arithmetic before any allocation.
+    if scale == 0 {
+        return Err(bad("scale is 0".into()));
+    }
+    let empty_dims = d.channels == 0 && d.lr_h == 0 && d.lr_w == 0 && d.hr_h == 0 && d.hr_w == 0;
+    if count == 0 && !empty_dims {
+        return Err(bad("empty shard with non-zero dimensions".into()));
+    }
+    if count > 0
+        && (d.channels == 0
+            || d.lr_h == 0
+            || d.lr_w == 0
+            || Some(d.hr_h) != d.lr_h.checked_mul(scale)
+            || Some(d.hr_w) != d.lr_w.checked_mul(scale))
+    {
+        return Err(bad(format!(
+            "inconsistent dimensions: {} channels, LR {}x{}, HR {}x{}, scale {scale}",
+            d.channels, d.lr_h, d.lr_w, d.hr_h, d.hr_w
+        )));
+    }
+    let lr_size = d
+        .channels
+        .checked_mul(d.lr_h)
+        .and_then(|v| v.checked_mul(d.lr_w));
+    let hr_size = d
+        .channels
+        .checked_mul(d.hr_h)
+        .and_then(|v| v.checked_mul(d.hr_w));
+    let body = lr_size
+        .zip(hr_size)
+        .and_then(|(l, h)| l.checked_add(h))
+        .and_then(|p| p.checked_mul(count));
+    let remaining = payload.len() - cur.pos;
+    let (Some(lr_size), Some(hr_size), Some(body)) = (lr_size, hr_size, body) else {
+        return Err(bad("dimensions overflow".into()));
+    };
+    if body != remaining {
+        return Err(bad(format!(
+            "dimensions need {body} patch bytes, file has {remaining}"
+        )));
+    }
+    let crc = crc32fast::hash(payload);
+    if crc != stored_crc {
+        return Err(bad(format!(
+            "checksum mismatch (stored {stored_crc:08x}, computed {crc:08x})"
+        )));
+    }
+    if let Some(expected) = expected_fingerprint {
+        if expected != fingerprint {
+            return Err(bad(format!(
+                "stale shard: fingerprint {fingerprint} differs from expected {expected}"
+            )));
+        }
+    }
+    let data = &payload[cur.pos..];
+    let (lr_bytes, hr_bytes) = data.split_at(count * lr_size);
+    let to_images = |bytes: &[u8], size: usize, h: usize, w: usize| -> Result<Vec<Image>> {
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        bytes
+            .chunks_exact(size)
+            .map(|c| Image::from_u8(d.channels, h, w, c))
+            .collect()
+    };
+    Ok(Shard {
+        fingerprint,
+        scale,
+        lr: to_images(lr_bytes, lr_size, d.lr_h, d.lr_w)?,
+        hr: to_images(hr_bytes, hr_size, d.hr_h, d.hr_w)?,
+    })
+}
+
+/// Reads and fully validates a shard: magic, format version, dimensions against the file size,
+/// whole-file checksum and, when given, the expected fingerprint. Any mismatch (or a missing
+/// file) is an [`IdcError::Cache`], so callers can re-condense or report.
+pub fn read_shard(path: &Path, expected_fingerprint: Option<&str>) -> Result<Shard> {
+    let bytes = fs::read(path).map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::NotFound {
+            "shard missing".to_string()
+        } else {
+            format!("cannot read shard: {e}")
+        };
+        IdcError::cache(path, reason)
+    })?;
+    decode_shard(&bytes, path, expected_fingerprint)
+}
+
+/// Writes `shard` to `path` atomically (see [`write_bytes_atomic`]).
+pub fn write_shard_atomic(path: &Path, shard: &Shard) -> Result<()> {
+    let bytes = encode_shard(shard)?;
+    write_bytes_atomic(path, &bytes)
+}
+
+/// Counter that keeps temp names unique between threads of one process (the pid separates
+/// processes).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Crash-safe replacement of `path`: write a temp file in the same directory (same file system,
+/// so the rename is atomic), fsync it, rename it over `path`, fsync the directory so the rename
+/// itself is durable. A crash leaves either the old content or the new one, plus at worst a
+/// stray `.tmp-*` file that [`remove_stale_temps`] cleans up.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| IdcError::InvalidInput(format!("no file name in {}", path.display())))?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+        name.to_string_lossy()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| IdcError::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| IdcError::io(&tmp, e))?;
+        f.sync_all().map_err(|e| IdcError::io(&tmp, e))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| IdcError::io(path, e))?;
+        sync_dir(&dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsyncs a directory so a rename into it survives a power loss (no-op where unsupported).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let f = File::open(dir).map_err(|e| IdcError::io(dir, e))?;
+        f.sync_all().map_err(|e| IdcError::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Removes temp files (`.tmp-<pid>-...`) left by killed writers whose process no longer exists.
+/// Temp files of live processes are kept (they may be mid-write). Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(".tmp-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        if fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether a process with this pid exists (Linux: `/proc/<pid>`); elsewhere assume it does, so
+/// nothing that might be in use is deleted.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// File-system-safe, unique file stem for an instance name (typically the image path relative to
+/// the HR folder): unsafe characters become `_`, the name is shortened to 80 bytes, and 12 hex
+/// digits of the SHA-256 of the full name keep distinct names distinct (`a/b.png` vs `a_b.png`).
+pub fn instance_key(instance_name: &str) -> String {
+    let mut safe: String = instance_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // No leading dots (hidden files, "..") and bounded length.
+    while safe.starts_with('.') {
+        safe.replace_range(..1, "_");
+    }
+    safe.truncate(80);
+    let hash = crate::config::hex_sha256(instance_name.as_bytes());
+    format!("{safe}-{}", &hash[..12])
+}
+
+/// `<cache_dir>/<instance_key>.shard`.
+pub fn shard_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
+    cache_dir.join(format!("{}.{SHARD_EXT}", instance_key(instance_name)))
+}
+
+/// `<cache_dir>/<instance_key>.lock`.
+pub fn lock_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
+    cache_dir.join(format!("{}.{LOCK_EXT}", instance_key(instance_name)))
+}
+
+/// One instance as listed in `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Instance name (image path relative to the HR folder).
+    pub instance: String,
+    /// Shard file name inside the cache directory.
+    pub file: String,
+    /// Fingerprint the shard was written under.
+    pub fingerprint: String,
+    /// Number of LR/HR pairs.
+    pub patches: usize,
+    /// Shard file size in bytes.
+    pub bytes: u64,
+}
+
+/// `manifest.json`: what the cache holds, for people and tools. The shards themselves are the
+/// source of truth (each carries its fingerprint and checksum); the manifest is an index that
+/// is updated after each shard write, under `manifest.lock` so concurrent writers don't lose
+/// each other's entries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Shard format version of the entries.
+    pub format_version: u32,
+    /// Entries keyed by instance name (sorted, so the file is stable).
+    pub instances: BTreeMap<String, ManifestEntry>,
+}
+
+impl Manifest {
+    /// Reads `<dir>/manifest.json`; a missing file is an empty manifest, a malformed one is an
+    /// [`IdcError::Cache`].
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_NAME);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                format_version: FORMAT_VERSION,
+                instances: BTreeMap::new(),
+            }),
+            Err(e) => Err(IdcError::io(&path, e)),
+        }
+    }
+
+    /// Writes `<dir>/manifest.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| IdcError::cache(dir.join(MANIFEST_NAME), e.to_string()))?;
+        write_bytes_atomic(&dir.join(MANIFEST_NAME), &json)
+    }
+
+    /// Adds or replaces entries under the manifest lock (read, merge, atomic write), so several
+    /// processes updating one cache never drop each other's entries. A malformed manifest is
+    /// rebuilt from the given entries rather than blocking the cache.
+    pub fn upsert(dir: &Path, entries: &[ManifestEntry]) -> Result<()> {
+        let _guard = super::lock::InstanceLock::acquire_path(&dir.join("manifest.lock"))?;
+        let mut m = Manifest::read(dir).unwrap_or_default();
+        m.format_version = FORMAT_VERSION;
+        for e in entries {
+            m.instances.insert(e.instance.clone(), e.clone());
+        }
+        m.write(dir)
+    }
+}
+
+/// Result of [`verify_cache`] (the JSON of `idc inspect`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheReport {
+    /// Number of `.shard` files.
+    pub instances: usize,
+    /// Shards that pass every check.
+    pub valid: usize,
+    /// File names of shards that fail a check.
+    pub invalid: Vec<String>,
+    /// LR/HR pairs in the valid shards.
+    pub patches: usize,
+    /// Total size of all shard files.
+    pub bytes: u64,
+}
+
+/// Fully reads and checks every `.shard` file in `dir` (magic, version, dimensions, checksum).
+/// Fingerprints are not compared (the report does not know the expected configuration); the
+/// manifest is not needed. Temp files of interrupted writes are not shards and are ignored.
+pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
+    let entries = fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == SHARD_EXT))
+        .collect();
+    files.sort();
+    let mut report = CacheReport::default();
+    for path in files {
+        report.instances += 1;
+        report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match read_shard(&path, None) {
+            Ok(shard) => {
+                report.valid += 1;
+                report.patches += shard.len();
+            }
+            Err(_) => report.invalid.push(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+    Ok(report)
+}
+
+/// Reads the file at `path` fully (helper for callers that hash sources).
+pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut f = File::open(path).map_err(|e| IdcError::io(path, e))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).map_err(|e| IdcError::io(path, e))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(c: usize, h: usize, w: usize, seed: u32) -> Image {
+        let data = (0..c * h * w)
+            .map(|i| ((i as u32 * 31 + seed * 7) % 256) as f32 / 255.0)
+            .collect();
+        Image::new(c, h, w, data).unwrap()
+    }
+
+    fn sample(n: usize) -> Shard {
+        Shard {
+            fingerprint: "abc123".into(),
+            scale: 2,
+            lr: (0..n).map(|i| patch(3, 4, 5, i as u32)).collect(),
+            hr: (0..n).map(|i| patch(3, 8, 10, 100 + i as u32)).collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact_for_u8_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.shard");
+        let s = sample(3);
+        write_shard_atomic(&p, &s).unwrap();
+        let back = read_shard(&p, Some("abc123")).unwrap();
+        assert_eq!(back, s);
+        // No temp file left behind.
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn empty_shard_round_trips() {
+        let s = Shard {
+            fingerprint: "x".into(),
+            scale: 3,
+            lr: vec![],
+            hr: vec![],
+        };
+        let b = encode_shard(&s).unwrap();
+        assert_eq!(decode_shard(&b, Path::new("x"), None).unwrap(), s);
+    }
+
+    #[test]
+    fn every_flipped_byte_is_detected() {
+        let s = sample(2);
+        let bytes = encode_shard(&s).unwrap();
+        for i in 0..bytes.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= mask;
+                let r = decode_shard(&b, Path::new("x"), Some("abc123"));
+                assert!(
+                    matches!(r, Err(IdcError::Cache { .. })),
+                    "flip at {i} mask {mask:#x} not detected"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_and_wrong_fingerprint_are_cache_errors() {
+        let bytes = encode_shard(&sample(2)).unwrap();
+        for len in [0, 5, 12, 40, bytes.len() - 1] {
+            assert!(matches!(
+                decode_shard(&bytes[..len], Path::new("x"), None),
+                Err(IdcError::Cache { .. })
+            ));
+        }
+        assert!(matches!(
+            decode_shard(&bytes, Path::new("x"), Some("other")),
+            Err(IdcError::Cache { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read_shard(&dir.path().join("missing.shard"), None),
+            Err(IdcError::Cache { .. })
+        ));
+    }
+
+    #[test]
+    fn huge_declared_dimensions_do_not_allocate() {
+        let mut bytes = encode_shard(&sample(1)).unwrap();
+        // count field sits after magic, version, fp_len, fp, scale.
+        let off = 8 + 4 + 4 + 6 + 4;
+        bytes[off..off + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let r = decode_shard(&bytes, Path::new("x"), None);
+        assert!(matches!(r, Err(IdcError::Cache { .. })));
+    }
+
+    #[test]
+    fn writer_rejects_inconsistent_shards() {
+        let mut s = sample(2);
+        s.hr.pop();
+        assert!(encode_shard(&s).is_err());
+        let mut s = sample(2);
+        s.scale = 3;
+        assert!(encode_shard(&s).is_err());
+        let mut s = sample(2);
+        s.lr[1] = patch(3, 5, 5, 0);
+        assert!(encode_shard(&s).is_err());
+    }
+
+    #[test]
+    fn instance_keys_are_safe_and_distinct() {
+        let a = instance_key("a/b.png");
+        let b = instance_key("a_b.png");
+        assert_ne!(a, b);
+        for k in [
+            &a,
+            &b,
+            &instance_key("../../etc/passwd"),
+            &instance_key("x\u{fffd}y z"),
+        ] {
+            assert!(
+                k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            );
+            assert!(!k.starts_with('.'));
+        }
+        assert_eq!(
+            shard_path(Path::new("/c"), "a/b.png"),
+            PathBuf::from(format!("/c/{a}.shard"))
+        );
+    }
+
+    #[test]
+    fn manifest_upsert_merges_and_verify_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, name) in ["one.png", "two.png"].iter().enumerate() {
+            let p = shard_path(dir.path(), name);
+            write_shard_atomic(&p, &sample(i + 1)).unwrap();
+            let entry = ManifestEntry {
+                instance: name.to_string(),
+                file: p.file_name().unwrap().to_string_lossy().into(),
+                fingerprint: "abc123".into(),
+                patches: i + 1,
+                bytes: fs::metadata(&p).unwrap().len(),
+            };
+            Manifest::upsert(dir.path(), &[entry]).unwrap();
+        }
+        let m = Manifest::read(dir.path()).unwrap();
+        assert_eq!(m.instances.len(), 2);
+        let r = verify_cache(dir.path()).unwrap();
+        assert_eq!((r.instances, r.valid, r.patches), (2, 2, 3));
+        assert!(r.invalid.is_empty());
+        // Corrupt one shard: verify flags exactly that file.
+        let p = shard_path(dir.path(), "two.png");
+        let mut b = fs::read(&p).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x10;
+        fs::write(&p, b).unwrap();
+        let r = verify_cache(dir.path()).unwrap();
+        assert_eq!(r.valid, 1);
+        assert_eq!(
+            r.invalid,
+            vec![p.file_name().unwrap().to_string_lossy().to_string()]
+        );
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 0x7fff_fff0 does not exist; our own temp is kept.
+        fs::write(dir.path().join(".tmp-2147483632-0-a.shard"), b"x").unwrap();
+        let own = dir
+            .path()
+            .join(format!(".tmp-{}-0-b.shard", std::process::id()));
+        fs::write(&own, b"x").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), 1);
+        assert!(own.exists());
+    }
+}

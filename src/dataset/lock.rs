@@ -1,0 +1,116 @@
+//! Per-instance lock files (`<instance>.lock`) so threads and processes sharing a cache directory
+//! condense every instance exactly once.
+//!
+//! Uses `std::fs::File::lock` (an OS advisory lock: `flock` on Unix, `LockFileEx` on Windows).
+//! The kernel releases it when the holder exits or is killed, so a `kill -9` never leaves a
+//! stuck lock; the lock *file* stays on disk on purpose: deleting it while another process waits
+//! on it would let a third process lock a fresh inode and condense concurrently.
+//! `flock` locks belong to the open file description, so two threads of one process that open
+//! the file separately also exclude each other.
+
+use crate::error::{IdcError, Result};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// An exclusive lock held until drop.
+#[derive(Debug)]
+pub struct InstanceLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl InstanceLock {
+    /// Blocks until the lock for `instance_name` in `cache_dir` is held.
+    pub fn acquire(cache_dir: &Path, instance_name: &str) -> Result<InstanceLock> {
+        Self::acquire_path(&super::shard::lock_path(cache_dir, instance_name))
+    }
+
+    /// Blocks until the lock file at `path` (created if missing) is held.
+    pub fn acquire_path(path: &Path) -> Result<InstanceLock> {
+        let file = open_lock_file(path)?;
+        file.lock().map_err(|e| IdcError::io(path, e))?;
+        Ok(InstanceLock {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Takes the lock if it is free; `Ok(None)` when another holder has it.
+    pub fn try_acquire_path(path: &Path) -> Result<Option<InstanceLock>> {
+        let file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(InstanceLock {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(IdcError::io(path, e)),
+        }
+    }
+
+    /// Path of the lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first makes the release immediate
+        // even if the handle were duplicated.
+        let _ = self.file.unlock();
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| IdcError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn second_holder_waits_until_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let a = InstanceLock::acquire_path(&p).unwrap();
+        assert!(InstanceLock::try_acquire_path(&p).unwrap().is_none());
+        drop(a);
+        assert!(InstanceLock::try_acquire_path(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn threads_are_mutually_excluded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Arc::new(dir.path().join("y.lock"));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (p, inside, max) = (p.clone(), inside.clone(), max.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let _g = InstanceLock::acquire_path(&p).unwrap();
+                        let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(n, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+}
