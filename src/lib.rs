@@ -14,6 +14,8 @@
 //! - [`dataset`]: [`dataset::SrPair`] datasets: whole set, shard cache, lazy `IdcDataset`.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 
+#[doc(hidden)]
+pub mod cli;
 pub mod condense;
 pub mod config;
 pub mod dataset;
@@ -23,8 +25,6 @@ pub mod image;
 pub mod metrics;
 pub mod models;
 pub mod select;
-#[doc(hidden)]
-pub mod cli;
 pub mod train;
 
 pub use error::{IdcError, Result};

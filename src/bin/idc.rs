@@ -4,7 +4,11 @@ use burn_idc::cli;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "idc", version, about = "Instance Data Condensation for image super-resolution")]
+#[command(
+    name = "idc",
+    version,
+    about = "Instance Data Condensation for image super-resolution"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
