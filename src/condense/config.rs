@@ -1,0 +1,308 @@
+//! Every knob of the condenser in one serde struct, validated before any algorithm runs.
+//!
+//! [`CondenseConfig::default`] is sized for a CPU (100 iterations, a frequency bank of 16 draws,
+//! 256 frequencies); [`CondenseConfig::paper`] records the paper's scale (20k iterations, fresh
+//! draws every step, T = 1024) for GPU runs. Where the paper is silent, the choice is ours and
+//! each one is a field here (see the field docs).
+
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+
+/// How the synthetic patches start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitMode {
+    /// `n` distinct real patches drawn with the seed (the default: starts on the data manifold).
+    Real,
+    /// Uniform noise in `[0, 1]`.
+    Noise,
+    /// Real patches plus uniform noise in `[-init_noise, init_noise]`, clamped to `[0, 1]`.
+    RealNoise,
+}
+
+/// Random Local Fourier Features (paper 3.3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RlffConfig {
+    /// `false`: ablation "w/o local feature": the batch-normalised extractor features are used as
+    /// they are (identity 1x1 features, all `c` channels, no random channel subset).
+    pub enabled: bool,
+    /// Kernel size `k` of the local neighbourhood (odd; "same" zero padding keeps `h x w`).
+    pub kernel: usize,
+    /// Number of Fourier filters `C_out` drawn (without replacement) from the `2 c k^2` each step.
+    pub c_out: usize,
+    /// Local patch side `p`: feature maps are cut into `p x p` local patches (trailing rows and
+    /// columns that do not fill a whole local patch are dropped).
+    pub patch: usize,
+    /// `true`: each of the `p^2` positions of a local patch is one NCFD sample of dimension
+    /// `C_out` (the paper's unfolding). `false` (ablation): one sample per local patch of
+    /// dimension `C_out p^2`.
+    pub unfold: bool,
+    /// Epsilon of the batch normalisation with the real instance's statistics.
+    pub bn_eps: f64,
+}
+
+/// Neural Characteristic Function Discrepancy (paper eq. 2-3, NCFM's implementation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NcfdConfig {
+    /// Frequencies `T` per step (t ~ N(0, sigma^2 I)).
+    pub num_freqs: usize,
+    /// Standard deviation of the frequencies.
+    pub sigma: f64,
+    /// Amplitude weight alpha (phase weight `1 - alpha`).
+    pub alpha: f64,
+    /// L2-normalise every sample before the characteristic function (NCFM does; default `true`:
+    /// without it the Fourier features have a scale of ~sqrt(c k^2) and every CF is ~0).
+    pub l2_normalize: bool,
+}
+
+/// All settings of one condensation run (Algorithm 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CondenseConfig {
+    /// Condensation ratio `r` in (0, 1]: `n = max(1, ceil(r N))` synthetic patches per instance.
+    pub ratio: f64,
+    /// Optimisation steps per instance.
+    pub iters: usize,
+    /// Adam learning rate on the pixels.
+    pub lr: f64,
+    /// Adam beta1.
+    pub beta1: f64,
+    /// Adam beta2.
+    pub beta2: f64,
+    /// Adam epsilon.
+    pub adam_eps: f64,
+    /// Initialisation of the synthetic patches.
+    pub init: InitMode,
+    /// Noise amplitude of [`InitMode::RealNoise`].
+    pub init_noise: f64,
+    pub rlff: RlffConfig,
+    pub ncfd: NcfdConfig,
+    /// Number of groups `M` of the k-means (fewer when there are fewer real local patches).
+    pub groups: usize,
+    /// Lloyd iterations of the k-means (k-means++ init, seeded).
+    pub kmeans_iters: usize,
+    /// Steps with `w_ins L_ins` only (Algorithm 1 "warm up").
+    pub warmup: usize,
+    /// Length of the assigning phase after the warm-up: the group and pair weights ramp linearly
+    /// from `1/assign` to 1 and the group assignment (and pairing) is refreshed every
+    /// `assign_every` steps; afterwards both stay fixed. `0`: the full loss right after warm-up.
+    pub assign: usize,
+    /// Refresh period of the assignment during the assigning phase.
+    pub assign_every: usize,
+    /// Weight of the instance loss.
+    pub w_ins: f64,
+    /// Weight of the group loss.
+    pub w_group: f64,
+    /// Weight of the pair loss.
+    pub w_pair: f64,
+    /// Frequency bank size `B`: `0` draws a fresh channel subset and fresh frequencies every step
+    /// (the paper); `B > 0` draws `B` (subset, frequencies) pairs once per instance, precomputes
+    /// their real-side characteristic functions and cycles through them (step `j` uses `j mod B`).
+    pub freq_bank: usize,
+    /// Real patches per extractor call when computing the real features (bounds memory).
+    pub real_chunk: usize,
+    /// Real samples per chunk in the characteristic-function pass (bounds the `samples x T`
+    /// intermediate).
+    pub cf_chunk: usize,
+    /// Synthetic patches per teacher call.
+    pub teacher_chunk: usize,
+    /// Number of (subset, frequency) draws averaged by [`crate::condense::instance_ncfd`].
+    pub eval_draws: usize,
+}
+
+impl Default for CondenseConfig {
+    /// CPU-friendly defaults: r = 0.1, 100 iterations (20 warm-up, 30 assigning, refresh every
+    /// 10), Adam lr 1e-2, real init, RLFF k = 3 / C_out = 64 / p = 4 with unfolding, T = 256,
+    /// sigma 1, alpha 0.5, L2-normalised samples, M = 4, all weights 1, a bank of B = 16 draws.
+    fn default() -> Self {
+        Self {
+            ratio: 0.1,
+            iters: 100,
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            adam_eps: 1e-8,
+            init: InitMode::Real,
+            init_noise: 0.1,
+            rlff: RlffConfig {
+                enabled: true,
+                kernel: 3,
+                c_out: 64,
+                patch: 4,
+                unfold: true,
+                bn_eps: 1e-5,
+            },
+            ncfd: NcfdConfig {
+                num_freqs: 256,
+                sigma: 1.0,
+                alpha: 0.5,
+                l2_normalize: true,
+            },
+            groups: 4,
+            kmeans_iters: 20,
+            warmup: 20,
+            assign: 30,
+            assign_every: 10,
+            w_ins: 1.0,
+            w_group: 1.0,
+            w_pair: 1.0,
+            freq_bank: 16,
+            real_chunk: 8,
+            cf_chunk: 16384,
+            teacher_chunk: 8,
+            eval_draws: 8,
+        }
+    }
+}
+
+impl CondenseConfig {
+    /// The paper's scale (section 4): 20k iterations, r = 0.1, T = 1024, fresh draws every step
+    /// (B = 0). Warm-up 5k and assigning 5k (refresh every 500) are our choice; the paper gives
+    /// them only in its supplementary material.
+    pub fn paper() -> Self {
+        let mut c = Self::default();
+        c.iters = 20_000;
+        c.warmup = 5_000;
+        c.assign = 5_000;
+        c.assign_every = 500;
+        c.ncfd.num_freqs = 1024;
+        c.freq_bank = 0;
+        c
+    }
+
+    /// Number of synthetic patches for `n_real` real ones: `max(1, ceil(r N))`, at most `N`.
+    pub fn synthetic_count(&self, n_real: usize) -> usize {
+        let n = (self.ratio * n_real as f64 - 1e-9).ceil().max(1.0) as usize;
+        n.min(n_real.max(1))
+    }
+
+    /// Checks every field; [`crate::condense::Condenser::new`] calls it.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |f: &str, r: &str| Err(IdcError::config(f, r));
+        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        if !(self.ratio.is_finite() && self.ratio > 0.0 && self.ratio <= 1.0) {
+            return bad("ratio", "must be in (0, 1]");
+        }
+        if self.iters == 0 {
+            return bad("iters", "must be positive");
+        }
+        if !finite_pos(self.lr) {
+            return bad("lr", "must be a positive finite number");
+        }
+        if !(0.0..1.0).contains(&self.beta1) {
+            return bad("beta1", "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta2", "must be in [0, 1)");
+        }
+        if !finite_pos(self.adam_eps) {
+            return bad("adam_eps", "must be positive");
+        }
+        if !(self.init_noise.is_finite() && (0.0..=1.0).contains(&self.init_noise)) {
+            return bad("init_noise", "must be in [0, 1]");
+        }
+        let r = &self.rlff;
+        if r.kernel == 0 || r.kernel % 2 == 0 {
+            return bad("rlff.kernel", "must be odd and positive");
+        }
+        if r.patch == 0 {
+            return bad("rlff.patch", "must be positive");
+        }
+        if r.enabled && r.c_out == 0 {
+            return bad("rlff.c_out", "must be positive");
+        }
+        if !finite_pos(r.bn_eps) {
+            return bad("rlff.bn_eps", "must be positive");
+        }
+        let n = &self.ncfd;
+        if n.num_freqs == 0 {
+            return bad("ncfd.num_freqs", "must be positive");
+        }
+        if !finite_pos(n.sigma) {
+            return bad("ncfd.sigma", "must be positive");
+        }
+        if !(0.0..=1.0).contains(&n.alpha) {
+            return bad("ncfd.alpha", "must be in [0, 1]");
+        }
+        if self.groups == 0 {
+            return bad("groups", "must be positive");
+        }
+        if self.assign > 0 && self.assign_every == 0 {
+            return bad("assign_every", "must be positive");
+        }
+        for (f, w) in [
+            ("w_ins", self.w_ins),
+            ("w_group", self.w_group),
+            ("w_pair", self.w_pair),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return bad(f, "must be finite and >= 0");
+            }
+        }
+        if self.w_ins == 0.0 && self.w_group == 0.0 && self.w_pair == 0.0 {
+            return bad("w_ins", "at least one loss weight must be positive");
+        }
+        if self.real_chunk == 0 || self.cf_chunk == 0 || self.teacher_chunk == 0 {
+            return bad("real_chunk", "chunk sizes must be positive");
+        }
+        if self.eval_draws == 0 {
+            return bad("eval_draws", "must be positive");
+        }
+        Ok(())
+    }
+
+    /// Channels `c_out` of the feature the losses see for an extractor with `c` channels.
+    pub fn feature_dim(&self, c: usize) -> usize {
+        if self.rlff.enabled {
+            self.rlff.c_out
+        } else {
+            c
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_paper_validate() {
+        CondenseConfig::default().validate().unwrap();
+        let p = CondenseConfig::paper();
+        p.validate().unwrap();
+        assert_eq!(p.iters, 20_000);
+        assert_eq!(p.freq_bank, 0);
+    }
+
+    #[test]
+    fn rejects_bad_fields() {
+        let mut c = CondenseConfig::default();
+        c.ratio = 0.0;
+        assert!(c.validate().is_err());
+        let mut c = CondenseConfig::default();
+        c.rlff.kernel = 2;
+        assert!(c.validate().is_err());
+        let mut c = CondenseConfig::default();
+        c.ncfd.alpha = 1.5;
+        assert!(c.validate().is_err());
+        let mut c = CondenseConfig::default();
+        c.lr = f64::NAN;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn synthetic_count_is_ceil() {
+        let c = CondenseConfig {
+            ratio: 0.1,
+            ..Default::default()
+        };
+        assert_eq!(c.synthetic_count(1), 1);
+        assert_eq!(c.synthetic_count(10), 1);
+        assert_eq!(c.synthetic_count(11), 2);
+        assert_eq!(c.synthetic_count(32), 4);
+        let c = CondenseConfig {
+            ratio: 1.0,
+            ..Default::default()
+        };
+        assert_eq!(c.synthetic_count(7), 7);
+    }
+}
