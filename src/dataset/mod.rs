@@ -8,9 +8,12 @@
 
 use crate::image::Image;
 
+pub mod ahead;
 pub mod idc;
 pub mod lock;
+pub mod selection;
 pub mod shard;
+pub mod source;
 pub mod sr_patch;
 
 /// One training pair: LR patch `[3, p, p]` and HR patch `[3, s p, s p]`, values in `[0, 1]`.
