@@ -759,3 +759,209 @@ impl<E: burn::tensor::ElementConversion> ToF64 for E {
         self.elem::<f64>()
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::condense::config::InitMode;
+    use burn::backend::{Autodiff, Flex};
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use rand::Rng;
+
+    type AB = Autodiff<Flex>;
+
+    /// Fixed random 3x3 conv (3 -> `c` channels) + tanh: a tiny differentiable extractor, and a
+    /// nearest-neighbour x2 teacher.
+    pub(crate) struct TinyNet<B: Backend> {
+        w: Tensor<B, 4>,
+        c: usize,
+    }
+
+    impl<B: Backend> TinyNet<B> {
+        pub fn new(c: usize, seed: u64, device: &B::Device) -> Self {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let w: Vec<f32> = (0..c * 27).map(|_| rng.random_range(-0.5..0.5)).collect();
+            Self {
+                w: Tensor::from_data(TensorData::new(w, [c, 3, 3, 3]), device),
+                c,
+            }
+        }
+    }
+
+    impl<B: Backend> FeatureExtractor<B> for TinyNet<B> {
+        fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+            conv2d(
+                lr,
+                self.w.clone(),
+                None,
+                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            )
+            .tanh()
+        }
+        fn feature_channels(&self) -> usize {
+            self.c
+        }
+        fn fingerprint(&self) -> String {
+            "tiny".into()
+        }
+    }
+
+    impl<B: Backend> Teacher<B> for TinyNet<B> {
+        fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+            let [n, c, h, w] = lr.dims();
+            lr.reshape([n, c, h, 1, w, 1])
+                .repeat_dim(3, 2)
+                .repeat_dim(5, 2)
+                .reshape([n, c, 2 * h, 2 * w])
+        }
+        fn scale(&self) -> usize {
+            2
+        }
+        fn fingerprint(&self) -> String {
+            "nearest".into()
+        }
+    }
+
+    /// Smooth random patches (sums of a few sinusoids) so features have structure.
+    pub(crate) fn toy_instance(n: usize, side: usize, seed: u64) -> Instance {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lr = (0..n)
+            .map(|_| {
+                let (a, b, ph): (f32, f32, f32) = (
+                    rng.random_range(0.1..0.8),
+                    rng.random_range(0.1..0.8),
+                    rng.random_range(0.0..6.0),
+                );
+                let mut data = Vec::with_capacity(3 * side * side);
+                for c in 0..3 {
+                    for y in 0..side {
+                        for x in 0..side {
+                            let v =
+                                0.5 + 0.3 * ((a * x as f32 + b * y as f32 + ph + c as f32).sin());
+                            data.push(v.clamp(0.0, 1.0));
+                        }
+                    }
+                }
+                Image::new(3, side, side, data).unwrap()
+            })
+            .collect();
+        Instance {
+            name: "toy".into(),
+            lr,
+        }
+    }
+
+    fn small_config() -> CondenseConfig {
+        let mut c = CondenseConfig::default();
+        c.ratio = 0.25;
+        c.iters = 12;
+        c.warmup = 3;
+        c.assign = 4;
+        c.assign_every = 2;
+        c.rlff.c_out = 16;
+        c.ncfd.num_freqs = 64;
+        c.freq_bank = 4;
+        c.groups = 3;
+        c.real_chunk = 3;
+        c.cf_chunk = 100;
+        c
+    }
+
+    #[test]
+    fn same_seed_is_bit_identical_and_report_is_complete() {
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(6, 1, &dev);
+        let inst = toy_instance(8, 12, 2);
+        let cfg = small_config();
+        let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+        let a = cond.condense(&inst, 5).unwrap();
+        let b = cond.condense(&inst, 5).unwrap();
+        assert_eq!(a.lr.len(), 2);
+        assert_eq!(a.hr.len(), 2);
+        assert_eq!(a.hr[0].height, 24);
+        for (x, y) in a.lr.iter().zip(&b.lr) {
+            assert_eq!(x.data, y.data, "same seed must give bit-identical patches");
+        }
+        assert_eq!(a.report.steps, b.report.steps);
+        let c = cond.condense(&inst, 6).unwrap();
+        assert_ne!(a.lr[0].data, c.lr[0].data, "another seed should differ");
+        // Report: terms inactive during warm-up, active afterwards.
+        let s = &a.report.steps;
+        assert_eq!(s.len(), cfg.iters);
+        assert!(
+            s[..3]
+                .iter()
+                .all(|r| r.instance.is_some() && r.group.is_none() && r.pair.is_none())
+        );
+        assert!(s[3..].iter().all(|r| r.group.is_some() && r.pair.is_some()));
+        assert_eq!(a.report.quotas.iter().sum::<usize>(), 2 * 3 * 3);
+        assert!(
+            a.lr.iter()
+                .all(|im| im.data.iter().all(|v| (0.0..=1.0).contains(v)))
+        );
+    }
+
+    #[test]
+    fn fresh_draws_and_ablation_switches_run() {
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(4, 3, &dev);
+        let inst = toy_instance(6, 8, 4);
+        for mutate in [
+            (|c: &mut CondenseConfig| c.freq_bank = 0) as fn(&mut CondenseConfig),
+            |c| c.rlff.enabled = false,
+            |c| c.rlff.unfold = false,
+            |c| {
+                c.w_pair = 0.0;
+                c.init = InitMode::Noise;
+            },
+            |c| {
+                c.w_ins = 0.0;
+                c.assign = 0;
+                c.init = InitMode::RealNoise;
+            },
+        ] {
+            let mut cfg = small_config();
+            cfg.iters = 6;
+            mutate(&mut cfg);
+            let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+            let out = cond.condense(&inst, 1).unwrap();
+            assert_eq!(out.lr.len(), 2);
+            for r in &out.report.steps {
+                assert!(r.total.is_finite());
+                assert_eq!(r.instance.is_some(), cfg.w_ins > 0.0);
+                assert_eq!(r.pair.is_some(), cfg.w_pair > 0.0 && r.step >= cfg.warmup);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_invalid_inputs() {
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(2, 3, &dev);
+        let mut cfg = small_config();
+        cfg.rlff.c_out = 100; // > 2 * 2 * 9 = 36 filters
+        assert!(Condenser::new(cfg, &net, &net, dev).is_err());
+        let cond = Condenser::new(small_config(), &net, &net, dev).unwrap();
+        let empty = Instance {
+            name: "e".into(),
+            lr: vec![],
+        };
+        assert!(cond.condense(&empty, 0).is_err());
+        let tiny = toy_instance(3, 2, 0); // 2x2 maps < one 4x4 local patch
+        assert!(cond.condense(&tiny, 0).is_err());
+    }
+
+    #[test]
+    fn instance_ncfd_zero_for_same_set_and_lower_for_condensed() {
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(6, 1, &dev);
+        let inst = toy_instance(8, 12, 2);
+        let cfg = small_config();
+        let same = crate::condense::instance_ncfd(&net, &cfg, &inst.lr, &inst.lr, 3, &dev).unwrap();
+        assert!(same.abs() < 1e-5, "{same}");
+        let other = toy_instance(8, 12, 99);
+        let d = crate::condense::instance_ncfd(&net, &cfg, &inst.lr, &other.lr, 3, &dev).unwrap();
+        assert!(d > same + 1e-3, "{d}");
+    }
+}
