@@ -1,10 +1,26 @@
 //! `idc select`: select a subset of real patches with a baseline method into a shard cache.
+//!
+//! The pool is the HR patch grid of `--hr-dir` (`PatchConfig` defaults unless `--hr-patch` /
+//! `--step` are given; images smaller than one patch are skipped, as in `SrPatchDataset::new`).
+//! The cache has the format of `idc condense`, so `idc inspect` and training read it the same way.
+//! `--json` prints `{"method", "pool", "selected", "instances", "pool_instances",
+//! "per_instance", "skipped_images", "fingerprint", "cache", "seconds"}`.
 
+use crate::config::PatchConfig;
+use crate::dataset::sr_patch::SrPatchDataset;
+use crate::device::{DefaultBackend, default_device};
+use crate::models::edsr::Edsr;
+use crate::models::load_model_dir;
+use crate::select::pipeline::select_to_cache;
+use crate::select::{SelectConfig, SelectMethod};
+use anyhow::Context;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// Arguments of `idc select`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// random | herding | kcenter | dcsr
     #[arg(long)]
     pub method: String,
     #[arg(long)]
@@ -13,18 +29,106 @@ pub struct Args {
     pub cache: PathBuf,
     #[arg(long)]
     pub scale: usize,
+    /// Fraction of the pool to keep; the count is IDC's: sum over images of max(1, ceil(r N_j)).
     #[arg(long, default_value_t = 0.1)]
     pub ratio: f64,
+    /// Extractor model directory (needed by herding, kcenter and dcsr).
     #[arg(long)]
     pub extractor: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long)]
     pub json: bool,
+    /// HR patch side (default: PatchConfig's).
+    #[arg(long)]
+    pub hr_patch: Option<usize>,
+    /// Grid stride in HR pixels (default: PatchConfig's).
+    #[arg(long)]
+    pub step: Option<usize>,
+    /// Apply the ratio inside every image instead of over the whole pool.
+    #[arg(long)]
+    pub per_instance: bool,
+    /// Patches per extractor forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub feature_batch: usize,
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let _ = &args;
-    anyhow::bail!("`idc select` is not implemented yet")
+    let start = Instant::now();
+    let method: SelectMethod = args.method.parse()?;
+    let defaults = PatchConfig::default();
+    let patch = PatchConfig {
+        scale: args.scale,
+        hr_patch: args.hr_patch.unwrap_or(defaults.hr_patch),
+        step: args.step.unwrap_or(defaults.step),
+        ..defaults
+    };
+    patch.validate()?;
+    let config = SelectConfig {
+        method,
+        ratio: args.ratio,
+        seed: args.seed,
+        per_instance: args.per_instance,
+        feature_batch: args.feature_batch,
+    };
+    config.validate()?;
+    if method.needs_features() && args.extractor.is_none() {
+        anyhow::bail!("--method {method} needs --extractor <model dir> (only random does not)");
+    }
+
+    let device = default_device();
+    let extractor: Option<Edsr<DefaultBackend>> = match &args.extractor {
+        Some(dir) if method.needs_features() => Some(
+            load_model_dir::<DefaultBackend>(dir, &device)
+                .with_context(|| format!("loading extractor {}", dir.display()))?
+                .0,
+        ),
+        _ => None,
+    };
+
+    let pool = SrPatchDataset::new(&args.hr_dir, patch.clone())
+        .with_context(|| format!("reading {}", args.hr_dir.display()))?;
+    for s in pool.skipped() {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    eprintln!(
+        "selecting with {method} from {} patches of {} images ...",
+        burn::data::dataset::Dataset::len(&pool),
+        pool.instances().len()
+    );
+    let report = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+        &pool,
+        &args.cache,
+        &patch,
+        &config,
+        extractor.as_ref(),
+        &device,
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    if args.json {
+        crate::cli::print_json(&serde_json::json!({
+            "method": report.method.name(),
+            "pool": report.pool,
+            "selected": report.selected,
+            "instances": report.instances,
+            "pool_instances": report.pool_instances,
+            "per_instance": report.per_instance,
+            "skipped_images": pool.skipped().len(),
+            "fingerprint": report.fingerprint,
+            "cache": args.cache,
+            "seconds": seconds,
+        }))?;
+    } else {
+        println!(
+            "{}: selected {} of {} patches ({} of {} images) into {} in {seconds:.1} s",
+            report.method,
+            report.selected,
+            report.pool,
+            report.instances,
+            report.pool_instances,
+            args.cache.display()
+        );
+    }
+    Ok(())
 }
