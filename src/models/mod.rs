@@ -33,3 +33,6 @@ pub trait Teacher<B: Backend>: Send + Sync {
     /// Stable hash of architecture and weights, part of every cache fingerprint.
     fn fingerprint(&self) -> String;
 }
+pub mod store;
+
+pub use store::{load_model_dir, save_model_dir};

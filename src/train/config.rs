@@ -1,0 +1,171 @@
+//! Training configuration (serde, validated before anything runs).
+
+use crate::error::{IdcError, Result};
+use crate::models::edsr::EdsrConfig;
+use serde::{Deserialize, Serialize};
+
+/// Everything that determines a training run. Two runs with equal configs (and data) produce
+/// the same weights; `--resume` refuses to continue a run whose config differs in anything but
+/// `iters`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Architecture: `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
+    pub arch: String,
+    /// Up-sampling factor (2, 3 or 4).
+    pub scale: usize,
+    /// Total optimiser steps.
+    pub iters: usize,
+    /// Pairs per step.
+    pub batch: usize,
+    /// LR patch side fed to the network (HR side is `lr_patch * scale`); larger dataset items are
+    /// randomly cropped to it.
+    pub lr_patch: usize,
+    /// Initial learning rate (BasicSR EDSR: 2e-4).
+    pub lr: f64,
+    /// Iterations at which the learning rate is multiplied by `gamma` (BasicSR `MultiStepLR`).
+    pub milestones: Vec<usize>,
+    /// Decay factor at each milestone (BasicSR EDSR: 0.5).
+    pub gamma: f64,
+    /// Adam beta1 / beta2 (BasicSR: 0.9 / 0.99) and epsilon (PyTorch: 1e-8).
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    /// Random horizontal/vertical flips and transposition (BasicSR `use_hflip`/`use_rot`).
+    pub augment: bool,
+    /// Seed for weight initialisation, data order, crops and augmentation.
+    pub seed: u64,
+    /// Validate every this many iterations (and at the end). Must be a multiple of
+    /// `checkpoint_every`.
+    pub valid_every: usize,
+    /// One burn-train "epoch" is this many iterations; a checkpoint is written after each.
+    pub checkpoint_every: usize,
+}
+
+impl TrainConfig {
+    /// BasicSR-style defaults for `iters` iterations: lr 2e-4 halved at 2/3 of the run, Adam
+    /// (0.9, 0.99), augmentation on, validation and checkpoints every `ceil(iters / 10)`.
+    pub fn new(arch: &str, scale: usize, iters: usize) -> Self {
+        let every = iters.div_ceil(10).max(1);
+        Self {
+            arch: arch.to_string(),
+            scale,
+            iters,
+            batch: 16,
+            lr_patch: 48,
+            lr: 2e-4,
+            milestones: vec![(iters * 2 / 3).max(1)],
+            gamma: 0.5,
+            beta1: 0.9,
+            beta2: 0.99,
+            epsilon: 1e-8,
+            augment: true,
+            seed: 0,
+            valid_every: every,
+            checkpoint_every: every,
+        }
+    }
+
+    /// Checks every field (and that `arch` parses for `scale`).
+    pub fn validate(&self) -> Result<()> {
+        self.model_config()?;
+        if self.iters == 0 {
+            return Err(IdcError::config("iters", "must be positive"));
+        }
+        if self.batch == 0 || self.batch > 4096 {
+            return Err(IdcError::config("batch", "must be in 1..=4096"));
+        }
+        if self.lr_patch == 0 || self.lr_patch > 1024 {
+            return Err(IdcError::config("lr_patch", "must be in 1..=1024"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(IdcError::config("lr", "must be positive"));
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return Err(IdcError::config("gamma", "must be positive"));
+        }
+        if self.milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(IdcError::config(
+                "milestones",
+                "must be strictly increasing",
+            ));
+        }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(IdcError::config(name, "must be in [0, 1)"));
+            }
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(IdcError::config("epsilon", "must be positive"));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(IdcError::config("checkpoint_every", "must be positive"));
+        }
+        if self.valid_every == 0 || self.valid_every % self.checkpoint_every != 0 {
+            return Err(IdcError::config(
+                "valid_every",
+                format!(
+                    "must be a positive multiple of checkpoint_every ({})",
+                    self.checkpoint_every
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The network this config trains.
+    pub fn model_config(&self) -> Result<EdsrConfig> {
+        EdsrConfig::from_arch(&self.arch, self.scale)
+    }
+
+    /// Whether `other` describes the same run up to its length (what `--resume` requires).
+    pub fn same_run_as(&self, other: &TrainConfig) -> bool {
+        let mut a = self.clone();
+        a.iters = other.iters;
+        &a == other
+    }
+
+    /// Learning rate used at (1-based) iteration `iter`, as BasicSR's `MultiStepLR`: decayed
+    /// once for every milestone `<= iter`.
+    pub fn lr_at(&self, iter: usize) -> f64 {
+        let n = self.milestones.iter().filter(|&&m| m <= iter).count();
+        self.lr * self.gamma.powi(n as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_bad_values_fail() {
+        let c = TrainConfig::new("edsr-tiny", 2, 2000);
+        c.validate().unwrap();
+        assert_eq!(c.milestones, vec![1333]);
+        assert_eq!(c.valid_every, 200);
+        let mut bad = c.clone();
+        bad.valid_every = 300;
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.arch = "edsr-huge".into();
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.batch = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.milestones = vec![5, 5];
+        assert!(bad.validate().is_err());
+        let mut longer = c.clone();
+        longer.iters = 4000;
+        assert!(c.same_run_as(&longer));
+        longer.seed = 1;
+        assert!(!c.same_run_as(&longer));
+    }
+
+    #[test]
+    fn multistep_lr_matches_basicsr() {
+        let mut c = TrainConfig::new("edsr-tiny", 2, 10);
+        c.milestones = vec![3, 6];
+        let lrs: Vec<f64> = (1..=7).map(|i| c.lr_at(i)).collect();
+        assert_eq!(lrs, vec![2e-4, 2e-4, 1e-4, 1e-4, 1e-4, 5e-5, 5e-5]);
+    }
+}

@@ -1,0 +1,327 @@
+//! burn-train glue: the train/validation steps of EDSR and the validation PSNR/SSIM metrics.
+//!
+//! Validation runs on whole images exactly like offline evaluation ([`crate::train::eval`]): the
+//! step quantises SR to 8 bits, and the metrics call the same [`crate::train::eval::score`] as
+//! `idc eval`, so the numbers shown while training are the numbers `idc eval` reports.
+
+use crate::image::Image;
+use crate::models::edsr::Edsr;
+use crate::train::eval::{ImageScores, score};
+use crate::train::sampler::TrainBatch;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Adaptor, LossInput, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric,
+    NumericAttributes, NumericEntry, SerializedEntry,
+};
+use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Output of one training step: the L1 loss.
+pub struct SrTrainOutput<B: Backend> {
+    pub loss: Tensor<B, 1>,
+}
+
+/// The loss, synced to the host.
+pub struct SrLoss {
+    pub loss: f64,
+}
+
+impl<B: Backend> ItemLazy for SrTrainOutput<B> {
+    type ItemSync = SrLoss;
+    fn sync(self) -> SrLoss {
+        let loss = self
+            .loss
+            .into_data()
+            .convert::<f64>()
+            .to_vec::<f64>()
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(f64::NAN);
+        SrLoss { loss }
+    }
+}
+
+impl Adaptor<LossInput<burn::backend::Flex>> for SrLoss {
+    fn adapt(&self) -> LossInput<burn::backend::Flex> {
+        LossInput::new(Tensor::from_data(
+            TensorData::new(vec![self.loss as f32], [1]),
+            &Default::default(),
+        ))
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for Edsr<B> {
+    type Input = TrainBatch<B>;
+    type Output = SrTrainOutput<B>;
+
+    /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
+    fn step(&self, batch: TrainBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+        let sr = self.forward(batch.lr);
+        let loss = (sr - batch.hr).abs().mean();
+        let grads = loss.backward();
+        TrainOutput::new(self, grads, SrTrainOutput { loss })
+    }
+}
+
+/// One validation image: LR tensor `[1, 3, h, w]` and its 8-bit ground truth.
+pub struct ValidItem<B: Backend> {
+    pub lr: Tensor<B, 4>,
+    pub gt: Image,
+    /// Global iteration this validation belongs to.
+    pub iteration: usize,
+}
+
+/// SR (quantised to 8 bits, as `tensor2img`) and GT of one validation image.
+pub struct ValidOutput {
+    pub sr: Image,
+    pub gt: Image,
+    pub iteration: usize,
+}
+
+impl ItemLazy for ValidOutput {
+    type ItemSync = ValidOutput;
+    fn sync(self) -> ValidOutput {
+        self
+    }
+}
+
+impl<B: Backend> InferenceStep for Edsr<B> {
+    type Input = ValidItem<B>;
+    type Output = ValidOutput;
+
+    fn step(&self, item: ValidItem<B>) -> ValidOutput {
+        let sr = self.forward(item.lr).clamp(0.0, 1.0);
+        let [_, c, h, w] = sr.dims();
+        let sr = Image::from_tensor(sr.reshape([c, h, w]))
+            .map(|im| im.quantized())
+            .unwrap_or_else(|_| Image::zeros(c, h, w));
+        ValidOutput {
+            sr,
+            gt: item.gt,
+            iteration: item.iteration,
+        }
+    }
+}
+
+/// Which of the four validation numbers a [`SrValidMetric`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ValidKind {
+    PsnrRgb,
+    SsimRgb,
+    PsnrY,
+    SsimY,
+}
+
+impl ValidKind {
+    pub const ALL: [ValidKind; 4] = [
+        ValidKind::PsnrRgb,
+        ValidKind::SsimRgb,
+        ValidKind::PsnrY,
+        ValidKind::SsimY,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            ValidKind::PsnrRgb => "PSNR (RGB)",
+            ValidKind::SsimRgb => "SSIM (RGB)",
+            ValidKind::PsnrY => "PSNR (Y)",
+            ValidKind::SsimY => "SSIM (Y)",
+        }
+    }
+    fn pick(self, s: &ImageScores) -> f64 {
+        match self {
+            ValidKind::PsnrRgb => s.psnr_rgb,
+            ValidKind::SsimRgb => s.ssim_rgb,
+            ValidKind::PsnrY => s.psnr_y,
+            ValidKind::SsimY => s.ssim_y,
+        }
+    }
+}
+
+/// Per-validation means, keyed by the global iteration the validation ran at.
+pub type ValidHistory = Arc<Mutex<BTreeMap<usize, BTreeMap<ValidKind, f64>>>>;
+
+/// Validation PSNR or SSIM (RGB or Y, `crop_border = scale`), averaged over images; also
+/// records each validation's mean in a shared history for the training summary.
+#[derive(Clone)]
+pub struct SrValidMetric {
+    kind: ValidKind,
+    crop_border: usize,
+    name: MetricName,
+    state: NumericMetricState,
+    history: ValidHistory,
+}
+
+impl SrValidMetric {
+    /// Metric of `kind`; each validation's mean goes into `history`.
+    pub fn new(kind: ValidKind, crop_border: usize, history: ValidHistory) -> Self {
+        Self {
+            kind,
+            crop_border,
+            name: Arc::new(kind.name().to_string()),
+            state: NumericMetricState::default(),
+            history,
+        }
+    }
+}
+
+impl Adaptor<ValidOutput> for ValidOutput {
+    fn adapt(&self) -> ValidOutput {
+        ValidOutput {
+            sr: self.sr.clone(),
+            gt: self.gt.clone(),
+            iteration: self.iteration,
+        }
+    }
+}
+
+impl Metric for SrValidMetric {
+    type Input = ValidOutput;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn update(&mut self, item: &ValidOutput, _meta: &MetricMetadata) -> SerializedEntry {
+        let value = score(&item.sr, &item.gt, self.crop_border)
+            .map(|s| self.kind.pick(&s))
+            .unwrap_or(f64::NAN);
+        let precision = if matches!(self.kind, ValidKind::PsnrRgb | ValidKind::PsnrY) {
+            3
+        } else {
+            4
+        };
+        let entry = self.state.update(
+            value,
+            1,
+            FormatOptions::new(self.name.clone()).precision(precision),
+        );
+        let mean = self.state.running_value().current();
+        if let Ok(mut h) = self.history.lock() {
+            h.entry(item.iteration).or_default().insert(self.kind, mean);
+        }
+        entry
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: true,
+        }
+        .into()
+    }
+}
+
+impl Numeric for SrValidMetric {
+    fn value(&self) -> NumericEntry {
+        self.state.current_value()
+    }
+    fn running_value(&self) -> NumericEntry {
+        self.state.running_value()
+    }
+}
+
+/// Validation loader: all prepared images, but only when a validation is due (every
+/// `valid_every` iterations and at the last one); otherwise an empty epoch.
+pub struct ValidLoader<B: Backend> {
+    items: Arc<Vec<(Image, Image)>>,
+    iteration: Arc<AtomicUsize>,
+    valid_every: usize,
+    total: usize,
+    device: B::Device,
+}
+
+impl<B: Backend> ValidLoader<B> {
+    /// `items` are `(lr, gt)` pairs; `iteration` is the sampler's global counter.
+    pub fn new(
+        items: Arc<Vec<(Image, Image)>>,
+        iteration: Arc<AtomicUsize>,
+        valid_every: usize,
+        total: usize,
+        device: B::Device,
+    ) -> Self {
+        Self {
+            items,
+            iteration,
+            valid_every,
+            total,
+            device,
+        }
+    }
+}
+
+struct ValidIter<'a, B: Backend> {
+    loader: &'a ValidLoader<B>,
+    pos: usize,
+    len: usize,
+    iteration: usize,
+}
+
+impl<B: Backend> Iterator for ValidIter<'_, B> {
+    type Item = ValidItem<B>;
+    fn next(&mut self) -> Option<ValidItem<B>> {
+        if self.pos >= self.len {
+            return None;
+        }
+        let (lr, gt) = &self.loader.items[self.pos];
+        self.pos += 1;
+        let lr =
+            lr.to_tensor::<B>(&self.loader.device)
+                .reshape([1, lr.channels, lr.height, lr.width]);
+        Some(ValidItem {
+            lr,
+            gt: gt.clone(),
+            iteration: self.iteration,
+        })
+    }
+}
+
+impl<B: Backend> DataLoaderIterator<ValidItem<B>> for ValidIter<'_, B> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.pos, self.len)
+    }
+}
+
+impl<B: Backend> DataLoader<B, ValidItem<B>> for ValidLoader<B> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ValidItem<B>> + 'a> {
+        let done = self.iteration.load(Ordering::SeqCst);
+        let due = done > 0 && (done % self.valid_every == 0 || done >= self.total);
+        Box::new(ValidIter {
+            loader: self,
+            pos: 0,
+            len: if due { self.items.len() } else { 0 },
+            iteration: done,
+        })
+    }
+    fn num_items(&self) -> usize {
+        self.items.len()
+    }
+    fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, ValidItem<B>>> {
+        Arc::new(Self {
+            items: self.items.clone(),
+            iteration: self.iteration.clone(),
+            valid_every: self.valid_every,
+            total: self.total,
+            device: device.clone(),
+        })
+    }
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, ValidItem<B>>> {
+        let end = end.min(self.items.len());
+        let start = start.min(end);
+        Arc::new(Self {
+            items: Arc::new(self.items[start..end].to_vec()),
+            iteration: self.iteration.clone(),
+            valid_every: self.valid_every,
+            total: self.total,
+            device: self.device.clone(),
+        })
+    }
+}
