@@ -1,1 +1,559 @@
-//! (module under construction)
+//! Image decoding and PNG encoding with typed errors, and image discovery in folders.
+//!
+//! Conventions (the whole crate relies on them):
+//! - every decoded image is 3-channel RGB with 8-bit precision: grey is replicated to RGB, an
+//!   alpha channel is **dropped** (not composited; BasicSR's `cv2.IMREAD_COLOR` does the same),
+//!   16-bit samples are rounded to 8 bits (`round(v / 257)`), float samples are clipped to
+//!   `[0, 1]` and rounded to 8 bits; JPEG CMYK/YCCK is converted to RGB by the decoder;
+//! - the pixel count is read from the header and checked against a limit (default
+//!   [`DEFAULT_MAX_PIXELS`] = 64 MP) **before** the pixel data is decoded;
+//! - errors: zero-byte, non-image, truncated or otherwise undecodable files give
+//!   [`IdcError::Decode`]; zero-size and too-large images give [`IdcError::InvalidInput`]; file
+//!   system failures give [`IdcError::Io`]. Decoder panics (malformed data) are caught and
+//!   reported as `Decode`, never propagated.
+
+use super::Image;
+use crate::error::{IdcError, Result};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+/// Default pixel limit (width x height) for decoding: 64 megapixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
+
+/// File extensions (lower case) that [`list_images`] picks up.
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "bmp", "jpg", "jpeg", "tif", "tiff"];
+
+/// Compact 8-bit planar RGB image (3 x height x width bytes): what a decoded file holds, a
+/// quarter of the memory of [`Image`]. Datasets keep these and convert per item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rgb8Image {
+    pub height: usize,
+    pub width: usize,
+    /// `3 * height * width` bytes, channel-major then row-major.
+    pub data: Vec<u8>,
+}
+
+impl Rgb8Image {
+    /// `[0, 1]` float image (`v / 255`).
+    pub fn to_image(&self) -> Image {
+        Image {
+            channels: 3,
+            height: self.height,
+            width: self.width,
+            data: self.data.iter().map(|&v| v as f32 / 255.0).collect(),
+        }
+    }
+
+    /// Float copy of the window at `(top, left)` of size `h x w` (must lie inside).
+    pub fn crop_to_image(&self, top: usize, left: usize, h: usize, w: usize) -> Result<Image> {
+        if h == 0 || w == 0 || top + h > self.height || left + w > self.width {
+            return Err(IdcError::InvalidInput(format!(
+                "crop {h}x{w} at ({top},{left}) outside {}x{}",
+                self.height, self.width
+            )));
+        }
+        let mut data = Vec::with_capacity(3 * h * w);
+        for c in 0..3 {
+            for y in top..top + h {
+                let row = (c * self.height + y) * self.width + left;
+                data.extend(self.data[row..row + w].iter().map(|&v| v as f32 / 255.0));
+            }
+        }
+        Ok(Image {
+            channels: 3,
+            height: h,
+            width: w,
+            data,
+        })
+    }
+
+    /// 8-bit copy of a float image: grey (1 channel) is replicated, values are quantised with
+    /// `round(clip(x * 255))`. Errors on channel counts other than 1 and 3.
+    pub fn from_image(img: &Image) -> Result<Rgb8Image> {
+        let q = img.to_u8();
+        let data = match img.channels {
+            3 => q,
+            1 => [q.as_slice(), q.as_slice(), q.as_slice()].concat(),
+            c => {
+                return Err(IdcError::InvalidInput(format!(
+                    "expected 1 or 3 channels, got {c}"
+                )));
+            }
+        };
+        Ok(Rgb8Image {
+            height: img.height,
+            width: img.width,
+            data,
+        })
+    }
+}
+
+fn decode_err(path: &Path, reason: impl Into<String>) -> IdcError {
+    IdcError::Decode {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Decodes an image file into RGB with the default 64 MP limit (see the module docs).
+pub fn decode_image(path: &Path) -> Result<Image> {
+    decode_image_with_limit(path, DEFAULT_MAX_PIXELS)
+}
+
+/// Decodes an image file into RGB, refusing images above `max_pixels` (checked from the header).
+pub fn decode_image_with_limit(path: &Path, max_pixels: u64) -> Result<Image> {
+    Ok(decode_rgb8_with_limit(path, max_pixels)?.to_image())
+}
+
+/// Decodes an image file into compact 8-bit RGB with the default limit.
+pub fn decode_rgb8(path: &Path) -> Result<Rgb8Image> {
+    decode_rgb8_with_limit(path, DEFAULT_MAX_PIXELS)
+}
+
+/// Decodes an image file into compact 8-bit RGB, refusing images above `max_pixels`.
+pub fn decode_rgb8_with_limit(path: &Path, max_pixels: u64) -> Result<Rgb8Image> {
+    let bytes = std::fs::read(path).map_err(|e| IdcError::io(path, e))?;
+    decode_rgb8_bytes(&bytes, path, max_pixels)
+}
+
+/// Decodes in-memory file bytes (`path` is only used for the format fallback and messages).
+pub fn decode_rgb8_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<Rgb8Image> {
+    if bytes.is_empty() {
+        return Err(decode_err(path, "empty file (0 bytes)"));
+    }
+    // Content sniffing first (a JPEG named .png still decodes); the extension is the fallback.
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_err(path, e.to_string()))?;
+    if reader.format().is_none() {
+        match ImageFormat::from_path(path) {
+            Ok(f) => reader.set_format(f),
+            Err(_) => return Err(decode_err(path, "not a recognised image format")),
+        }
+    }
+    let mut limits = Limits::default();
+    // Our own pixel check below is the policy; the allocation cap only has to admit it
+    // (up to 16-bit RGBA per pixel).
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(512 << 20));
+    reader.limits(limits);
+
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let decoder = reader
+            .into_decoder()
+            .map_err(|e| decode_err(path, e.to_string()))?;
+        let (w, h) = decoder.dimensions();
+        check_size(path, w as u64, h as u64, max_pixels)?;
+        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(path, e.to_string()))
+    }));
+    let dynimg = match decoded {
+        Ok(r) => r?,
+        Err(_) => return Err(decode_err(path, "decoder panicked on malformed data")),
+    };
+    check_size(
+        path,
+        dynimg.width() as u64,
+        dynimg.height() as u64,
+        max_pixels,
+    )?;
+    Ok(to_rgb8(&dynimg))
+}
+
+fn check_size(path: &Path, w: u64, h: u64, max_pixels: u64) -> Result<()> {
+    if w == 0 || h == 0 {
+        return Err(IdcError::InvalidInput(format!(
+            "{}: zero-size image {w}x{h}",
+            path.display()
+        )));
+    }
+    if w.saturating_mul(h) > max_pixels {
+        return Err(IdcError::InvalidInput(format!(
+            "{}: image {w}x{h} = {} pixels exceeds the limit of {max_pixels}",
+            path.display(),
+            w * h
+        )));
+    }
+    Ok(())
+}
+
+/// 16-bit sample to 8 bits with rounding (`round(v * 255 / 65535) = round(v / 257)`).
+#[inline]
+fn u16_to_u8(v: u16) -> u8 {
+    ((v as u32 * 2 + 257) / 514) as u8
+}
+
+#[inline]
+fn f32_to_u8(v: f32) -> u8 {
+    (v * 255.0).clamp(0.0, 255.0).round() as u8
+}
+
+/// Planar RGB from any decoded layout (grey replicated, alpha dropped, rounding to 8 bits).
+fn to_rgb8(img: &DynamicImage) -> Rgb8Image {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let n = w * h;
+    let mut data = vec![0u8; 3 * n];
+    let mut put = |i: usize, r: u8, g: u8, b: u8| {
+        data[i] = r;
+        data[n + i] = g;
+        data[2 * n + i] = b;
+    };
+    match img {
+        DynamicImage::ImageLuma8(b) => {
+            for (i, p) in b.as_raw().iter().enumerate() {
+                put(i, *p, *p, *p);
+            }
+        }
+        DynamicImage::ImageLumaA8(b) => {
+            for (i, p) in b.as_raw().chunks_exact(2).enumerate() {
+                put(i, p[0], p[0], p[0]);
+            }
+        }
+        DynamicImage::ImageRgb8(b) => {
+            for (i, p) in b.as_raw().chunks_exact(3).enumerate() {
+                put(i, p[0], p[1], p[2]);
+            }
+        }
+        DynamicImage::ImageRgba8(b) => {
+            for (i, p) in b.as_raw().chunks_exact(4).enumerate() {
+                put(i, p[0], p[1], p[2]);
+            }
+        }
+        DynamicImage::ImageLuma16(b) => {
+            for (i, p) in b.as_raw().iter().enumerate() {
+                let v = u16_to_u8(*p);
+                put(i, v, v, v);
+            }
+        }
+        DynamicImage::ImageLumaA16(b) => {
+            for (i, p) in b.as_raw().chunks_exact(2).enumerate() {
+                let v = u16_to_u8(p[0]);
+                put(i, v, v, v);
+            }
+        }
+        DynamicImage::ImageRgb16(b) => {
+            for (i, p) in b.as_raw().chunks_exact(3).enumerate() {
+                put(i, u16_to_u8(p[0]), u16_to_u8(p[1]), u16_to_u8(p[2]));
+            }
+        }
+        DynamicImage::ImageRgba16(b) => {
+            for (i, p) in b.as_raw().chunks_exact(4).enumerate() {
+                put(i, u16_to_u8(p[0]), u16_to_u8(p[1]), u16_to_u8(p[2]));
+            }
+        }
+        DynamicImage::ImageRgb32F(b) => {
+            for (i, p) in b.as_raw().chunks_exact(3).enumerate() {
+                put(i, f32_to_u8(p[0]), f32_to_u8(p[1]), f32_to_u8(p[2]));
+            }
+        }
+        DynamicImage::ImageRgba32F(b) => {
+            for (i, p) in b.as_raw().chunks_exact(4).enumerate() {
+                put(i, f32_to_u8(p[0]), f32_to_u8(p[1]), f32_to_u8(p[2]));
+            }
+        }
+        other => {
+            // Future layouts: let the image crate convert (it drops alpha the same way).
+            for (i, p) in other.to_rgb8().as_raw().chunks_exact(3).enumerate() {
+                put(i, p[0], p[1], p[2]);
+            }
+        }
+    }
+    Rgb8Image {
+        height: h,
+        width: w,
+        data,
+    }
+}
+
+/// Encodes `img` (1 or 3 channels, values in `[0, 1]`) as an 8-bit PNG, quantised with
+/// `round(clip(x * 255, 0, 255))` like BasicSR's `tensor2img`, and writes it atomically.
+pub fn save_png(path: &Path, img: &Image) -> Result<()> {
+    let bytes = encode_png(img)?;
+    atomic_write(path, &bytes)
+}
+
+/// The PNG bytes [`save_png`] writes.
+pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
+    use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
+    let q = img.to_u8();
+    let n = img.height * img.width;
+    let (buf, color) = match img.channels {
+        1 => (q, ExtendedColorType::L8),
+        3 => {
+            let mut buf = Vec::with_capacity(3 * n);
+            for i in 0..n {
+                buf.extend_from_slice(&[q[i], q[n + i], q[2 * n + i]]);
+            }
+            (buf, ExtendedColorType::Rgb8)
+        }
+        c => {
+            return Err(IdcError::InvalidInput(format!(
+                "PNG output needs 1 or 3 channels, got {c}"
+            )));
+        }
+    };
+    let (w, h) = (
+        u32::try_from(img.width).map_err(|_| IdcError::InvalidInput("image too wide".into()))?,
+        u32::try_from(img.height).map_err(|_| IdcError::InvalidInput("image too tall".into()))?,
+    );
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out)
+        .write_image(&buf, w, h, color)
+        .map_err(|e| IdcError::InvalidInput(format!("PNG encoding failed: {e}")))?;
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. A
+/// reader never sees a half-written file; a crash leaves at most a stray `.tmp` file.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| IdcError::InvalidInput(format!("not a file path: {}", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Persist the rename itself (best effort: not every platform can open a directory).
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        IdcError::io(path, e)
+    })
+}
+
+/// True when `path` has one of [`IMAGE_EXTENSIONS`] (case-insensitive).
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// Image files under `dir`, recursively, sorted by path.
+///
+/// Listed: every entry whose extension is an image extension (case-insensitive) and that is
+/// **not a directory** — regular files, and symlinks to files. A **dangling symlink** with an
+/// image extension is listed too (it then fails to decode with [`IdcError::Io`]), so a broken
+/// data set is reported instead of silently shrinking. A directory named `x.png` is not listed
+/// but is searched like any directory. Symlinked directories are followed (each real directory
+/// is visited once, so link cycles terminate). Hidden names like `.png` have no extension and
+/// are skipped. Errors when `dir` (or a subfolder) cannot be read.
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    visit(dir, &mut out, &mut seen)?;
+    out.sort();
+    Ok(out)
+}
+
+fn visit(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
+    let canon = std::fs::canonicalize(dir).map_err(|e| IdcError::io(dir, e))?;
+    if !seen.insert(canon) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| IdcError::io(dir, e))?;
+        let path = entry.path();
+        // `metadata` follows symlinks; it fails for dangling ones, which are then not dirs.
+        let is_dir = std::fs::metadata(&path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if is_dir {
+            visit(&path, out, seen)?;
+        } else if has_image_extension(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgb, Rgba};
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn png_round_trip_is_exact_for_8bit_values() {
+        let d = tmp();
+        let data: Vec<u8> = (0..3 * 5 * 7).map(|i| (i * 7 % 256) as u8).collect();
+        let img = Image::from_u8(3, 5, 7, &data).unwrap();
+        let p = d.path().join("a.png");
+        save_png(&p, &img).unwrap();
+        let back = decode_image(&p).unwrap();
+        assert_eq!(back.to_u8(), data);
+        assert_eq!(decode_rgb8(&p).unwrap().data, data);
+    }
+
+    #[test]
+    fn grey_is_replicated_and_alpha_dropped() {
+        let d = tmp();
+        let g = ImageBuffer::<Luma<u8>, _>::from_fn(4, 3, |x, y| Luma([(x * 10 + y) as u8]));
+        let gp = d.path().join("g.png");
+        g.save(&gp).unwrap();
+        let im = decode_image(&gp).unwrap();
+        assert_eq!((im.channels, im.height, im.width), (3, 3, 4));
+        for y in 0..3 {
+            for x in 0..4 {
+                let v = (x * 10 + y) as f32 / 255.0;
+                assert!((0..3).all(|c| im.at(c, y, x) == v));
+            }
+        }
+        let a = ImageBuffer::<Rgba<u8>, _>::from_fn(2, 2, |x, _| Rgba([10, 20, 30, x as u8 * 200]));
+        let ap = d.path().join("a.png");
+        a.save(&ap).unwrap();
+        let im = decode_rgb8(&ap).unwrap();
+        assert_eq!(
+            im.data,
+            vec![10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30]
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_is_rounded() {
+        let d = tmp();
+        let vals = [0u16, 128, 129, 257, 385, 386, 65535, 32896];
+        let b = ImageBuffer::<Rgb<u16>, _>::from_fn(vals.len() as u32, 1, |x, _| {
+            let v = vals[x as usize];
+            Rgb([v, v, v])
+        });
+        let p = d.path().join("w.png");
+        b.save(&p).unwrap();
+        let im = decode_rgb8(&p).unwrap();
+        let expect: Vec<u8> = vals
+            .iter()
+            .map(|&v| (v as f64 / 257.0).round() as u8)
+            .collect();
+        assert_eq!(&im.data[..vals.len()], expect.as_slice());
+        assert_eq!(expect, vec![0, 0, 1, 1, 1, 2, 255, 128]);
+    }
+
+    #[test]
+    fn bad_files_give_typed_errors() {
+        let d = tmp();
+        let empty = d.path().join("empty.png");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(decode_image(&empty), Err(IdcError::Decode { .. })));
+
+        let text = d.path().join("text.png");
+        std::fs::write(&text, b"this is not an image at all\n").unwrap();
+        assert!(matches!(decode_image(&text), Err(IdcError::Decode { .. })));
+
+        let good = d.path().join("good.png");
+        save_png(&good, &Image::zeros(3, 64, 64)).unwrap();
+        let bytes = std::fs::read(&good).unwrap();
+        let trunc = d.path().join("trunc.png");
+        std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(decode_image(&trunc), Err(IdcError::Decode { .. })));
+        let header_only = d.path().join("hdr.png");
+        std::fs::write(&header_only, &bytes[..12]).unwrap();
+        assert!(matches!(
+            decode_image(&header_only),
+            Err(IdcError::Decode { .. })
+        ));
+
+        let missing = d.path().join("missing.png");
+        assert!(matches!(decode_image(&missing), Err(IdcError::Io { .. })));
+    }
+
+    #[test]
+    fn pixel_limit_is_checked_from_the_header() {
+        let d = tmp();
+        let p = d.path().join("big.png");
+        save_png(&p, &Image::zeros(3, 20, 30)).unwrap();
+        assert!(decode_image_with_limit(&p, 600).is_ok());
+        assert!(matches!(
+            decode_image_with_limit(&p, 599),
+            Err(IdcError::InvalidInput(_))
+        ));
+        // A header that claims 100000 x 100000 pixels is refused without decoding anything.
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let huge = d.path().join("huge.png");
+        std::fs::write(&huge, &bytes).unwrap();
+        assert!(decode_image(&huge).is_err());
+    }
+
+    #[test]
+    fn list_images_is_recursive_sorted_and_case_insensitive() {
+        let d = tmp();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::create_dir_all(root.join("dir.png")).unwrap();
+        for f in [
+            "b.PNG",
+            "a.jpg",
+            "sub/c.bmp",
+            "sub/deeper/d.TIFF",
+            "notes.txt",
+            "dir.png/e.jpeg",
+        ] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("nowhere.png"), root.join("dangling.png")).unwrap();
+        let got: Vec<String> = list_images(root)
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        let mut expect = vec![
+            "a.jpg",
+            "b.PNG",
+            "dir.png/e.jpeg",
+            "sub/c.bmp",
+            "sub/deeper/d.TIFF",
+        ];
+        if cfg!(unix) {
+            expect.insert(0, "dangling.png");
+            expect.sort();
+        }
+        assert_eq!(got, expect);
+        if cfg!(unix) {
+            assert!(matches!(
+                decode_image(&root.join("dangling.png")),
+                Err(IdcError::Io { .. })
+            ));
+        }
+        assert!(list_images(&root.join("absent")).is_err());
+    }
+
+    #[test]
+    fn save_png_rounds_and_clips() {
+        let d = tmp();
+        let img = Image::new(1, 1, 4, vec![-0.5, 0.5 / 255.0, 1.49 / 255.0, 2.0]).unwrap();
+        let p = d.path().join("q.png");
+        save_png(&p, &img).unwrap();
+        let back = decode_rgb8(&p).unwrap();
+        assert_eq!(&back.data[..4], &[0, 1, 1, 255]);
+        // No temporary files left behind.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
