@@ -1,2 +1,138 @@
-//! Bench under construction (prints a table when done).
-fn main() {}
+//! `condense_step`: cost of one condensation iteration against the extractor floor.
+//!
+//! Fixed workload (issue #4): extractor EDSR 64 features x 16 blocks (seeded random weights),
+//! 32 real and 4 synthetic LR patches of 48x48, RLFF k = 3, C_out = 64, p = 4, T = 1024, M = 4.
+//! Rows: the floor (extractor forward + backward to the input on the 4 synthetic patches), and
+//! the median full iteration (instance + group + pair terms) with fresh draws every step
+//! (B = 0, the paper) and with a frequency bank (B = 8). Real patches come from the first T91
+//! image of `$IDC_DATA` (default `../shared/data`) when present, else smooth random patches.
+//!
+//! Run: `cargo build --bench condense_step` then the binary under `target/debug/deps/`, or
+//! `cargo bench --bench condense_step`. Env: `IDC_BENCH_ITERS` (timed iterations, default 6).
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use burn_idc::condense::{CondenseConfig, Condenser, Instance};
+use burn_idc::config::PatchConfig;
+use burn_idc::device::{BACKEND_NAME, TrainBackend, default_device};
+use burn_idc::image::{Image, images_to_batch, io::decode_image, patch::instance_pairs};
+use burn_idc::models::edsr::EdsrConfig;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn real_patches(n: usize, side: usize) -> (Vec<Image>, String) {
+    let dir = std::env::var_os("IDC_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let patch = PatchConfig {
+        scale: 2,
+        hr_patch: 2 * side,
+        step: side,
+        thresh_size: 0,
+    };
+    for name in ["tt2.bmp", "tt3.bmp", "tt9.bmp"] {
+        let p = dir.join("train/T91").join(name);
+        if let Ok(hr) = decode_image(&p) {
+            if let Ok(pairs) = instance_pairs(&hr, &patch) {
+                if pairs.len() >= n {
+                    let lr = pairs.into_iter().take(n).map(|p| p.lr).collect();
+                    return (lr, format!("T91/{name}"));
+                }
+            }
+        }
+    }
+    let lr = (0..n)
+        .map(|i| {
+            let mut d = Vec::with_capacity(3 * side * side);
+            for c in 0..3 {
+                for y in 0..side {
+                    for x in 0..side {
+                        let v = 0.5
+                            + 0.4 * ((0.1 + 0.03 * i as f32) * (x + 2 * y + 7 * c) as f32).sin();
+                        d.push(v);
+                    }
+                }
+            }
+            Image::new(3, side, side, d).expect("valid size")
+        })
+        .collect();
+    (lr, "synthetic sinusoids".into())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let iters: usize = std::env::var("IDC_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+        .max(1);
+    let device = default_device();
+    let edsr = EdsrConfig::new(64, 16, 2)
+        .init_seeded::<TrainBackend>(&device, 0)
+        .no_grad();
+    let (real, source) = real_patches(32, 48);
+
+    // Floor: forward + backward to the input on 4 synthetic patches.
+    let syn = images_to_batch::<TrainBackend>(&real[..4], &device)?;
+    let mut floor = Vec::new();
+    for i in 0..iters + 1 {
+        let t = Instant::now();
+        let x: Tensor<TrainBackend, 4> = syn.clone().require_grad();
+        let f = edsr.features(x.clone());
+        let grads = f.mean().backward();
+        let g = x.grad(&grads).expect("input gradient");
+        let _ = g.sum().into_scalar();
+        if i > 0 {
+            floor.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let floor = median(floor);
+
+    let instance = Instance {
+        name: "bench".into(),
+        lr: real,
+    };
+    let mut rows = Vec::new();
+    for bank in [0usize, 8] {
+        let mut cfg = CondenseConfig::default();
+        cfg.ratio = 4.0 / 32.0;
+        cfg.iters = iters + 1;
+        cfg.warmup = 0;
+        cfg.assign = 0; // full loss from step 0, assignment made once
+        cfg.ncfd.num_freqs = 1024;
+        cfg.rlff.c_out = 64;
+        cfg.rlff.kernel = 3;
+        cfg.rlff.patch = 4;
+        cfg.groups = 4;
+        cfg.freq_bank = bank;
+        let cond = Condenser::new(cfg, &edsr, &edsr, device.clone())?;
+        let out = cond.condense(&instance, 0)?;
+        // The median is robust to step 0, where the assignment and pairing are made.
+        rows.push((bank, out.report.timings.clone()));
+    }
+
+    println!("condense_step on {BACKEND_NAME}; real patches: {source}; {iters} timed iterations");
+    println!();
+    println!("| case | median ms / iteration | x floor | real features s | setup s |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| floor: EDSR 64x16 fwd+bwd, 4 x 48x48 | {floor:.1} | 1.00 | | |");
+    for (bank, t) in rows {
+        println!(
+            "| iteration, B = {bank}{} | {:.1} | {:.2} | {:.2} | {:.2} |",
+            if bank == 0 {
+                " (fresh draws)"
+            } else {
+                " (bank)"
+            },
+            t.step_ms_median,
+            t.step_ms_median / floor,
+            t.real_features_s,
+            t.setup_s
+        );
+    }
+    Ok(())
+}
