@@ -135,15 +135,14 @@ impl SelectConfig {
 
 /// IDC's per-instance count `max(1, ceil(r n))`, capped at `n` (0 for an empty instance).
 ///
-/// `r n` is computed in `f64` and a relative slack of `1e-9` is removed before the ceiling, so a
-/// product that is an integer in exact arithmetic (e.g. `0.07 * 100 = 7.000000000000001` in
-/// binary) does not round up to the next patch.
+/// Same formula as [`crate::condense::config::CondenseConfig::synthetic_count`] (a unit test
+/// checks they agree): `1e-9` is subtracted before the ceiling so a product that is an integer
+/// in exact arithmetic (e.g. `0.07 * 100 = 7.000000000000001` in binary) does not round up.
 pub fn instance_budget(n: usize, ratio: f64) -> usize {
     if n == 0 {
         return 0;
     }
-    let x = ratio * n as f64;
-    let k = (x - 1e-9 * x.abs().max(1.0)).ceil().max(1.0) as usize;
+    let k = (ratio * n as f64 - 1e-9).ceil().max(1.0) as usize;
     k.min(n)
 }
 
@@ -283,6 +282,20 @@ mod tests {
         assert_eq!(instance_budget(30, 0.1), 3);
         assert_eq!(instance_budget(5, 1.0), 5);
         assert_eq!(pool_budget(&[10, 11, 1, 0], 0.1), 1 + 2 + 1);
+        // identical to IDC's count, so IDC and the baselines get the same number of pairs
+        for ratio in [0.01, 0.05, 0.07, 0.1, 0.25, 0.3, 1.0 / 3.0, 0.5, 1.0] {
+            let idc = crate::condense::config::CondenseConfig {
+                ratio,
+                ..Default::default()
+            };
+            for n in 1..2000 {
+                assert_eq!(
+                    instance_budget(n, ratio),
+                    idc.synthetic_count(n),
+                    "{n} {ratio}"
+                );
+            }
+        }
     }
 
     fn inputs(n: usize) -> (FeatureMatrix, Vec<f32>) {
