@@ -240,6 +240,9 @@ impl Lru {
     }
 }
 
+/// Pairs (when asked to keep them) and how they were obtained.
+pub(crate) type Loaded = (Option<Arc<Vec<SrPair>>>, Outcome);
+
 /// State shared by the dataset and its condense-ahead worker.
 pub(crate) struct Inner {
     instances: Vec<InstanceInfo>,
@@ -281,6 +284,7 @@ pub struct IdcDatasetBuilder {
     mode: CacheMode,
     seed: u64,
     skip_bad_images: bool,
+    verify_decode: Option<bool>,
     memory_shards: usize,
     ahead: Option<usize>,
     on_progress: Option<ProgressFn>,
@@ -373,6 +377,14 @@ impl IdcDatasetBuilder {
         self.skip_bad_images = skip;
         self
     }
+    /// Whether `build` fully decodes images that have no valid shard yet, so that undecodable
+    /// files are caught (and, with `skip_bad_images`, skipped) before training. Default: on when
+    /// `skip_bad_images` is on. `idc condense` turns it off: decoding every image in every job of
+    /// an array would be wasted work, and a file that fails later is reported per instance.
+    pub fn verify_decode(mut self, verify: bool) -> Self {
+        self.verify_decode = Some(verify);
+        self
+    }
     /// How many decoded shards stay in memory (LRU).
     pub fn memory_shards(mut self, n: usize) -> Self {
         self.memory_shards = n;
@@ -416,6 +428,7 @@ impl IdcDatasetBuilder {
         std::fs::create_dir_all(&self.cache_dir).map_err(|e| IdcError::io(&self.cache_dir, e))?;
         shard::remove_stale_temps(&self.cache_dir);
         let cond_fp = condenser.fingerprint();
+        let verify_decode = self.verify_decode.unwrap_or(self.skip_bad_images);
 
         let mut instances = Vec::new();
         let mut skipped = Vec::new();
@@ -431,7 +444,7 @@ impl IdcDatasetBuilder {
                     && peek_fingerprint(&spath).as_deref() == Some(fp.as_str());
                 // Under skip_bad_images an image that will have to be condensed is decoded now,
                 // so a truncated file is skipped here rather than failing mid-training.
-                if self.skip_bad_images && !has_shard && self.mode != CacheMode::LoadOnly {
+                if verify_decode && !has_shard && self.mode != CacheMode::LoadOnly {
                     source::load_pairs(&src, &self.patch)?;
                 }
                 Ok((src, n, seed, fp, has_shard))
@@ -544,22 +557,7 @@ fn instance_fingerprint(
 /// The fingerprint in a shard's header, without reading or checking the patches (cheap; used at
 /// build time for progress and skip decisions only; serving always validates fully).
 fn peek_fingerprint(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut head = [0u8; 16];
-    f.read_exact(&mut head).ok()?;
-    if &head[..8] != shard::MAGIC
-        || u32::from_le_bytes([head[8], head[9], head[10], head[11]]) != shard::FORMAT_VERSION
-    {
-        return None;
-    }
-    let len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
-    if len > shard::MAX_FINGERPRINT_LEN {
-        return None;
-    }
-    let mut fp = vec![0u8; len];
-    f.read_exact(&mut fp).ok()?;
-    String::from_utf8(fp).ok()
+    shard::read_header(path).ok().map(|h| h.fingerprint)
 }
 
 impl IdcDataset {
@@ -581,6 +579,7 @@ impl IdcDataset {
             mode: CacheMode::LazyCondense,
             seed: 0,
             skip_bad_images: false,
+            verify_decode: None,
             memory_shards: 32,
             ahead: None,
             on_progress: None,
@@ -654,6 +653,12 @@ impl IdcDataset {
     /// in memory. Used by `idc condense` and the condense-ahead worker.
     pub fn ensure_instance(&self, j: usize) -> Result<Outcome> {
         self.inner.obtain(j, false).map(|(_, o)| o)
+    }
+
+    /// Like [`Self::ensure_instance`], but returns `Ok(None)` instead of waiting when another
+    /// thread or process holds the instance's lock (it is being condensed right now).
+    pub fn try_ensure_instance(&self, j: usize) -> Result<Option<Outcome>> {
+        Ok(self.inner.obtain_with(j, false, false)?.map(|(_, o)| o))
     }
 
     /// Condenses (or validates) every instance in order; returns the first error after trying
@@ -738,14 +743,22 @@ impl Inner {
 
     /// Loads instance `j`'s shard if valid, else (mode permitting) condenses it under its lock.
     /// With `keep`, returns the pairs and caches them in the LRU.
-    pub(crate) fn obtain(
+    pub(crate) fn obtain(&self, j: usize, keep: bool) -> Result<Loaded> {
+        self.obtain_with(j, keep, true)?
+            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
+    }
+
+    /// [`Self::obtain`]; without `blocking`, `Ok(None)` when the lock is held elsewhere.
+    pub(crate) fn obtain_with(
         &self,
         j: usize,
         keep: bool,
-    ) -> Result<(Option<Arc<Vec<SrPair>>>, Outcome)> {
-        let r = self.obtain_inner(j, keep);
+        blocking: bool,
+    ) -> Result<Option<Loaded>> {
+        let r = self.obtain_inner(j, keep, blocking);
         match &r {
-            Ok(_) => self.mark_done(j),
+            Ok(Some(_)) => self.mark_done(j),
+            Ok(None) => {}
             Err(_) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -753,7 +766,7 @@ impl Inner {
         r
     }
 
-    fn obtain_inner(&self, j: usize, keep: bool) -> Result<(Option<Arc<Vec<SrPair>>>, Outcome)> {
+    fn obtain_inner(&self, j: usize, keep: bool, blocking: bool) -> Result<Option<Loaded>> {
         let info = self
             .instances
             .get(j)
@@ -761,16 +774,24 @@ impl Inner {
         let path = shard::shard_path(&self.cache_dir, &info.src.name);
         if !self.needs_rebuild(j) {
             match self.try_load(j, &path, keep) {
-                Ok(p) => return Ok((p, Outcome::Loaded)),
+                Ok(p) => return Ok(Some((p, Outcome::Loaded))),
                 Err(e) if self.mode == CacheMode::LoadOnly => return Err(e),
                 Err(_) => {}
             }
         }
-        let _lock = InstanceLock::acquire(&self.cache_dir, &info.src.name)?;
+        let lock_path = shard::lock_path(&self.cache_dir, &info.src.name);
+        let _lock = if blocking {
+            InstanceLock::acquire_path(&lock_path)?
+        } else {
+            match InstanceLock::try_acquire_path(&lock_path)? {
+                Some(l) => l,
+                None => return Ok(None),
+            }
+        };
         // Someone (thread or process) may have written it while we waited for the lock.
         if !self.needs_rebuild(j) {
             if let Ok(p) = self.try_load(j, &path, keep) {
-                return Ok((p, Outcome::Loaded));
+                return Ok(Some((p, Outcome::Loaded)));
             }
         }
         let t0 = Instant::now();
@@ -815,13 +836,13 @@ impl Inner {
             }
         }
         if !keep {
-            return Ok((None, Outcome::Condensed));
+            return Ok(Some((None, Outcome::Condensed)));
         }
         // Serve exactly what a later load returns (8-bit values).
         let decoded = shard::decode_shard(&bytes, &path, Some(&info.fingerprint))?;
         let pairs = Arc::new(to_pairs(decoded));
         self.remember(j, &pairs);
-        Ok((Some(pairs), Outcome::Condensed))
+        Ok(Some((Some(pairs), Outcome::Condensed)))
     }
 
     fn try_load(&self, j: usize, path: &Path, keep: bool) -> Result<Option<Arc<Vec<SrPair>>>> {

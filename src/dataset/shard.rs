@@ -553,6 +553,12 @@ pub struct CacheReport {
 /// Fingerprints are not compared (the report does not know the expected configuration); the
 /// manifest is not needed. Temp files of interrupted writes are not shards and are ignored.
 pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
+    inspect_cache(dir, true)
+}
+
+/// Like [`verify_cache`]; with `full = false` only each shard's header is read and checked
+/// against the file size (fast for large caches; flipped patch bytes go unnoticed).
+pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
     let entries = fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
@@ -564,10 +570,15 @@ pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
     for path in files {
         report.instances += 1;
         report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        match read_shard(&path, None) {
-            Ok(shard) => {
+        let checked = if full {
+            read_shard(&path, None).map(|s| s.len())
+        } else {
+            read_header(&path).map(|h| h.count)
+        };
+        match checked {
+            Ok(n) => {
                 report.valid += 1;
-                report.patches += shard.len();
+                report.patches += n;
             }
             Err(_) => report.invalid.push(
                 path.file_name()
@@ -579,12 +590,68 @@ pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
     Ok(report)
 }
 
-/// Reads the file at `path` fully (helper for callers that hash sources).
-pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>> {
-    let mut f = File::open(path).map_err(|e| IdcError::io(path, e))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).map_err(|e| IdcError::io(path, e))?;
-    Ok(buf)
+/// A shard's header fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardHeader {
+    pub fingerprint: String,
+    pub scale: usize,
+    pub count: usize,
+    pub channels: usize,
+    pub lr_size: (usize, usize),
+    pub hr_size: (usize, usize),
+}
+
+/// Reads only the header of a shard and checks that its dimensions match the file size (no
+/// checksum: use [`read_shard`] for full validation).
+pub fn read_header(path: &Path) -> Result<ShardHeader> {
+    let mut f = File::open(path).map_err(|e| IdcError::cache(path, format!("cannot open: {e}")))?;
+    let file_len = f
+        .metadata()
+        .map_err(|e| IdcError::cache(path, e.to_string()))?
+        .len();
+    let mut head = vec![0u8; 16];
+    f.read_exact(&mut head)
+        .map_err(|_| IdcError::cache(path, "truncated shard header"))?;
+    if &head[..8] != MAGIC {
+        return Err(IdcError::cache(path, "not a shard file (bad magic)"));
+    }
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if version != FORMAT_VERSION {
+        return Err(IdcError::cache(
+            path,
+            format!("shard format version {version}"),
+        ));
+    }
+    let fp_len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
+    if fp_len > MAX_FINGERPRINT_LEN {
+        return Err(IdcError::cache(path, "fingerprint length out of range"));
+    }
+    let mut rest = vec![0u8; fp_len + DIMS_LEN];
+    f.read_exact(&mut rest)
+        .map_err(|_| IdcError::cache(path, "truncated shard header"))?;
+    let fingerprint = String::from_utf8(rest[..fp_len].to_vec())
+        .map_err(|_| IdcError::cache(path, "fingerprint is not UTF-8"))?;
+    let v: Vec<usize> = rest[fp_len..]
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .collect();
+    let (scale, count, c, lh, lw, hh, hw) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    let body = (c as u128) * ((lh * lw) as u128 + (hh * hw) as u128) * count as u128;
+    let expected = (16 + fp_len + DIMS_LEN) as u128 + body + 4;
+    if expected != file_len as u128 {
+        return Err(IdcError::cache(
+            path,
+            format!("header implies {expected} bytes, file has {file_len}"),
+        ));
+    }
+    Ok(ShardHeader {
+        fingerprint,
+        scale,
+        count,
+        channels: c,
+        lr_size: (lh, lw),
+        hr_size: (hh, hw),
+    })
 }
 
 #[cfg(test)]

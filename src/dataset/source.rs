@@ -15,10 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Images above this many pixels are rejected from the header (a 100000 x 100000 PNG would need
 /// 30 GB decoded). 64 Mpixel covers DIV2K/Flickr2K (<= 2K x 2K) with a wide margin.
-pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
-
-/// File name extensions treated as images (case-insensitive).
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+pub const MAX_PIXELS: u64 = crate::image::io::DEFAULT_MAX_PIXELS;
 
 /// One probed source image.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,9 +32,9 @@ pub struct SourceImage {
     pub n_real: usize,
 }
 
-/// Candidate image paths in `dir` (non-recursive), sorted by file name bytes so instance order is
-/// the same on every machine. Entries are selected by extension only: directories, FIFOs or
-/// dangling symlinks named `*.png` are listed so [`probe_image`] can report them.
+/// Image paths under `dir` (recursive, sorted), listed exactly as `SrPatchDataset` lists them
+/// ([`crate::image::io::list_images`]): directories named `*.png` are searched, not listed;
+/// dangling symlinks, FIFOs and the like are listed so [`probe_image`] reports them.
 pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     let meta = fs::metadata(dir).map_err(|e| IdcError::io(dir, e))?;
     if !meta.is_dir() {
@@ -46,22 +43,7 @@ pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
             dir.display()
         )));
     }
-    let mut out: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| IdcError::io(dir, e))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        a.as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.as_os_str().as_encoded_bytes())
-    });
-    Ok(out)
+    crate::image::io::list_images(dir)
 }
 
 /// Instance name of `path` relative to `root` (see [`SourceImage::name`]).
@@ -76,27 +58,9 @@ pub fn instance_name(root: &Path, path: &Path) -> String {
     }
 }
 
-/// Per-axis patch origins with BasicSR's `extract_subimages.py` rule: a stride-`step` grid, plus
-/// a last window flush with the border when the remainder exceeds `thresh`. Empty when the axis
-/// is shorter than one patch.
-pub fn axis_positions(len: usize, patch: usize, step: usize, thresh: usize) -> Vec<usize> {
-    if len < patch || step == 0 {
-        return Vec::new();
-    }
-    let mut v: Vec<usize> = (0..=len - patch).step_by(step).collect();
-    if let Some(&last) = v.last() {
-        if len - (last + patch) > thresh {
-            v.push(len - patch);
-        }
-    }
-    v
-}
-
-/// Number of HR patches of an `h x w` image (after cropping to a multiple of the scale).
+/// Number of HR patches of an `h x w` image ([`crate::image::patch::count_patches`]).
 pub fn patch_count(h: usize, w: usize, patch: &PatchConfig) -> usize {
-    let (h, w) = (h - h % patch.scale, w - w % patch.scale);
-    axis_positions(h, patch.hr_patch, patch.step, patch.thresh_size).len()
-        * axis_positions(w, patch.hr_patch, patch.step, patch.thresh_size).len()
+    crate::image::patch::count_patches(h, w, patch)
 }
 
 /// Checks that `path` is a readable regular file of a decodable image format with a sane size,
@@ -177,10 +141,10 @@ fn header_dims(path: &Path, bytes: &[u8]) -> Result<(u32, u32)> {
         .map_err(|e| decode_err(e.to_string()))
 }
 
-/// Decodes `src` to RGB and cuts its patch grid: HR patches of the (scale-cropped) image and the
-/// LR patches at the same positions of its down-scaled version. Returns `(lr, hr)`.
+/// Decodes `src` (RGB; grey, RGBA and 16-bit are converted) and cuts its patch grid with
+/// [`crate::image::patch::instance_pairs`], exactly as `SrPatchDataset` does. Returns `(lr, hr)`.
 pub fn load_pairs(src: &SourceImage, patch: &PatchConfig) -> Result<(Vec<Image>, Vec<Image>)> {
-    let hr = decode_rgb(&src.path)?;
+    let hr = crate::image::io::decode_image_with_limit(&src.path, MAX_PIXELS)?;
     if (hr.height, hr.width) != (src.height, src.width) {
         return Err(IdcError::InvalidInput(format!(
             "{}: decoded size {}x{} differs from the header's {}x{} (file changed?)",
@@ -191,96 +155,21 @@ pub fn load_pairs(src: &SourceImage, patch: &PatchConfig) -> Result<(Vec<Image>,
             src.height
         )));
     }
-    let (lr, hr) = grid_pairs(&hr, patch)?;
-    if lr.len() != src.n_real {
+    let pairs = crate::image::patch::instance_pairs(&hr, patch)?;
+    if pairs.len() != src.n_real {
         return Err(IdcError::InvalidInput(format!(
             "{}: {} patches, expected {} (file changed?)",
             src.path.display(),
-            lr.len(),
+            pairs.len(),
             src.n_real
         )));
     }
-    Ok((lr, hr))
-}
-
-/// Full decode to planar RGB in [0, 1] (grey, RGBA and 16-bit are converted).
-fn decode_rgb(path: &Path) -> Result<Image> {
-    let bytes = fs::read(path).map_err(|e| IdcError::io(path, e))?;
-    let decode_err = |reason: String| IdcError::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut reader = image::ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| decode_err(e.to_string()))?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 16);
-    reader.limits(limits);
-    let img = reader.decode().map_err(|e| decode_err(e.to_string()))?;
-    let rgb = img.to_rgb8();
-    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    let mut data = vec![0f32; 3 * h * w];
-    for (i, px) in rgb.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * h * w + i] = px.0[c] as f32 / 255.0;
-        }
-    }
-    Image::new(3, h, w, data)
-}
-
-/// HR patches on the BasicSR grid and LR patches of the down-scaled image at the same places.
-fn grid_pairs(hr: &Image, patch: &PatchConfig) -> Result<(Vec<Image>, Vec<Image>)> {
-    let s = patch.scale;
-    let (h, w) = (hr.height - hr.height % s, hr.width - hr.width % s);
-    let lr_img = downscale(hr, s, h, w)?;
-    let lp = patch.lr_patch();
-    let ys = axis_positions(h, patch.hr_patch, patch.step, patch.thresh_size);
-    let xs = axis_positions(w, patch.hr_patch, patch.step, patch.thresh_size);
-    let (mut lrs, mut hrs) = (Vec::new(), Vec::new());
-    for &y in &ys {
-        for &x in &xs {
-            hrs.push(hr.crop(y, x, patch.hr_patch, patch.hr_patch)?);
-            // Flush windows may start off the scale grid; round down onto it.
-            lrs.push(lr_img.crop(y / s, x / s, lp, lp)?);
-        }
-    }
-    Ok((lrs, hrs))
-}
-
-/// Down-scale by `s` (box average over s x s blocks of the top-left h x w region).
-fn downscale(img: &Image, s: usize, h: usize, w: usize) -> Result<Image> {
-    let (lh, lw) = (h / s, w / s);
-    let mut data = vec![0f32; img.channels * lh * lw];
-    let norm = 1.0 / (s * s) as f32;
-    for c in 0..img.channels {
-        for y in 0..lh {
-            for x in 0..lw {
-                let mut acc = 0f32;
-                for dy in 0..s {
-                    for dx in 0..s {
-                        acc += img.at(c, y * s + dy, x * s + dx);
-                    }
-                }
-                data[(c * lh + y) * lw + x] = acc * norm;
-            }
-        }
-    }
-    Image::new(img.channels, lh, lw, data)
+    Ok(pairs.into_iter().map(|p| (p.lr, p.hr)).unzip())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basicsr_grid() {
-        // 100 wide, patch 48, step 24: 0, 24, 48 and a final flush window at 52.
-        assert_eq!(axis_positions(100, 48, 24, 0), vec![0, 24, 48, 52]);
-        assert_eq!(axis_positions(96, 48, 24, 0), vec![0, 24, 48]);
-        assert_eq!(axis_positions(100, 48, 24, 4), vec![0, 24, 48]);
-        assert!(axis_positions(47, 48, 24, 0).is_empty());
-        assert_eq!(axis_positions(48, 48, 24, 0), vec![0]);
-    }
 
     #[test]
     fn names_are_relative_and_distinct_for_non_utf8() {
