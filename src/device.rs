@@ -28,7 +28,7 @@ pub use pick::{BACKEND_NAME, DefaultBackend};
 pub type TrainBackend = Autodiff<DefaultBackend>;
 
 /// Device of the default backend.
-pub type DefaultDevice = <DefaultBackend as burn::tensor::backend::Backend>::Device;
+pub type DefaultDevice = burn::tensor::Device<DefaultBackend>;
 
 /// The default device (CPU, or CUDA device 0 with the `cuda` feature).
 pub fn default_device() -> DefaultDevice {
@@ -51,7 +51,7 @@ macro_rules! backend_test {
             fn cpu() {
                 #[allow(non_camel_case_types, dead_code)]
                 type $b = burn::backend::Flex;
-                let $dev = <$b as burn::tensor::backend::Backend>::Device::default();
+                let $dev = burn::tensor::Device::<$b>::default();
                 $body
             }
             #[cfg(feature = "cuda")]
@@ -59,7 +59,7 @@ macro_rules! backend_test {
             fn cuda() {
                 #[allow(non_camel_case_types, dead_code)]
                 type $b = burn::backend::Cuda;
-                let $dev = <$b as burn::tensor::backend::Backend>::Device::default();
+                let $dev = burn::tensor::Device::<$b>::default();
                 $body
             }
         }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod image;
 pub mod metrics;
 pub mod models;
+pub mod repro;
 pub mod select;
 pub mod train;
 

@@ -1,19 +1,53 @@
-//! `idc reproduce`: reproduce the paper tables (resumable stages).
+//! `idc reproduce`: the paper's Tables 1-3 on real images, as resumable stages
+//! (see [`crate::repro`]). Re-running the same command continues an interrupted run.
 
+use crate::repro::{Preset, RunPaths, run as run_repro};
 use std::path::PathBuf;
 
-/// Arguments of `idc reproduce`.
+/// Arguments of `idc reproduce` (and `cargo run --release --example reproduce`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~8 min on an H100), paper (DIV2K).
     #[arg(long, default_value = "smoke")]
     pub preset: String,
-    /// Output/work directory (default docs/results/<preset>).
+    /// Results directory (tables, plot, README); default docs/results/<preset>.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Stage cache directory (large, resumable); default runs/<preset>.
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// HR training images; default $IDC_DATA/train (IDC_DATA defaults to ../shared/data).
+    #[arg(long)]
+    pub train_dir: Option<PathBuf>,
+    /// Folder with Set5, Set14 and BSD100; default $IDC_DATA/test.
+    #[arg(long)]
+    pub test_root: Option<PathBuf>,
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let _ = &args;
-    anyhow::bail!("`idc reproduce` is not implemented yet")
+    let preset = Preset::by_name(&args.preset)?;
+    let data = PathBuf::from(std::env::var("IDC_DATA").unwrap_or_else(|_| "../shared/data".into()));
+    if args.preset == "paper" && args.train_dir.is_none() {
+        anyhow::bail!("the paper preset needs --train-dir pointing at DIV2K's HR images");
+    }
+    let paths = RunPaths {
+        train_dir: args.train_dir.unwrap_or_else(|| data.join("train")),
+        test_root: args.test_root.unwrap_or_else(|| data.join("test")),
+        work: args
+            .work
+            .unwrap_or_else(|| PathBuf::from("runs").join(&preset.name)),
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from("docs/results").join(&preset.name)),
+    };
+    let outcome = run_repro(&preset, &paths)?;
+    eprintln!(
+        "reproduce {}: {} students, {:.0} s; results in {}",
+        preset.name,
+        outcome.students.len() + outcome.ablation.len(),
+        outcome.wall_seconds,
+        paths.out.display()
+    );
+    Ok(())
 }

@@ -1,0 +1,583 @@
+//! Reproduction of the paper's Tables 1-3 on real images, as resumable stages.
+//!
+//! - `preset`: the sizes and budgets (`smoke`, `cpu`, `gpu`, `paper`).
+//! - `stage`: on-disk stage cache keyed by fingerprints (an interrupted run continues).
+//! - `report`: tables (`table1.md/json`, Table 2 and 3 analogues) and the convergence plot.
+//!
+//! Pipeline ([`run`]): extractor and teacher trained on the whole training set -> 10% sets (IDC,
+//! Random, Herding, K-center, DCSR; same patch count) -> one student per set and seed, plus the
+//! whole set, same architecture and schedule -> evaluation on Set5/Set14/BSD100 (BasicSR
+//! protocol) plus bicubic -> tables and plot. The validation curve of every student is measured
+//! on Set5 (reported, never used to choose anything).
+
+pub mod plot;
+pub mod preset;
+pub mod report;
+pub mod stage;
+
+pub use preset::{AblationSpec, Preset, TrainSpec};
+
+use crate::condense::CondenseConfig;
+use crate::config::PatchConfig;
+use crate::dataset::SrPair;
+use crate::dataset::idc::{CacheMode, IdcDataset};
+use crate::dataset::selection::SelectionDataset;
+use crate::dataset::sr_patch::SrPatchDataset;
+use crate::device::{TrainBackend, default_device};
+use crate::error::{IdcError, Result};
+use crate::image::io::list_images;
+use crate::models::edsr::Edsr;
+use crate::models::load_model_dir;
+use crate::select::pipeline::select_to_cache;
+use crate::select::{SelectConfig, SelectMethod};
+use crate::train::{
+    EvalReport, TrainConfig, TrainSummary, ValidRecord, evaluate_bicubic, evaluate_model, train_sr,
+};
+use burn::data::dataset::Dataset;
+use serde::{Deserialize, Serialize};
+use stage::Stage;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where a run reads and writes.
+#[derive(Clone, Debug)]
+pub struct RunPaths {
+    /// HR training images (T91 + BSD200 by default; DIV2K for the paper preset).
+    pub train_dir: PathBuf,
+    /// Folder holding `Set5`, `Set14`, `BSD100`.
+    pub test_root: PathBuf,
+    /// Stage cache (large; not committed).
+    pub work: PathBuf,
+    /// Results (tables, plot, README) to commit.
+    pub out: PathBuf,
+}
+
+/// The evaluation sets, in table order.
+pub const TEST_SETS: [&str; 3] = ["Set5", "Set14", "BSD100"];
+/// The validation set of the convergence curves.
+pub const VALID_SET: &str = "Set5";
+
+/// One trained student and its evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StudentResult {
+    pub method: String,
+    pub seed: u64,
+    pub items: usize,
+    pub train_seconds: f64,
+    pub final_loss: Option<f64>,
+    pub validation: Vec<ValidRecord>,
+    /// Per test set: (name, report without per-image rows).
+    pub eval: Vec<(String, Scores)>,
+}
+
+/// Mean scores of one evaluation.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Scores {
+    pub psnr_rgb: f64,
+    pub ssim_rgb: f64,
+    pub psnr_y: f64,
+    pub ssim_y: f64,
+}
+
+impl From<&EvalReport> for Scores {
+    fn from(r: &EvalReport) -> Self {
+        Scores {
+            psnr_rgb: r.psnr_rgb,
+            ssim_rgb: r.ssim_rgb,
+            psnr_y: r.psnr_y,
+            ssim_y: r.ssim_y,
+        }
+    }
+}
+
+/// Whole-run outcome, written to `run.json` next to the tables.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub preset: Preset,
+    pub pool_patches: usize,
+    pub set_patches: usize,
+    pub bicubic: Vec<(String, Scores)>,
+    pub students: Vec<StudentResult>,
+    pub ablation: Vec<StudentResult>,
+    /// (stage name, seconds) for stages run by this invocation.
+    pub stage_seconds: Vec<(String, f64)>,
+    pub wall_seconds: f64,
+    pub backend: String,
+}
+
+/// Progress over the stages of a run: prints stage i/N, elapsed and a naive ETA.
+struct Progress {
+    start: Instant,
+    done: usize,
+    total: usize,
+    ran: Vec<(String, f64)>,
+}
+
+impl Progress {
+    fn stage<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(&Path) -> Result<T>,
+    {
+        self.done += 1;
+        let cached = stage.load::<T>().is_some();
+        let t0 = Instant::now();
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let run_secs: f64 = self.ran.iter().map(|(_, s)| s).sum();
+        let eta = if self.ran.is_empty() {
+            "unknown".to_string()
+        } else {
+            let per = run_secs / self.ran.len() as f64;
+            format!(
+                "~{:.0} min",
+                per * (self.total + 1 - self.done) as f64 / 60.0
+            )
+        };
+        eprintln!(
+            "[repro {}/{}] {} (elapsed {:.0} s, ETA {eta})",
+            self.done, self.total, stage.name, elapsed
+        );
+        let v = stage.run(f)?;
+        if !cached {
+            self.ran
+                .push((stage.name.clone(), t0.elapsed().as_secs_f64()));
+        }
+        Ok(v)
+    }
+}
+
+/// Copies the first `n` images (sorted) of `src` into `dst` (a fixed subset for small presets).
+fn subset_dir(src: &Path, dst: &Path, n: Option<usize>) -> Result<PathBuf> {
+    let Some(n) = n else {
+        return Ok(src.to_path_buf());
+    };
+    let files = list_images(src)?;
+    std::fs::create_dir_all(dst).map_err(|e| IdcError::io(dst, e))?;
+    for f in files.iter().take(n) {
+        let rel = f.strip_prefix(src).unwrap_or(f);
+        let name = rel.to_string_lossy().replace(['/', '\\'], "__");
+        let target = dst.join(name);
+        if !target.exists() {
+            std::fs::copy(f, &target).map_err(|e| IdcError::io(&target, e))?;
+        }
+    }
+    Ok(dst.to_path_buf())
+}
+
+fn train_config(spec: &TrainSpec, scale: usize, seed: u64) -> TrainConfig {
+    let mut c = TrainConfig::new(&spec.arch, scale, spec.iters);
+    c.batch = spec.batch;
+    c.lr_patch = spec.lr_patch;
+    c.seed = seed;
+    c.valid_every = spec.valid_every;
+    c.checkpoint_every = spec.valid_every;
+    c
+}
+
+/// Trains into `<dir>/model`, resuming an interrupted attempt when it left a checkpoint; a
+/// checkpoint that cannot be resumed (e.g. torn by a kill) is discarded and training restarts.
+fn train_in<D: Dataset<SrPair> + 'static>(
+    config: &TrainConfig,
+    data: &dyn Fn() -> Result<D>,
+    valid: Option<&Path>,
+    dir: &Path,
+) -> Result<TrainSummary> {
+    let model = dir.join("model");
+    let has_checkpoint = std::fs::read_dir(model.join("burn").join("checkpoint"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with("model-"))
+        })
+        .unwrap_or(false);
+    let device = default_device();
+    if has_checkpoint {
+        match train_sr::<TrainBackend, D>(config, data()?, valid, &model, true, None, &device) {
+            Ok(s) => return Ok(s),
+            Err(e) => eprintln!("[repro] resume failed ({e}); restarting this training"),
+        }
+    }
+    if model.exists() {
+        std::fs::remove_dir_all(&model).map_err(|e| IdcError::io(&model, e))?;
+    }
+    train_sr::<TrainBackend, D>(config, data()?, valid, &model, false, None, &device)
+}
+
+fn evaluate_dir(
+    model_dir: &Path,
+    test_dirs: &[(String, PathBuf)],
+    scale: usize,
+) -> Result<Vec<(String, Scores)>> {
+    let device = default_device();
+    let (model, _) = load_model_dir::<crate::device::DefaultBackend>(model_dir, &device)?;
+    test_dirs
+        .iter()
+        .map(|(name, dir)| {
+            Ok((
+                name.clone(),
+                Scores::from(&evaluate_model(&model, dir, scale, &device)?),
+            ))
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct StudentKey<'a> {
+    method: &'a str,
+    set: &'a str,
+    spec: &'a TrainSpec,
+    scale: usize,
+    seed: u64,
+    tests: &'a [(String, PathBuf)],
+}
+
+/// Runs (or resumes) the whole reproduction and writes the results into `paths.out`.
+pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
+    preset.validate()?;
+    let start = Instant::now();
+    let work = &paths.work;
+    std::fs::create_dir_all(work).map_err(|e| IdcError::io(work, e))?;
+    std::fs::create_dir_all(&paths.out).map_err(|e| IdcError::io(&paths.out, e))?;
+    let train_dir = subset_dir(
+        &paths.train_dir,
+        &work.join("data").join("train"),
+        preset.max_train_images,
+    )?;
+    let test_dirs: Vec<(String, PathBuf)> = TEST_SETS
+        .iter()
+        .map(|s| {
+            let d = subset_dir(
+                &paths.test_root.join(s),
+                &work.join("data").join(s),
+                preset.max_test_images,
+            )?;
+            Ok((s.to_string(), d))
+        })
+        .collect::<Result<_>>()?;
+    let valid_dir = test_dirs[0].1.clone();
+    let patch = PatchConfig {
+        scale: preset.scale,
+        hr_patch: preset.hr_patch,
+        step: preset.step,
+        thresh_size: 0,
+    };
+    patch.validate()?;
+    let whole = || SrPatchDataset::new(&train_dir, patch.clone());
+    let pool = whole()?;
+    let pool_patches = pool.len();
+    let pool_key = (
+        pool.instances()
+            .iter()
+            .map(|i| (i.name.clone(), i.num_patches))
+            .collect::<Vec<_>>(),
+        &patch,
+    );
+
+    let main_seeds = preset.seeds_main as u64;
+    let base_seeds = preset.seeds_baselines as u64;
+    let n_students = 3 * main_seeds + 3 * base_seeds;
+    let n_ablation = preset
+        .ablation
+        .as_ref()
+        .map(|a| 6 * (1 + 2 * a.seeds))
+        .unwrap_or(0);
+    let mut progress = Progress {
+        start,
+        done: 0,
+        // models, IDC set, selected sets, bicubic, students x (train + eval), ablation.
+        total: 2 + 1 + (main_seeds + 3) as usize + 1 + 2 * n_students as usize + n_ablation,
+        ran: Vec::new(),
+    };
+
+    // 1. Extractor and teacher on the whole set.
+    let device = default_device();
+    let mut models = Vec::new();
+    for (role, spec) in [
+        ("extractor", &preset.extractor),
+        ("teacher", &preset.teacher),
+    ] {
+        let cfg = train_config(spec, preset.scale, 1000);
+        let st = Stage::new(work, role, &(&cfg, &pool_key));
+        let summary: TrainSummary =
+            progress.stage(&st, |dir| train_in(&cfg, &whole, Some(&valid_dir), dir))?;
+        models.push(summary);
+    }
+    let (extractor_dir, teacher_dir) = (models[0].model_dir.clone(), models[1].model_dir.clone());
+    let load = |dir: &Path| -> Result<Edsr<TrainBackend>> {
+        Ok(load_model_dir::<TrainBackend>(dir, &device)?.0)
+    };
+
+    // 2. The 10% sets.
+    let mut condense = preset.condense.clone();
+    condense.ratio = preset.ratio;
+    let idc_stage_for = |tag: &str, cfg: &CondenseConfig| {
+        let key = (
+            cfg,
+            &pool_key,
+            &models[0].fingerprint,
+            &models[1].fingerprint,
+        );
+        Stage::new(work, &format!("set-{tag}"), &key)
+    };
+    let build_idc = |cache: &Path, cfg: &CondenseConfig, mode: CacheMode| -> Result<IdcDataset> {
+        IdcDataset::builder(&train_dir)
+            .patch_config(patch.clone())
+            .ratio(cfg.ratio)
+            .condense(cfg.clone())
+            .models::<TrainBackend, _, _>(
+                load(&extractor_dir)?,
+                load(&teacher_dir)?,
+                device.clone(),
+            )
+            .cache_dir(cache.join("shards"))
+            .mode(mode)
+            .seed(0)
+            .build()
+    };
+    let idc_stage = idc_stage_for("IDC", &condense);
+    let set_patches: usize = progress.stage(&idc_stage, |dir| {
+        let ds = build_idc(dir, &condense, CacheMode::LazyCondense)?;
+        ds.condense_all()?;
+        Ok(ds.len())
+    })?;
+
+    // Random draws one set per seed; the other baselines draw one set (seed 0) and their extra
+    // seeds vary only the student's training, like IDC (whose condensation is seeded once).
+    let mut select_sets = Vec::new();
+    for method in [
+        SelectMethod::Random,
+        SelectMethod::Herding,
+        SelectMethod::KCenter,
+        SelectMethod::Dcsr,
+    ] {
+        let random = method == SelectMethod::Random;
+        let seeds = if random { main_seeds } else { base_seeds };
+        let mut set_dir = PathBuf::new();
+        for seed in 0..seeds {
+            if seed == 0 || random {
+                let cfg = SelectConfig {
+                    method,
+                    ratio: preset.ratio,
+                    seed,
+                    ..SelectConfig::default()
+                };
+                let st = Stage::new(
+                    work,
+                    &format!("set-{method}-s{seed}"),
+                    &(&cfg, &pool_key, &models[0].fingerprint),
+                );
+                let n: usize = progress.stage(&st, |dir| {
+                    let ex = load(&extractor_dir)?;
+                    let r = select_to_cache::<TrainBackend, Edsr<TrainBackend>>(
+                        &pool,
+                        &dir.join("shards"),
+                        &patch,
+                        &cfg,
+                        Some(&ex),
+                        &device,
+                    )?;
+                    Ok(r.selected)
+                })?;
+                if n != set_patches {
+                    return Err(IdcError::InvalidInput(format!(
+                        "{method} selected {n} patches, IDC made {set_patches}: the sets must be equal in size"
+                    )));
+                }
+                set_dir = st.dir.clone();
+            }
+            select_sets.push((method, seed, set_dir.clone()));
+        }
+    }
+
+    // 3. Students (+ evaluation), and bicubic.
+    let bicubic_stage = Stage::new(work, "bicubic", &(&test_dirs, preset.scale));
+    let bicubic: Vec<(String, Scores)> = progress.stage(&bicubic_stage, |_| {
+        test_dirs
+            .iter()
+            .map(|(n, d)| Ok((n.clone(), Scores::from(&evaluate_bicubic(d, preset.scale)?))))
+            .collect()
+    })?;
+
+    let mut students = Vec::new();
+    let student = |method: &str,
+                   set_tag: &str,
+                   seed: u64,
+                   spec: &TrainSpec,
+                   data: &dyn Fn() -> Result<DynSet>,
+                   progress: &mut Progress|
+     -> Result<StudentResult> {
+        let cfg = train_config(spec, preset.scale, seed);
+        let key = StudentKey {
+            method,
+            set: set_tag,
+            spec,
+            scale: preset.scale,
+            seed,
+            tests: &test_dirs,
+        };
+        let st = Stage::new(work, &format!("student-{method}-s{seed}"), &key);
+        let summary: TrainSummary =
+            progress.stage(&st, |dir| train_in(&cfg, data, Some(&valid_dir), dir))?;
+        let ev_stage = Stage::new(
+            work,
+            &format!("eval-{method}-s{seed}"),
+            &(&summary.fingerprint, &test_dirs),
+        );
+        let eval: Vec<(String, Scores)> = progress.stage(&ev_stage, |_| {
+            evaluate_dir(&summary.model_dir, &test_dirs, preset.scale)
+        })?;
+        Ok(StudentResult {
+            method: method.to_string(),
+            seed,
+            items: summary.config.iters,
+            train_seconds: summary.wall_seconds,
+            final_loss: summary.final_loss,
+            validation: summary.validation,
+            eval,
+        })
+    };
+
+    for seed in 0..main_seeds {
+        let data = || Ok(DynSet::new(whole()?));
+        students.push(student(
+            "Whole",
+            "whole",
+            seed,
+            &preset.student,
+            &data,
+            &mut progress,
+        )?);
+    }
+    let idc_tag = idc_stage.dir.to_string_lossy().into_owned();
+    for seed in 0..main_seeds {
+        let data = || {
+            Ok(DynSet::new(build_idc(
+                &idc_stage.dir,
+                &condense,
+                CacheMode::LoadOnly,
+            )?))
+        };
+        students.push(student(
+            "IDC",
+            &idc_tag,
+            seed,
+            &preset.student,
+            &data,
+            &mut progress,
+        )?);
+    }
+    for (method, seed, set_dir) in &select_sets {
+        let tag = set_dir.to_string_lossy().into_owned();
+        let data = || {
+            Ok(DynSet::new(SelectionDataset::open(
+                &set_dir.join("shards"),
+            )?))
+        };
+        students.push(student(
+            method_name(*method),
+            &tag,
+            *seed,
+            &preset.student,
+            &data,
+            &mut progress,
+        )?);
+    }
+
+    // 4. Ablation (Table 3 analogue).
+    let mut ablation = Vec::new();
+    if let Some(a) = &preset.ablation {
+        for (variant, cfg) in ablation_variants(&condense, a) {
+            let st = idc_stage_for(&format!("abl-{variant}"), &cfg);
+            progress.stage(&st, |dir| {
+                let ds = build_idc(dir, &cfg, CacheMode::LazyCondense)?;
+                ds.condense_all()?;
+                Ok(ds.len())
+            })?;
+            let tag = st.dir.to_string_lossy().into_owned();
+            for seed in 0..a.seeds as u64 {
+                let data = || Ok(DynSet::new(build_idc(&st.dir, &cfg, CacheMode::LoadOnly)?));
+                let name = format!("abl-{variant}");
+                ablation.push(student(
+                    &name,
+                    &tag,
+                    seed,
+                    &a.student,
+                    &data,
+                    &mut progress,
+                )?);
+            }
+        }
+    }
+
+    let outcome = RunOutcome {
+        preset: preset.clone(),
+        pool_patches,
+        set_patches,
+        bicubic,
+        students,
+        ablation,
+        stage_seconds: progress.ran.clone(),
+        wall_seconds: start.elapsed().as_secs_f64(),
+        backend: crate::device::BACKEND_NAME.to_string(),
+    };
+    report::write_all(&outcome, &paths.out)?;
+    Ok(outcome)
+}
+
+/// Table names of the selection methods.
+pub fn method_name(m: SelectMethod) -> &'static str {
+    match m {
+        SelectMethod::Random => "Random",
+        SelectMethod::Herding => "Herding",
+        SelectMethod::KCenter => "K-center",
+        SelectMethod::Dcsr => "DCSR",
+    }
+}
+
+/// The Table-3 variants at the ablation ratio: full IDC, instance only, + group, RLFF off,
+/// unfolding off, and fresh draws instead of the frequency bank.
+pub fn ablation_variants(base: &CondenseConfig, a: &AblationSpec) -> Vec<(String, CondenseConfig)> {
+    let mut full = base.clone();
+    full.ratio = a.ratio;
+    full.iters = a.condense_iters;
+    full.warmup = full.warmup.min(a.condense_iters / 3);
+    full.assign = full.assign.min(a.condense_iters / 3);
+    full.assign_every = full.assign_every.clamp(1, full.assign.max(1));
+    let with = |f: &dyn Fn(&mut CondenseConfig)| {
+        let mut c = full.clone();
+        f(&mut c);
+        c
+    };
+    vec![
+        (
+            "ins".into(),
+            with(&|c| {
+                c.w_group = 0.0;
+                c.w_pair = 0.0;
+            }),
+        ),
+        ("ins+group".into(), with(&|c| c.w_pair = 0.0)),
+        ("ins+group+pair".into(), full.clone()),
+        ("rlff-off".into(), with(&|c| c.rlff.enabled = false)),
+        ("unfold-off".into(), with(&|c| c.rlff.unfold = false)),
+        ("fresh-draws".into(), with(&|c| c.freq_bank = 0)),
+    ]
+}
+
+/// A boxed `Dataset<SrPair>` so every set trains through the same generic call.
+pub struct DynSet(Box<dyn Dataset<SrPair>>);
+
+impl DynSet {
+    pub fn new<D: Dataset<SrPair> + 'static>(d: D) -> Self {
+        DynSet(Box::new(d))
+    }
+}
+
+impl Dataset<SrPair> for DynSet {
+    fn get(&self, index: usize) -> Option<SrPair> {
+        self.0.get(index)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}

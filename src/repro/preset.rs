@@ -1,0 +1,280 @@
+//! Reproduction presets: every size and budget of one reproduction run, in one serialisable
+//! value (its pieces key the resumable stages, so editing a preset reruns only what it changes).
+
+use crate::condense::CondenseConfig;
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+
+/// One network training budget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
+    pub arch: String,
+    pub iters: usize,
+    pub batch: usize,
+    /// LR training crop; must not exceed the pool's LR patch side.
+    pub lr_patch: usize,
+    /// Validation (on the validation set) every this many iterations.
+    pub valid_every: usize,
+}
+
+/// The Table-3 analogue: IDC variants at a small ratio, one student each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AblationSpec {
+    pub ratio: f64,
+    /// Seeds per variant.
+    pub seeds: usize,
+    /// Student budget for the ablation (usually shorter than the main table's).
+    pub student: TrainSpec,
+    /// Condensation iterations per instance for the ablation.
+    pub condense_iters: usize,
+}
+
+/// Everything a reproduction run does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preset {
+    pub name: String,
+    pub scale: usize,
+    /// HR patch side of the pool (LR side = hr_patch / scale) and grid step.
+    pub hr_patch: usize,
+    pub step: usize,
+    /// Use only the first N training images (sorted by path); `None`: all.
+    pub max_train_images: Option<usize>,
+    /// Condensation ratio of the main table.
+    pub ratio: f64,
+    /// Frozen feature extractor trained on the whole set.
+    pub extractor: TrainSpec,
+    /// Teacher (HR targets of IDC), trained on the whole set with a larger budget.
+    pub teacher: TrainSpec,
+    /// Every student of the main table (same architecture, iterations, batch, schedule).
+    pub student: TrainSpec,
+    /// Seeds for Whole, Random and IDC.
+    pub seeds_main: usize,
+    /// Seeds for Herding, K-center and DCSR.
+    pub seeds_baselines: usize,
+    pub condense: CondenseConfig,
+    pub ablation: Option<AblationSpec>,
+    /// Use only the first N images of each test set (`None`: all). Only the smoke preset sets it.
+    pub max_test_images: Option<usize>,
+}
+
+impl Preset {
+    /// Preset by name: `smoke`, `cpu`, `gpu`, `paper`.
+    pub fn by_name(name: &str) -> Result<Preset> {
+        match name {
+            "smoke" => Ok(Self::smoke()),
+            "cpu" => Ok(Self::cpu()),
+            "gpu" => Ok(Self::gpu()),
+            "paper" => Ok(Self::paper()),
+            other => Err(IdcError::config(
+                "preset",
+                format!("unknown preset {other:?} (smoke, cpu, gpu, paper)"),
+            )),
+        }
+    }
+
+    /// Minutes on 2 cores: proves the pipeline end to end; says nothing about quality.
+    pub fn smoke() -> Preset {
+        let tiny = |iters| TrainSpec {
+            arch: "edsr:8x1".into(),
+            iters,
+            batch: 4,
+            lr_patch: 16,
+            valid_every: iters,
+        };
+        let mut condense = CondenseConfig::default();
+        condense.iters = 6;
+        condense.warmup = 2;
+        condense.assign = 2;
+        condense.assign_every = 1;
+        condense.ncfd.num_freqs = 64;
+        condense.freq_bank = 4;
+        condense.eval_draws = 1;
+        Preset {
+            name: "smoke".into(),
+            scale: 2,
+            hr_patch: 64,
+            step: 64,
+            max_train_images: Some(4),
+            ratio: 0.1,
+            extractor: tiny(4),
+            teacher: tiny(8),
+            student: tiny(4),
+            seeds_main: 1,
+            seeds_baselines: 1,
+            condense,
+            ablation: Some(AblationSpec {
+                ratio: 0.01,
+                seeds: 1,
+                student: tiny(2),
+                condense_iters: 4,
+            }),
+            max_test_images: Some(2),
+        }
+    }
+
+    /// A few hours on this 2-core machine, resumable across sessions: T91 + BSD200 at x2,
+    /// LR 32x32 patches, EDSR-tiny students.
+    pub fn cpu() -> Preset {
+        let mut condense = CondenseConfig::default();
+        condense.iters = 60;
+        condense.warmup = 15;
+        condense.assign = 15;
+        condense.assign_every = 5;
+        Preset {
+            name: "cpu".into(),
+            scale: 2,
+            hr_patch: 64,
+            step: 48,
+            max_train_images: None,
+            ratio: 0.1,
+            extractor: TrainSpec {
+                arch: "edsr-tiny".into(),
+                iters: 1000,
+                batch: 16,
+                lr_patch: 32,
+                valid_every: 250,
+            },
+            teacher: TrainSpec {
+                arch: "edsr:48x6".into(),
+                iters: 3000,
+                batch: 16,
+                lr_patch: 32,
+                valid_every: 500,
+            },
+            student: TrainSpec {
+                arch: "edsr-tiny".into(),
+                iters: 1000,
+                batch: 16,
+                lr_patch: 32,
+                valid_every: 100,
+            },
+            seeds_main: 3,
+            seeds_baselines: 1,
+            condense,
+            ablation: Some(AblationSpec {
+                ratio: 0.01,
+                seeds: 1,
+                student: TrainSpec {
+                    arch: "edsr-tiny".into(),
+                    iters: 600,
+                    batch: 16,
+                    lr_patch: 32,
+                    valid_every: 100,
+                },
+                condense_iters: 40,
+            }),
+            max_test_images: None,
+        }
+    }
+
+    /// About 8 minutes on one H100 with `--features cuda`: larger networks, more steps and seeds.
+    pub fn gpu() -> Preset {
+        let mut p = Self::cpu();
+        p.name = "gpu".into();
+        p.hr_patch = 96;
+        p.step = 48;
+        p.extractor.arch = "edsr-small".into();
+        p.extractor.lr_patch = 48;
+        p.teacher.arch = "edsr-baseline".into();
+        p.teacher.iters = 6000;
+        p.teacher.lr_patch = 48;
+        p.student.arch = "edsr-small".into();
+        p.student.iters = 3000;
+        p.student.lr_patch = 48;
+        p.student.valid_every = 250;
+        p.seeds_main = 5;
+        p.seeds_baselines = 3;
+        p.condense.iters = 500;
+        p.condense.warmup = 100;
+        p.condense.assign = 100;
+        p.condense.assign_every = 20;
+        p.condense.ncfd.num_freqs = 1024;
+        if let Some(a) = p.ablation.as_mut() {
+            a.student = p.student.clone();
+            a.student.iters = 1500;
+            a.condense_iters = 300;
+            a.seeds = 2;
+        }
+        p
+    }
+
+    /// The paper's scale (DIV2K via `--train-dir`, EDSR-baseline, 20k condensation iterations).
+    pub fn paper() -> Preset {
+        let mut p = Self::gpu();
+        p.name = "paper".into();
+        p.hr_patch = 192;
+        p.step = 96;
+        p.extractor.arch = "edsr-baseline".into();
+        p.teacher.arch = "edsr-baseline".into();
+        p.teacher.iters = 300_000;
+        p.student.arch = "edsr-baseline".into();
+        p.student.iters = 300_000;
+        p.student.valid_every = 5000;
+        p.condense = CondenseConfig::paper();
+        p.ablation = None;
+        p
+    }
+
+    /// Checks the preset's internal consistency (budgets positive, crops fit the pool patches).
+    pub fn validate(&self) -> Result<()> {
+        let lr_side = self.hr_patch / self.scale.max(1);
+        let mut specs = vec![
+            ("extractor", &self.extractor),
+            ("teacher", &self.teacher),
+            ("student", &self.student),
+        ];
+        if let Some(a) = &self.ablation {
+            specs.push(("ablation.student", &a.student));
+            if !(a.ratio > 0.0 && a.ratio <= 1.0) || a.seeds == 0 || a.condense_iters == 0 {
+                return Err(IdcError::config(
+                    "ablation",
+                    "ratio in (0,1], seeds and iters > 0",
+                ));
+            }
+        }
+        for (name, s) in specs {
+            if s.iters == 0 || s.batch == 0 || s.valid_every == 0 {
+                return Err(IdcError::config(
+                    name,
+                    "iters, batch and valid_every must be > 0",
+                ));
+            }
+            if s.lr_patch > lr_side {
+                return Err(IdcError::config(
+                    name,
+                    format!(
+                        "lr_patch {} exceeds the pool's LR patch {lr_side}",
+                        s.lr_patch
+                    ),
+                ));
+            }
+        }
+        if self.seeds_main == 0 || self.seeds_baselines == 0 {
+            return Err(IdcError::config("seeds", "must be > 0"));
+        }
+        let mut c = self.condense.clone();
+        c.ratio = self.ratio;
+        c.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_unknown_is_an_error() {
+        for name in ["smoke", "cpu", "gpu", "paper"] {
+            Preset::by_name(name).unwrap().validate().unwrap();
+        }
+        assert!(Preset::by_name("nope").is_err());
+    }
+
+    #[test]
+    fn crop_larger_than_pool_patch_is_rejected() {
+        let mut p = Preset::smoke();
+        p.student.lr_patch = 64;
+        assert!(p.validate().is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! Tables, plot and README of a reproduction run, all derived from [`RunOutcome`].
+//!
+//! - `table1.json` / `table1.md`: mean RGB PSNR (and its seed standard deviation) and SSIM per
+//!   method and test set (Table 1 analogue).
+//! - `table2.md`: iterations each set needs to reach two target PSNRs on the validation set.
+//! - `table3.md`: the ablation (if the preset has one).
+//! - `convergence.png`: validation PSNR vs iteration, mean line and min-max band over seeds.
+//! - `run.json`: everything, for tools.
+//!
+//! A difference between two methods is called significant only when it exceeds twice the larger
+//! of their seed standard deviations (and both have at least two seeds).
+
+use super::plot::{Series, line_plot_png};
+use super::stage::write_atomic;
+use super::{RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET};
+use crate::error::{IdcError, Result};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Table-1 method order.
+pub const METHODS: [&str; 7] = [
+    "Whole", "Random", "Herding", "K-center", "DCSR", "IDC", "Bicubic",
+];
+
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    let v = if xs.len() > 1 {
+        xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, v.sqrt())
+}
+
+/// One cell: mean PSNR, its seed std, mean SSIM, number of seeds.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    pub psnr: f64,
+    pub psnr_std: f64,
+    pub ssim: f64,
+    pub seeds: usize,
+}
+
+fn cell(results: &[&StudentResult], set: &str) -> Option<Cell> {
+    let scores: Vec<Scores> = results
+        .iter()
+        .filter_map(|r| r.eval.iter().find(|(n, _)| n == set).map(|(_, s)| *s))
+        .collect();
+    if scores.is_empty() {
+        return None;
+    }
+    let (psnr, psnr_std) = mean_std(&scores.iter().map(|s| s.psnr_rgb).collect::<Vec<_>>());
+    let (ssim, _) = mean_std(&scores.iter().map(|s| s.ssim_rgb).collect::<Vec<_>>());
+    Some(Cell {
+        psnr,
+        psnr_std,
+        ssim,
+        seeds: scores.len(),
+    })
+}
+
+/// Table 1 as `method -> set -> cell`.
+pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> {
+    let mut t = BTreeMap::new();
+    for m in METHODS {
+        let mut row = BTreeMap::new();
+        for set in TEST_SETS {
+            let c = if m == "Bicubic" {
+                outcome
+                    .bicubic
+                    .iter()
+                    .find(|(n, _)| n == set)
+                    .map(|(_, s)| Cell {
+                        psnr: s.psnr_rgb,
+                        psnr_std: 0.0,
+                        ssim: s.ssim_rgb,
+                        seeds: 1,
+                    })
+            } else {
+                let rs: Vec<&StudentResult> =
+                    outcome.students.iter().filter(|r| r.method == m).collect();
+                cell(&rs, set)
+            };
+            if let Some(c) = c {
+                row.insert(set.to_string(), c);
+            }
+        }
+        t.insert(m.to_string(), row);
+    }
+    t
+}
+
+fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>>) -> Value {
+    let rows: Vec<Value> = METHODS
+        .iter()
+        .map(|m| {
+            let mut row = serde_json::Map::new();
+            row.insert("method".into(), json!(m));
+            for set in TEST_SETS {
+                if let Some(c) = t.get(*m).and_then(|r| r.get(set)) {
+                    row.insert(
+                        set.into(),
+                        json!({"psnr": c.psnr, "psnr_std": c.psnr_std, "ssim": c.ssim, "seeds": c.seeds}),
+                    );
+                }
+            }
+            Value::Object(row)
+        })
+        .collect();
+    json!({
+        "scale": outcome.preset.scale,
+        "ratio": outcome.preset.ratio,
+        "preset": outcome.preset.name,
+        "pool_patches": outcome.pool_patches,
+        "set_patches": outcome.set_patches,
+        "rows": rows,
+    })
+}
+
+/// Mean validation curve of a method: (iteration, mean, min, max) of RGB PSNR over seeds.
+pub fn curve(results: &[&StudentResult]) -> Vec<(f64, f64, f64, f64)> {
+    let mut by_iter: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for r in results {
+        for v in &r.validation {
+            by_iter.entry(v.iteration).or_default().push(v.psnr_rgb);
+        }
+    }
+    by_iter
+        .into_iter()
+        .filter(|(_, v)| v.len() == results.len())
+        .map(|(it, v)| {
+            let (m, _) = mean_std(&v);
+            let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            (it as f64, m, lo, hi)
+        })
+        .collect()
+}
+
+/// First iteration at which the mean curve reaches `target` (None: never).
+pub fn iterations_to(curve: &[(f64, f64, f64, f64)], target: f64) -> Option<usize> {
+    curve.iter().find(|p| p.1 >= target).map(|p| p.0 as usize)
+}
+
+fn fmt_cell(c: Option<&Cell>) -> String {
+    match c {
+        Some(c) if c.seeds > 1 => format!("{:.2} ± {:.2} / {:.4}", c.psnr, c.psnr_std, c.ssim),
+        Some(c) => format!("{:.2} / {:.4}", c.psnr, c.ssim),
+        None => "—".into(),
+    }
+}
+
+/// The automatic, conservative reading: which differences to Whole and to Random exceed twice
+/// the seed spread.
+fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
+    let mut out = String::new();
+    for set in TEST_SETS {
+        let get = |m: &str| t.get(m).and_then(|r| r.get(set)).copied();
+        let (Some(idc), Some(whole), Some(bic)) = (get("IDC"), get("Whole"), get("Bicubic")) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "- {set}: Whole {:+.2} dB over bicubic; IDC {:+.2} dB vs Whole",
+            whole.psnr - bic.psnr,
+            idc.psnr - whole.psnr
+        );
+        for (other, oc) in [("Whole", Some(whole)), ("Random", get("Random"))] {
+            let Some(oc) = oc else { continue };
+            let diff = idc.psnr - oc.psnr;
+            let spread = idc.psnr_std.max(oc.psnr_std);
+            let verdict = if idc.seeds < 2 || oc.seeds < 2 {
+                "not testable (fewer than 2 seeds)".to_string()
+            } else if diff.abs() > 2.0 * spread {
+                format!("significant ({:+.3} dB > 2 x {:.3})", diff, spread)
+            } else {
+                format!("within noise ({:+.3} dB <= 2 x {:.3})", diff, spread)
+            };
+            let _ = write!(out, "; IDC vs {other}: {verdict}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes every result file into `out`.
+pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
+    let t = table1(outcome);
+    let j = table1_json(outcome, &t);
+    let to_bytes = |v: &Value| {
+        serde_json::to_vec_pretty(v).map_err(|e| IdcError::InvalidInput(format!("json: {e}")))
+    };
+    write_atomic(&out.join("table1.json"), &to_bytes(&j)?)?;
+    let run = serde_json::to_value(outcome).map_err(|e| IdcError::InvalidInput(e.to_string()))?;
+    write_atomic(&out.join("run.json"), &to_bytes(&run)?)?;
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| method | {} |\n|---|---|---|---|",
+        TEST_SETS.join(" | ")
+    );
+    for m in METHODS {
+        let row = t.get(m);
+        let cells: Vec<String> = TEST_SETS
+            .iter()
+            .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
+            .collect();
+        let _ = writeln!(md, "| {m} | {} |", cells.join(" | "));
+    }
+    let table1_md = format!(
+        "# Table 1 analogue (x{}, ratio {}, preset `{}`)\n\nRGB PSNR (dB, mean ± seed std) / SSIM, BasicSR protocol (crop = scale). \
+         {} real pool patches; every reduced set has {} pairs.\n\n{md}",
+        outcome.preset.scale,
+        outcome.preset.ratio,
+        outcome.preset.name,
+        outcome.pool_patches,
+        outcome.set_patches
+    );
+    write_atomic(&out.join("table1.md"), table1_md.as_bytes())?;
+
+    // Convergence plot and Table 2.
+    let mut series = Vec::new();
+    let mut curves = BTreeMap::new();
+    for m in METHODS.iter().filter(|m| **m != "Bicubic") {
+        let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == *m).collect();
+        let c = curve(&rs);
+        if !c.is_empty() {
+            series.push(Series {
+                label: m.to_string(),
+                points: c.clone(),
+            });
+            curves.insert(m.to_string(), c);
+        }
+    }
+    if !series.is_empty() {
+        line_plot_png(
+            &out.join("convergence.png"),
+            &format!(
+                "{VALID_SET} validation PSNR (RGB), x{}",
+                outcome.preset.scale
+            ),
+            "iteration",
+            "PSNR (dB)",
+            &series,
+        )?;
+    }
+    let bic = outcome
+        .bicubic
+        .iter()
+        .find(|(n, _)| n == VALID_SET)
+        .map(|(_, s)| s.psnr_rgb);
+    let whole_final = curves.get("Whole").and_then(|c| c.last()).map(|p| p.1);
+    let mut t2 = String::new();
+    if let (Some(b), Some(w)) = (bic, whole_final) {
+        let targets = [b + 0.5 * (w - b), b + 0.9 * (w - b)];
+        let _ = writeln!(
+            t2,
+            "# Table 2 analogue: iterations to reach a {VALID_SET} PSNR\n\nTargets: bicubic + 50% and + 90% of the Whole student's final gain over bicubic \
+             ({:.2} dB and {:.2} dB); mean validation curve over seeds, validated every {} iterations; — = not reached.\n\n| method | {:.2} dB | {:.2} dB |\n|---|---|---|",
+            targets[0], targets[1], outcome.preset.student.valid_every, targets[0], targets[1]
+        );
+        for (m, c) in &curves {
+            let f = |t: f64| {
+                iterations_to(c, t)
+                    .map(|i| i.to_string())
+                    .unwrap_or("—".into())
+            };
+            let _ = writeln!(t2, "| {m} | {} | {} |", f(targets[0]), f(targets[1]));
+        }
+    }
+    write_atomic(&out.join("table2.md"), t2.as_bytes())?;
+
+    // Table 3 (ablation).
+    let mut t3 = String::new();
+    if let Some(a) = &outcome.preset.ablation {
+        let _ = writeln!(
+            t3,
+            "# Table 3 analogue: ablation at ratio {}\n\nRGB PSNR (dB) / SSIM; {} seed(s) per variant, {} student iterations.\n\n| variant | {} |\n|---|---|---|---|",
+            a.ratio,
+            a.seeds,
+            a.student.iters,
+            TEST_SETS.join(" | ")
+        );
+        let mut names: Vec<&str> = outcome.ablation.iter().map(|r| r.method.as_str()).collect();
+        names.dedup();
+        for name in names {
+            let rs: Vec<&StudentResult> = outcome
+                .ablation
+                .iter()
+                .filter(|r| r.method == name)
+                .collect();
+            let cells: Vec<String> = TEST_SETS
+                .iter()
+                .map(|s| fmt_cell(cell(&rs, s).as_ref()))
+                .collect();
+            let _ = writeln!(
+                t3,
+                "| {} | {} |",
+                name.trim_start_matches("abl-"),
+                cells.join(" | ")
+            );
+        }
+    }
+    write_atomic(&out.join("table3.md"), t3.as_bytes())?;
+
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let stages: String = outcome
+        .stage_seconds
+        .iter()
+        .map(|(n, s)| format!("| {n} | {:.0} |\n", s))
+        .collect();
+    let readme = format!(
+        "# Reproduction results: preset `{name}`\n\n\
+         Command: `cargo run --release --example reproduce -- --preset {name}` (same as `idc reproduce --preset {name}`).\n\
+         Git commit: `{commit}`. Backend: {backend}. Wall time of the invocation that wrote this: {wall:.0} s \
+         (stages cached by earlier invocations are not included; see the stage table).\n\n\
+         {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{read}\n\
+         ![convergence](convergence.png)\n\n## Stage times of this invocation (s)\n\n| stage | seconds |\n|---|---|\n{stages}",
+        name = outcome.preset.name,
+        backend = outcome.backend,
+        wall = outcome.wall_seconds,
+        read = reading(&t),
+    );
+    write_atomic(&out.join("README.md"), readme.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_std_matches_hand_values() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
+        assert_eq!(mean_std(&[5.0]), (5.0, 0.0));
+    }
+
+    #[test]
+    fn iterations_to_target() {
+        let c = vec![(100.0, 30.0, 30.0, 30.0), (200.0, 31.0, 31.0, 31.0)];
+        assert_eq!(iterations_to(&c, 30.5), Some(200));
+        assert_eq!(iterations_to(&c, 32.0), None);
+    }
+}
