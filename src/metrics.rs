@@ -3,7 +3,8 @@
 //!
 //! Conventions:
 //! - inputs are **8-bit images**: an [`Image`] in `[0, 1]` is first quantised with
-//!   `round(clip(x * 255, 0, 255))` (what `tensor2img` / an 8-bit PNG gives), then the metric
+//!   `round(clip(x * 255, 0, 255))` (halves to even, what BasicSR's `tensor2img` gives; see
+//!   [`crate::image::io::quantize_u8`]), then the metric
 //!   runs in `f64` on the 0-255 range, as BasicSR does on `uint8` arrays;
 //! - `crop_border` pixels are removed from every edge before anything else;
 //! - `y_channel` uses BasicSR's `to_y_channel` on 3-channel inputs, including its float32
@@ -18,6 +19,7 @@
 
 use crate::error::{IdcError, Result};
 use crate::image::Image;
+use crate::image::io::image_to_u8;
 
 /// Planar f64 channels in the 0-255 range, as the metrics see them.
 struct Planes {
@@ -263,8 +265,8 @@ pub fn psnr_ssim_u8(
 pub fn psnr(sr: &Image, hr: &Image, crop_border: usize, y_channel: bool) -> Result<f64> {
     check_same(sr, hr)?;
     psnr_u8(
-        &sr.to_u8(),
-        &hr.to_u8(),
+        &image_to_u8(sr),
+        &image_to_u8(hr),
         sr.channels,
         sr.height,
         sr.width,
@@ -277,8 +279,8 @@ pub fn psnr(sr: &Image, hr: &Image, crop_border: usize, y_channel: bool) -> Resu
 pub fn ssim(sr: &Image, hr: &Image, crop_border: usize, y_channel: bool) -> Result<f64> {
     check_same(sr, hr)?;
     ssim_u8(
-        &sr.to_u8(),
-        &hr.to_u8(),
+        &image_to_u8(sr),
+        &image_to_u8(hr),
         sr.channels,
         sr.height,
         sr.width,
@@ -296,8 +298,8 @@ pub fn psnr_ssim(
 ) -> Result<(f64, f64)> {
     check_same(sr, hr)?;
     psnr_ssim_u8(
-        &sr.to_u8(),
-        &hr.to_u8(),
+        &image_to_u8(sr),
+        &image_to_u8(hr),
         sr.channels,
         sr.height,
         sr.width,

@@ -593,7 +593,10 @@ mod tests {
         }
         // LR is the quantised bicubic downscale of HR.
         let p = ds.get(3).unwrap();
-        assert_eq!(p.lr, imresize(&p.hr, 0.5).unwrap().quantized());
+        assert_eq!(
+            p.lr,
+            crate::image::io::quantize_image(&imresize(&p.hr, 0.5).unwrap())
+        );
         assert!(
             SrPatchDataset::from_images(vec![("s".into(), textured(10, 40, 1))], cfg()).is_err()
         );
@@ -673,8 +676,16 @@ mod tests {
             let orig = ds.get(i).unwrap();
             assert_eq!(p.hr, t.apply(&orig.hr));
             assert_eq!(p.lr, t.apply(&orig.lr));
-            // LR still the downscale of HR (flips commute with the symmetric bicubic kernel).
-            assert_eq!(p.lr, imresize(&p.hr, 0.5).unwrap().quantized());
+            // LR is still the downscale of HR (flips commute with the symmetric bicubic kernel;
+            // only the f32 summation order changes, which can flip a rounding tie by one level).
+            let direct = crate::image::io::quantize_image(&imresize(&p.hr, 0.5).unwrap());
+            let max =
+                p.lr.data
+                    .iter()
+                    .zip(&direct.data)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max);
+            assert!(max <= 1.0 / 255.0 + 1e-6, "{max}");
         }
         // Transforms vary with index and epoch, and all 8 occur.
         let ts: std::collections::HashSet<u8> = (0..200)

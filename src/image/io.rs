@@ -18,6 +18,33 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
+/// One `[0, 1]` value to 8 bits as BasicSR does (`np.clip(x * 255, 0, 255).round()` in `f32`):
+/// NumPy rounds halves to even, which matters for bicubic outputs that land exactly on `k + 0.5`
+/// (`Image::to_u8` rounds halves away from zero). NaN maps to 0.
+#[inline]
+pub fn quantize_u8(v: f32) -> u8 {
+    (v * 255.0).clamp(0.0, 255.0).round_ties_even() as u8
+}
+
+/// All values of `img` through [`quantize_u8`] (planar, like `img.data`).
+pub fn image_to_u8(img: &Image) -> Vec<u8> {
+    img.data.iter().map(|&v| quantize_u8(v)).collect()
+}
+
+/// `img` rounded to 8 bits and back (`q / 255`), i.e. what BasicSR's 8-bit PNG of it holds.
+pub fn quantize_image(img: &Image) -> Image {
+    Image {
+        channels: img.channels,
+        height: img.height,
+        width: img.width,
+        data: img
+            .data
+            .iter()
+            .map(|&v| quantize_u8(v) as f32 / 255.0)
+            .collect(),
+    }
+}
+
 /// Default pixel limit (width x height) for decoding: 64 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
 
@@ -69,9 +96,9 @@ impl Rgb8Image {
     }
 
     /// 8-bit copy of a float image: grey (1 channel) is replicated, values are quantised with
-    /// `round(clip(x * 255))`. Errors on channel counts other than 1 and 3.
+    /// [`quantize_u8`]. Errors on channel counts other than 1 and 3.
     pub fn from_image(img: &Image) -> Result<Rgb8Image> {
-        let q = img.to_u8();
+        let q = image_to_u8(img);
         let data = match img.channels {
             3 => q,
             1 => [q.as_slice(), q.as_slice(), q.as_slice()].concat(),
@@ -265,7 +292,8 @@ fn to_rgb8(img: &DynamicImage) -> Rgb8Image {
 }
 
 /// Encodes `img` (1 or 3 channels, values in `[0, 1]`) as an 8-bit PNG, quantised with
-/// `round(clip(x * 255, 0, 255))` like BasicSR's `tensor2img`, and writes it atomically.
+/// `round(clip(x * 255, 0, 255))` like BasicSR's `tensor2img` (halves to even, [`quantize_u8`]),
+/// and writes it atomically.
 pub fn save_png(path: &Path, img: &Image) -> Result<()> {
     let bytes = encode_png(img)?;
     atomic_write(path, &bytes)
@@ -274,7 +302,7 @@ pub fn save_png(path: &Path, img: &Image) -> Result<()> {
 /// The PNG bytes [`save_png`] writes.
 pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
     use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
-    let q = img.to_u8();
+    let q = image_to_u8(img);
     let n = img.height * img.width;
     let (buf, color) = match img.channels {
         1 => (q, ExtendedColorType::L8),
@@ -548,11 +576,21 @@ mod tests {
     #[test]
     fn save_png_rounds_and_clips() {
         let d = tmp();
-        let img = Image::new(1, 1, 4, vec![-0.5, 0.5 / 255.0, 1.49 / 255.0, 2.0]).unwrap();
+        let img = Image::new(
+            1,
+            1,
+            5,
+            vec![-0.5, 0.6 / 255.0, 1.49 / 255.0, 2.0, f32::NAN],
+        )
+        .unwrap();
         let p = d.path().join("q.png");
         save_png(&p, &img).unwrap();
         let back = decode_rgb8(&p).unwrap();
-        assert_eq!(&back.data[..4], &[0, 1, 1, 255]);
+        assert_eq!(&back.data[..5], &[0, 1, 1, 255, 0]);
+        // Halves go to even, like NumPy.
+        assert_eq!(quantize_u8(0.5 / 255.0), 0);
+        assert_eq!(quantize_u8(1.5 / 255.0), 2);
+        assert_eq!(quantize_u8(2.5 / 255.0), 2);
         // No temporary files left behind.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }

@@ -6,13 +6,14 @@
 //! `thresh_size`. Rows are the outer loop, columns the inner one (BasicSR's order).
 //!
 //! LR patch: `imresize(hr_patch, 1 / scale)` (MATLAB bicubic with antialiasing) **quantised to
-//! 8 bits** (`round(clip(x * 255)) / 255`), i.e. exactly what BasicSR training reads back from its
+//! 8 bits** (`round(clip(x * 255)) / 255`, halves to even like NumPy), i.e. exactly what BasicSR training reads back from its
 //! LR PNG files. Unlike BasicSR's DIV2K recipe (downscale the whole image, then crop), each HR
 //! patch is downscaled on its own, so LR pixels within ~2 px of a patch edge see the symmetric
 //! border rather than the neighbouring image content; this keeps every pair self-contained (IDC
 //! condenses patch pairs independently).
 
 use super::Image;
+use super::io::quantize_image;
 use super::resize::{AxisWeights, axis_weights, resize_with};
 use crate::config::PatchConfig;
 use crate::dataset::SrPair;
@@ -87,7 +88,11 @@ impl PairMaker {
                 hr.height, hr.width
             )));
         }
-        Ok(resize_with(hr, &self.weights, &self.weights).quantized())
+        Ok(quantize_image(&resize_with(
+            hr,
+            &self.weights,
+            &self.weights,
+        )))
     }
 
     /// The pair for an HR patch (takes ownership of it).
@@ -186,7 +191,7 @@ mod tests {
                 );
                 let hr = img.crop(t, l, 24, 24).unwrap();
                 assert_eq!(p.hr, hr);
-                let lr = imresize(&hr, 1.0 / scale as f64).unwrap().quantized();
+                let lr = quantize_image(&imresize(&hr, 1.0 / scale as f64).unwrap());
                 assert_eq!(p.lr, lr);
                 // 8-bit quantised.
                 assert!(

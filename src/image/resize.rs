@@ -13,16 +13,21 @@
 //! - MATLAB "symmetric" borders (edge pixel repeated: `-1 -> 0`, `n -> n - 1`);
 //! - the height axis first, then the width axis.
 //!
-//! Weights and sums are computed in `f64` (BasicSR uses `f32`); the window start is computed with
-//! `f32` arithmetic like torch so the tap layout is identical. After rounding to 8 bits the results
-//! agree with BasicSR on all but a handful of pixels at rounding ties (see
-//! `integration-tests/tests/foundation.rs`).
+//! Precision follows BasicSR on purpose: weights are computed in `f64` and rounded to `f32` (for
+//! scales 2 and 4, and their inverses, they are dyadic and thus identical to torch's), the window
+//! start uses torch's `f32` arithmetic, and both passes accumulate in `f32`, tap by tap, without
+//! fused multiply-add -- the height pass is then bit-identical to torch's `mv`, the width pass
+//! nearly so. This matters because bicubic down-scaling by 2 or 4 samples between pixels: on
+//! smooth gradients many exact values are `k + 0.5`, and BasicSR's rounding of those is decided by
+//! its `f32` rounding noise. Exact `f64` sums disagree with BasicSR on ~10x more pixels. Quantise
+//! with [`crate::image::io::quantize_image`] (NumPy's round-half-to-even) to match BasicSR's
+//! 8-bit files; see `integration-tests/tests/foundation.rs` for the measured agreement.
 
 use super::Image;
 use crate::error::{IdcError, Result};
 
 /// Precomputed taps for one axis: output `o` reads `idx[o * taps + k]` (already reflected into
-/// `0..in_len`) with weight `w[o * taps + k]`.
+/// `0..in_len`) with weight `w[o * taps + k]` (`f64`), applied as `w32` (the same rounded to `f32`).
 #[derive(Clone, Debug)]
 pub struct AxisWeights {
     pub in_len: usize,
@@ -30,6 +35,7 @@ pub struct AxisWeights {
     pub taps: usize,
     pub idx: Vec<usize>,
     pub w: Vec<f64>,
+    pub w32: Vec<f32>,
 }
 
 /// Keys' cubic kernel with `a = -0.5`, exactly BasicSR's `cubic` (including its masks, which make
@@ -120,12 +126,14 @@ pub fn axis_weights(in_len: usize, out_len: usize, scale: f64) -> AxisWeights {
             wt.push(w[o * p + k]);
         }
     }
+    let w32 = wt.iter().map(|&v| v as f32).collect();
     AxisWeights {
         in_len,
         out_len,
         taps,
         idx,
         w: wt,
+        w32,
     }
 }
 
@@ -153,7 +161,7 @@ fn output_size(height: usize, width: usize, scale: f64) -> Result<(usize, usize)
 
 /// MATLAB-style bicubic resize with antialiasing (BasicSR 1.4.2 `imresize`), any positive scale,
 /// same scale on both axes. Values are not clipped or rounded (like BasicSR); quantise with
-/// [`Image::quantized`] / [`Image::to_u8`] to get what an 8-bit file would hold.
+/// [`crate::image::io::quantize_image`] to get what BasicSR's 8-bit file would hold.
 pub fn imresize(img: &Image, scale: f64) -> Result<Image> {
     let (oh, ow) = output_size(img.height, img.width, scale)?;
     let wh = axis_weights(img.height, oh, scale);
@@ -168,34 +176,35 @@ pub fn resize_with(img: &Image, wh: &AxisWeights, ww: &AxisWeights) -> Image {
     debug_assert_eq!((wh.in_len, ww.in_len), (h, w));
     let (oh, ow) = (wh.out_len, ww.out_len);
     let mut out = Vec::with_capacity(c * oh * ow);
-    let mut rows = vec![0.0f64; oh * w];
+    let mut rows = vec![0.0f32; oh * w];
     for ch in 0..c {
         let plane = img.plane(ch);
-        // Height pass: each output row is a weighted sum of `taps` input rows.
+        // Height pass: each output row is a weighted sum of `taps` input rows, accumulated in
+        // f32 in tap order (torch's `mv` on the transposed window does exactly this).
         for o in 0..oh {
             let acc = &mut rows[o * w..(o + 1) * w];
             acc.iter_mut().for_each(|v| *v = 0.0);
             for k in 0..wh.taps {
-                let wk = wh.w[o * wh.taps + k];
+                let wk = wh.w32[o * wh.taps + k];
                 if wk == 0.0 {
                     continue;
                 }
                 let src = &plane[wh.idx[o * wh.taps + k] * w..][..w];
                 for (a, &s) in acc.iter_mut().zip(src) {
-                    *a += wk * s as f64;
+                    *a += wk * s;
                 }
             }
         }
-        // Width pass.
+        // Width pass, same order.
         for r in 0..oh {
             let row = &rows[r * w..(r + 1) * w];
             for o in 0..ow {
                 let base = o * ww.taps;
-                let mut s = 0.0f64;
+                let mut s = 0.0f32;
                 for k in 0..ww.taps {
-                    s += ww.w[base + k] * row[ww.idx[base + k]];
+                    s += ww.w32[base + k] * row[ww.idx[base + k]];
                 }
-                out.push(s as f32);
+                out.push(s);
             }
         }
     }
