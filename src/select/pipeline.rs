@@ -1,9 +1,10 @@
 //! Selection end to end: pool -> (features, texture scores) -> indices -> shard cache.
 //!
 //! The pool is read instance by instance, twice at most: once to compute what the method needs
-//! (pooled features, texture scores; skipped for random), once to cut the chosen pairs into
-//! shards. Only one instance's pairs and one feature batch are in memory at a time, so the pool
-//! can be far larger than RAM allows for its pixels (the feature matrix is `N x c` floats).
+//! (pooled features, texture scores; skipped for random), in batches of `feature_batch` pairs,
+//! and once to cut the chosen pairs of each instance into its shard. Only one batch of pairs (or
+//! one instance's *selected* pairs) is in memory at a time, so the pool can be far larger than
+//! RAM allows for its pixels (the feature matrix is `N x c` floats).
 //!
 //! The output is the shard cache format of `IdcDataset` ([`crate::dataset::shard`]): one shard
 //! per instance that has selected pairs, named by [`shard_path`], plus `manifest.json`, so
@@ -130,12 +131,23 @@ fn pool_inputs<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     let mut feats = FeatureMatrix::empty(ex.feature_channels().max(1))?;
     let mut scores = config.method.needs_texture().then(Vec::new);
     for j in 0..pool.instance_count() {
-        let pairs = pool.instance_pairs(j)?;
-        check_len(pool, j, &pairs)?;
-        let f = pooled_pair_features::<B, E>(ex, &pairs, config.feature_batch, device)?;
-        feats.push_rows(f.as_slice())?;
-        if let Some(s) = scores.as_mut() {
-            s.extend(pairs.iter().map(|p| texture_score(&p.hr)));
+        let ks: Vec<usize> = (0..pool.instance_len(j)).collect();
+        // one feature batch of pairs at a time: a 2K image has > 1000 patches
+        for chunk in ks.chunks(config.feature_batch) {
+            let pairs = pool.instance_pairs_at(j, chunk)?;
+            if pairs.len() != chunk.len() {
+                return Err(IdcError::InvalidInput(format!(
+                    "instance {} gave {} of {} requested pairs",
+                    pool.instance_name(j),
+                    pairs.len(),
+                    chunk.len()
+                )));
+            }
+            let f = pooled_pair_features::<B, E>(ex, &pairs, config.feature_batch, device)?;
+            feats.push_rows(f.as_slice())?;
+            if let Some(s) = scores.as_mut() {
+                s.extend(pairs.iter().map(|p| texture_score(&p.hr)));
+            }
         }
     }
     Ok((Some(feats), scores))
