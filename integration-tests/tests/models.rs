@@ -272,22 +272,25 @@ fn resume_gives_the_same_weights() {
 
 /// Short seeded training of edsr-tiny x2 on the training images must beat bicubic on Set5.
 ///
-/// 300 iterations, batch 8, LR patch 32, lr 5e-4 (higher than BasicSR's 2e-4 to learn fast).
-/// Asserted margin: RGB PSNR >= bicubic + 0.3 dB.
+/// 300 iterations, batch 8, LR patch 32, lr 5e-4 (2.5x BasicSR's 2e-4, to learn fast; 1e-3 was
+/// measured to fall below bicubic at 200 iterations) halved at 250. Measured: 32.19 dB vs bicubic
+/// 31.80 dB (RGB; Y 34.41 vs 33.68). Asserted margin: RGB PSNR >= bicubic + 0.25 dB.
+/// About 2.5 minutes on 2 CPU cores.
 #[test]
 fn short_training_beats_bicubic_on_set5() {
     let train = integration_tests::require_data!("train/T91");
     let set5 = integration_tests::require_data!("test/Set5");
     let device = default_device();
     let out = tempfile::tempdir().unwrap();
-    let mut cfg = TrainConfig::new("edsr-tiny", 2, 300);
+    let iters = 300;
+    let mut cfg = TrainConfig::new("edsr-tiny", 2, iters);
     cfg.batch = 8;
     cfg.lr_patch = 32;
     cfg.lr = 5e-4;
     cfg.milestones = vec![250];
     cfg.seed = 1;
-    cfg.valid_every = 300;
-    cfg.checkpoint_every = 300;
+    cfg.valid_every = iters;
+    cfg.checkpoint_every = iters;
     let data = HrImageDataset::new(&train, 2, cfg.lr_patch).unwrap();
     let summary =
         train_sr::<AB, _>(&cfg, data, Some(&set5), out.path(), false, None, &device).unwrap();
@@ -295,15 +298,15 @@ fn short_training_beats_bicubic_on_set5() {
     let (model, _) = load_model_dir::<B>(out.path(), &device).unwrap();
     let ours = evaluate_model_with(&model, &set5, 2, &InferOptions::default(), &device).unwrap();
     eprintln!(
-        "edsr-tiny x2, 300 iters: Set5 {:.3} dB (Y {:.3}) vs bicubic {:.3} dB (Y {:.3}); {:.1} s",
+        "edsr-tiny x2, {iters} iters: Set5 {:.3} dB (Y {:.3}) vs bicubic {:.3} dB (Y {:.3}); {:.1} s",
         ours.psnr_rgb, ours.psnr_y, bicubic.psnr_rgb, bicubic.psnr_y, summary.wall_seconds
     );
     // The validation inside training used the same protocol: same number.
     let last = summary.validation.last().expect("validation ran");
-    assert_eq!(last.iteration, 300);
+    assert_eq!(last.iteration, iters);
     assert!((last.psnr_rgb - ours.psnr_rgb).abs() < 1e-9);
     assert!(
-        ours.psnr_rgb >= bicubic.psnr_rgb + 0.3,
+        ours.psnr_rgb >= bicubic.psnr_rgb + 0.25,
         "trained {:.3} dB vs bicubic {:.3} dB",
         ours.psnr_rgb,
         bicubic.psnr_rgb
@@ -389,4 +392,76 @@ fn cli_eval_and_upscale() {
         "2",
     ]);
     assert!(!o.status.success());
+}
+
+#[test]
+fn cli_train_writes_a_model_dir_and_refuses_silent_restarts() {
+    let root = tempfile::tempdir().unwrap();
+    let train = root.path().join("train");
+    std::fs::create_dir(&train).unwrap();
+    for (i, sz) in [(0usize, 40usize), (1, 36)] {
+        let mut img = Image::zeros(3, sz, sz + 4);
+        for (k, v) in img.data.iter_mut().enumerate() {
+            *v = (((k * 37 + i * 11) % 97) as f32) / 96.0;
+        }
+        burn_idc::image::io::save_png(&train.join(format!("im{i}.png")), &img).unwrap();
+    }
+    let out = root.path().join("model");
+    let args = |extra: &[&str]| {
+        let mut v: Vec<String> = [
+            "train",
+            "--train-dir",
+            train.to_str().unwrap(),
+            "--scale",
+            "2",
+            "--model",
+            "edsr:8x1",
+            "--iters",
+            "2",
+            "--batch",
+            "2",
+            "--lr-patch",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+            "--valid-dir",
+            train.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // --resume with nothing to resume: error, nothing trained.
+    let o = integration_tests::run_idc(args(&["--resume"]));
+    assert!(!o.status.success());
+    let summary = integration_tests::run_idc_json(args(&[]));
+    assert_eq!(summary["iterations"].as_u64(), Some(2));
+    // 2 iterations: validation (and a checkpoint) every ceil(2 / 10) = 1 iteration.
+    let valid = summary["validation"].as_array().unwrap();
+    assert_eq!(valid.len(), 2);
+    assert_eq!(valid[1]["iteration"].as_u64(), Some(2));
+    let (model, cfg) = load_model_dir::<B>(&out, &default_device()).unwrap();
+    assert_eq!((cfg.num_feat, cfg.num_block, cfg.upscale), (8, 1, 2));
+    assert_eq!(
+        summary["fingerprint"].as_str().unwrap(),
+        Teacher::fingerprint(&model)
+    );
+    // Same --out again without --resume: refused (no silent restart from iteration 0).
+    let o = integration_tests::run_idc(args(&[]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    // The model directory evaluates through the CLI.
+    let v = integration_tests::run_idc_json([
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--test-dir",
+        train.to_str().unwrap(),
+        "--scale",
+        "2",
+        "--json",
+    ]);
+    assert!(v["psnr_rgb"].as_f64().unwrap().is_finite());
 }

@@ -199,10 +199,14 @@ impl EdsrConfig {
             Conv2d {
                 weight: Param::initialized(
                     conv.weight.id,
-                    Tensor::from_data(TensorData::new(w, [cout, cin, kh, kw]), device),
+                    Tensor::from_data(TensorData::new(w, [cout, cin, kh, kw]), device)
+                        .require_grad(),
                 ),
                 bias: conv.bias.map(|p| {
-                    Param::initialized(p.id, Tensor::from_data(TensorData::new(b, [cout]), device))
+                    Param::initialized(
+                        p.id,
+                        Tensor::from_data(TensorData::new(b, [cout]), device).require_grad(),
+                    )
                 }),
                 ..conv
             }

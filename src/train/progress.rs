@@ -24,7 +24,8 @@ pub struct IterationRenderer {
     iteration: usize,
     losses: LossCurve,
     last_loss: f64,
-    valid: Vec<(String, f64)>,
+    /// `(metric, sum over images, images)` of the running validation.
+    valid: Vec<(String, f64, usize)>,
     valid_seen: usize,
     valid_total: usize,
 }
@@ -60,7 +61,7 @@ impl IterationRenderer {
         let parts: Vec<String> = self
             .valid
             .iter()
-            .map(|(n, v)| format!("{n} {v:.4}"))
+            .map(|(n, sum, k)| format!("{n} {:.4}", sum / (*k).max(1) as f64))
             .collect();
         self.bar.println(format!(
             "[iter {it}] validation on {} images: {}",
@@ -94,10 +95,14 @@ impl MetricsRendererTraining for IterationRenderer {
                 .get(&entry.metric_id)
                 .cloned()
                 .unwrap_or_else(|| "metric".into());
+            // Entries are per image; show the mean over the validation set.
             let v = value.current();
-            match self.valid.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = v,
-                None => self.valid.push((name, v)),
+            match self.valid.iter_mut().find(|(n, _, _)| *n == name) {
+                Some(slot) => {
+                    slot.1 += v;
+                    slot.2 += 1;
+                }
+                None => self.valid.push((name, v, 1)),
             }
         }
     }
