@@ -91,11 +91,12 @@ impl Image {
         })
     }
 
-    /// Quantises to 8 bits as BasicSR's `tensor2img` does: `round(clip(x * 255, 0, 255))`.
+    /// Quantises to 8 bits as BasicSR's `tensor2img` does: `round(clip(x * 255, 0, 255))`, with
+    /// NumPy's round-half-to-even (exact `.5` values are common after bicubic resizing).
     pub fn to_u8(&self) -> Vec<u8> {
         self.data
             .iter()
-            .map(|&v| (v * 255.0).clamp(0.0, 255.0).round() as u8)
+            .map(|&v| (v * 255.0).clamp(0.0, 255.0).round_ties_even() as u8)
             .collect()
     }
 
