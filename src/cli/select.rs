@@ -11,7 +11,7 @@ use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, default_device};
 use crate::models::edsr::Edsr;
 use crate::models::load_model_dir;
-use crate::select::pipeline::select_to_cache;
+use crate::select::pipeline::{Stage, select_to_cache_with_progress};
 use crate::select::{SelectConfig, SelectMethod};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -97,13 +97,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         burn::data::dataset::Dataset::len(&pool),
         pool.instances().len()
     );
-    let report = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+    // progress on stderr, about every 10% of a stage
+    let mut last = (Stage::Select, usize::MAX);
+    let mut progress = |stage: Stage, done: usize, total: usize| {
+        let tenth = if total == 0 { 0 } else { done * 10 / total };
+        if (stage, tenth) != last {
+            last = (stage, tenth);
+            let name = match stage {
+                Stage::Features => "features",
+                Stage::Select => "select",
+                Stage::Write => "write",
+            };
+            eprintln!(
+                "  {name}: {done}/{total} ({:.0} s)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let report = select_to_cache_with_progress::<DefaultBackend, Edsr<DefaultBackend>>(
         &pool,
         &args.cache,
         &patch,
         &config,
         extractor.as_ref(),
         &device,
+        &mut progress,
     )?;
     let seconds = start.elapsed().as_secs_f64();
     if args.json {

@@ -118,6 +118,7 @@ fn pool_inputs<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     config: &SelectConfig,
     extractor: Option<&E>,
     device: &B::Device,
+    progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> Result<(Option<FeatureMatrix>, Option<Vec<f32>>)> {
     if !config.method.needs_features() {
         return Ok((None, None));
@@ -149,6 +150,7 @@ fn pool_inputs<B: Backend, E: FeatureExtractor<B> + ?Sized>(
                 s.extend(pairs.iter().map(|p| texture_score(&p.hr)));
             }
         }
+        progress(Stage::Features, j + 1, pool.instance_count());
     }
     Ok((Some(feats), scores))
 }
@@ -165,6 +167,17 @@ fn check_len<P: PatchPool + ?Sized>(pool: &P, j: usize, pairs: &[SrPair]) -> Res
     Ok(())
 }
 
+/// Pipeline stage reported to the progress callback of [`select_to_cache_with_progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Features / texture scores: instances done of total.
+    Features,
+    /// The selection itself (reported once when it starts, `0/1`, and when it ends, `1/1`).
+    Select,
+    /// Shards: instances written (or cleared) of total.
+    Write,
+}
+
 /// Selects with `config` from `pool` and writes the chosen pairs into `cache_dir`.
 ///
 /// Errors before any work if the config is invalid or the method needs an extractor and none is
@@ -178,6 +191,27 @@ pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     config: &SelectConfig,
     extractor: Option<&E>,
     device: &B::Device,
+) -> Result<SelectionReport> {
+    select_to_cache_with_progress::<B, E>(
+        pool,
+        cache_dir,
+        patch,
+        config,
+        extractor,
+        device,
+        &mut |_, _, _| {},
+    )
+}
+
+/// [`select_to_cache`] calling `progress(stage, done, total)` as it goes (for a progress bar).
+pub fn select_to_cache_with_progress<B: Backend, E: FeatureExtractor<B> + ?Sized>(
+    pool: &dyn PatchPool,
+    cache_dir: &Path,
+    patch: &PatchConfig,
+    config: &SelectConfig,
+    extractor: Option<&E>,
+    device: &B::Device,
+    progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> Result<SelectionReport> {
     config.validate()?;
     patch.validate()?;
@@ -203,12 +237,14 @@ pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
         pool: key_pool,
     });
 
-    let (features, texture) = pool_inputs::<B, E>(pool, config, extractor, device)?;
+    let (features, texture) = pool_inputs::<B, E>(pool, config, extractor, device, progress)?;
     let inputs = PoolInputs {
         features: features.as_ref(),
         texture: texture.as_deref(),
     };
+    progress(Stage::Select, 0, 1);
     let picked = select_indices(config, &sizes, &inputs)?;
+    progress(Stage::Select, 1, 1);
     drop(features);
     drop(texture);
 
@@ -263,6 +299,7 @@ pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
             });
         }
         start = end;
+        progress(Stage::Write, j + 1, n_inst);
     }
     {
         let _guard = InstanceLock::acquire_path(&cache_dir.join("manifest.lock"))?;
