@@ -402,3 +402,33 @@ where
     write_atomic(&out_dir.join(SUMMARY_FILE), &json)?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    #[test]
+    fn every_sr_dataset_type_is_accepted() {
+        fn accepts<D: Dataset<SrPair> + 'static>() {}
+        accepts::<crate::dataset::sr_patch::SrPatchDataset>();
+        accepts::<crate::train::data::HrImageDataset>();
+        accepts::<crate::train::data::PairDataset>();
+    }
+
+    #[test]
+    fn scheduler_record_resumes_the_lr_sequence() {
+        let mut cfg = TrainConfig::new("edsr-tiny", 2, 10);
+        cfg.milestones = vec![2, 4];
+        let mut a = MultiStepLr::new(&cfg);
+        let full: Vec<f64> = (0..6).map(|_| a.step()).collect();
+        let mut b = MultiStepLr::new(&cfg);
+        let mut resumed: Vec<f64> = (0..3).map(|_| b.step()).collect();
+        let rec = LrScheduler::to_record::<Flex>(&b);
+        assert_eq!(rec, 3);
+        let mut c = LrScheduler::load_record::<Flex>(MultiStepLr::new(&cfg), rec);
+        resumed.extend((0..3).map(|_| c.step()));
+        assert_eq!(full, resumed);
+        assert_eq!(full, vec![2e-4, 1e-4, 1e-4, 5e-5, 5e-5, 5e-5]);
+    }
+}

@@ -116,7 +116,7 @@ impl MetricsRendererTraining for IterationRenderer {
         }
         self.bar.set_position(it as u64);
         self.bar.set_message(format!("loss {:.5}", self.last_loss));
-        if self.bar.is_hidden() && it % 100 == 0 {
+        if self.bar.is_hidden() && (it % 25 == 0 || Some(it as u64) == self.bar.length()) {
             eprintln!(
                 "[iter {it}/{}] loss {:.5}",
                 self.bar.length().unwrap_or(0),
