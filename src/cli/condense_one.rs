@@ -143,7 +143,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let condenser = Condenser::new(config.clone(), &extractor, &teacher, device)?;
-    let out = condenser.condense(&instance, args.seed)?;
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(config.iters as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let out = condenser.condense_with(&instance, args.seed, &mut |s| {
+        bar.set_message(format!("loss {:.4}", s.total));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -366,6 +366,16 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
 
     /// Runs Algorithm 1 on `instance` with `seed` (bit-identical results for a seed on CPU).
     pub fn condense(&self, instance: &Instance, seed: u64) -> Result<CondensedInstance> {
+        self.condense_with(instance, seed, &mut |_| {})
+    }
+
+    /// [`Condenser::condense`] calling `on_step` after every step (progress bars, logging).
+    pub fn condense_with(
+        &self,
+        instance: &Instance,
+        seed: u64,
+        on_step: &mut dyn FnMut(&StepLoss),
+    ) -> Result<CondensedInstance> {
         let t_start = Instant::now();
         let cfg = &self.config;
         let dev = &self.device;
@@ -486,6 +496,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         let mut steps = Vec::with_capacity(cfg.iters);
         let mut step_ms = Vec::with_capacity(cfg.iters);
         let mut assignment: Option<Assignment<B>> = None;
+        let mut pair_cache: Vec<Option<Tensor<Inner<B>, 2>>> = vec![None; bank.len()];
         let t2 = Instant::now();
         for j in 0..cfg.iters {
             let ts = Instant::now();
@@ -505,6 +516,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             let xa = Tensor::<B, 4>::from_inner(x.clone()).require_grad();
             let bn = stats.apply(self.extractor.features(xa.clone()));
             if plan.refresh && plan.multi_level {
+                pair_cache.iter_mut().for_each(|c| *c = None);
                 assignment = Some(self.assign(
                     &bn.clone().inner(),
                     &km,
@@ -528,12 +540,15 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
                 pair: None,
                 total: 0.0,
             };
+            // cos/sin of the synthetic projections, shared by the instance and group terms.
+            let proj = samples.matmul(dd.freqs.clone());
+            let (cos_s, sin_s) = (proj.clone().cos(), proj.sin());
             if cfg.w_ins > 0.0 {
                 let re_r = dd.real_re.clone().sum_dim(0).div_scalar(total_real);
                 let im_r = dd.real_im.clone().sum_dim(0).div_scalar(total_real);
                 let l = ncfd::ncfd_from_cf(
                     (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
-                    ncfd::cf(samples.clone(), dd.freqs.clone()),
+                    (cos_s.clone().mean_dim(0), sin_s.clone().mean_dim(0)),
                     cfg.ncfd.alpha,
                 );
                 rec.instance = Some(l.clone().into_scalar().to_f64_lossy());
@@ -565,10 +580,9 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
                     let im_r = dd.real_im.clone().select(0, idx) * inv;
                     let l = ncfd::ncfd_from_cf(
                         (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
-                        ncfd::cf_weighted(
-                            samples.clone(),
-                            dd.freqs.clone(),
-                            a.sample_weights.clone(),
+                        (
+                            a.sample_weights.clone().matmul(cos_s.clone()),
+                            a.sample_weights.clone().matmul(sin_s.clone()),
                         ),
                         cfg.ncfd.alpha,
                     )
@@ -577,9 +591,27 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
                     terms.push(l.mul_scalar(cfg.w_group * plan.ramp));
                 }
                 if use_pair {
-                    let real_local =
-                        geo.local(a.real_windows.clone(), dd.filters_inner.as_ref(), 0);
-                    let real_local = Tensor::<B, 3>::from_inner(real_local).reshape([nl, s * d]);
+                    // With a bank, the paired real features of an entry are cached until the
+                    // next refresh (the pairs are fixed after the assigning phase).
+                    let slot = if bank.is_empty() {
+                        None
+                    } else {
+                        Some(j % bank.len())
+                    };
+                    let cached = slot.and_then(|k| pair_cache[k].clone());
+                    let real_local = match cached {
+                        Some(t) => t,
+                        None => {
+                            let t = geo
+                                .local(a.real_windows.clone(), dd.filters_inner.as_ref(), 0)
+                                .reshape([nl, s * d]);
+                            if let Some(k) = slot {
+                                pair_cache[k] = Some(t.clone());
+                            }
+                            t
+                        }
+                    };
+                    let real_local = Tensor::<B, 2>::from_inner(real_local);
                     let diff = (local.reshape([nl, s * d]) - real_local).abs().mean_dim(1);
                     let l = a.patch_weights.clone().matmul(diff).sum();
                     rec.pair = Some(l.clone().into_scalar().to_f64_lossy());
@@ -605,6 +637,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             if !rec.total.is_finite() {
                 return Err(IdcError::Model(format!("non-finite loss at step {j}")));
             }
+            on_step(&rec);
             steps.push(rec);
             step_ms.push(ts.elapsed().as_secs_f64() * 1e3);
         }
