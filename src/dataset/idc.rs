@@ -587,6 +587,16 @@ impl IdcDataset {
         }
     }
 
+    /// Number of items (`sum_j n_j`), known without condensing; same as `Dataset::len`.
+    pub fn len(&self) -> usize {
+        self.inner.total
+    }
+
+    /// Never true for a built dataset (`build` rejects folders without usable images).
+    pub fn is_empty(&self) -> bool {
+        self.inner.total == 0
+    }
+
     /// Number of instances (usable images).
     pub fn num_instances(&self) -> usize {
         self.inner.instances.len()
