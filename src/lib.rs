@@ -67,6 +67,7 @@ pub mod config;
 pub mod dataset;
 pub mod device;
 pub mod error;
+pub mod fsutil;
 pub mod image;
 pub mod metrics;
 pub mod models;

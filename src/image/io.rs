@@ -15,7 +15,7 @@
 use super::Image;
 use crate::error::{IdcError, Result};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 /// One `[0, 1]` value to 8 bits as BasicSR does (`np.clip(x * 255, 0, 255).round()` in `f32`):
@@ -330,38 +330,7 @@ pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. A
-/// reader never sees a half-written file; a crash leaves at most a stray `.tmp` file.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| IdcError::InvalidInput(format!("not a file path: {}", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Persist the rename itself (best effort: not every platform can open a directory).
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        IdcError::io(path, e)
-    })
-}
+pub use crate::fsutil::write_atomic as atomic_write;
 
 /// True when `path` has one of [`IMAGE_EXTENSIONS`] (case-insensitive).
 pub fn has_image_extension(path: &Path) -> bool {

@@ -9,7 +9,6 @@ use crate::models::edsr::{Edsr, EdsrConfig};
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
-use std::io::Write;
 use std::path::Path;
 
 /// File name of the config inside a model directory.
@@ -17,28 +16,7 @@ pub const CONFIG_FILE: &str = "config.json";
 /// File name of the weights (Burn record) inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.mpk";
 
-/// Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| IdcError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| IdcError::io(&tmp, e))?;
-        f.sync_all().map_err(|e| IdcError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| IdcError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::fsutil::write_atomic;
 
 /// Serialises the weights of `model` (named MessagePack, full precision).
 pub fn model_to_bytes<B: Backend>(model: &Edsr<B>) -> Result<Vec<u8>> {

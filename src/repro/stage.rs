@@ -62,18 +62,7 @@ impl Stage {
     }
 }
 
-/// Temp file in the same directory, fsync, rename: readers see the old file or the new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| IdcError::io(dir, e))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| IdcError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| IdcError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| IdcError::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| IdcError::io(path, e))
-}
+pub use crate::fsutil::write_atomic;
 
 #[cfg(test)]
 mod tests {
