@@ -16,7 +16,9 @@ pub enum InitMode {
     Real,
     /// Uniform noise in `[0, 1]`.
     Noise,
-    /// Real patches plus uniform noise in `[-init_noise, init_noise]`, clamped to `[0, 1]`.
+    /// Real patches plus uniform noise in `[-init_noise, init_noise]`, clamped to `[0, 1]`
+    /// (serialised `real-noise`; `real+noise` is accepted too).
+    #[serde(alias = "real+noise")]
     RealNoise,
 }
 
@@ -287,6 +289,21 @@ mod tests {
         let mut c = CondenseConfig::default();
         c.lr = f64::NAN;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn serde_round_trip_and_init_names() {
+        let c = CondenseConfig::paper();
+        let j = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<CondenseConfig>(&j).unwrap(), c);
+        for (s, m) in [
+            ("\"real\"", InitMode::Real),
+            ("\"noise\"", InitMode::Noise),
+            ("\"real-noise\"", InitMode::RealNoise),
+            ("\"real+noise\"", InitMode::RealNoise),
+        ] {
+            assert_eq!(serde_json::from_str::<InitMode>(s).unwrap(), m);
+        }
     }
 
     #[test]
