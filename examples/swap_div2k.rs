@@ -17,9 +17,10 @@
 //!
 //! The first run condenses each image on first access (a background worker condenses ahead of
 //! the loader) and caches one shard per image; later runs, other workers and other machines load
-//! the shards. With a hand-written burn-train loop, register
-//! `.metric_train_numeric(train_set.progress_metric())` on `SupervisedTraining` to see the
-//! condensation progress (instances done/total, ETA) next to the loss.
+//! the shards. The condensation progress (instances done/total, ETA) is a burn-train numeric
+//! train metric: pass `TrainHooks { progress: vec![train_set.progress_metric()] }` to
+//! `train_sr_with` (as below), or register `.metric_train_numeric(train_set.progress_metric())`
+//! on your own `SupervisedTraining`.
 //!
 //! Run (both variants are exercised; `IDC_VARIANT=idc` selects the condensed one):
 //!
@@ -37,7 +38,7 @@ use burn_idc::dataset::idc::IdcDataset;
 use burn_idc::dataset::sr_patch::SrPatchDataset;
 use burn_idc::device::{TrainBackend, default_device};
 use burn_idc::models::edsr::EdsrConfig;
-use burn_idc::train::{TrainConfig, train_sr};
+use burn_idc::train::{TrainConfig, TrainHooks, train_sr, train_sr_with};
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
@@ -90,13 +91,17 @@ fn main() -> anyhow::Result<()> {
             train_set.len(),
             train_set.num_instances()
         );
-        train_sr::<TrainBackend, _>(
+        let hooks = TrainHooks {
+            progress: vec![train_set.progress_metric()],
+        };
+        train_sr_with::<TrainBackend, _>(
             &config,
             train_set,
             None,
             &out.join("run"),
             false,
             None,
+            hooks,
             &device,
         )?
     } else {

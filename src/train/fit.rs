@@ -17,6 +17,7 @@
 //! only at epoch ends, so work after the last checkpoint of an interrupted run is redone.
 
 use crate::dataset::SrPair;
+use crate::dataset::ahead::CondenseProgressMetric;
 use crate::error::{IdcError, Result};
 use crate::models::edsr::{Edsr, EdsrConfig};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
@@ -189,6 +190,44 @@ where
     B: AutodiffBackend,
     D: Dataset<SrPair> + 'static,
 {
+    train_sr_with::<B, D>(
+        config,
+        train_set,
+        valid_dir,
+        out_dir,
+        resume,
+        init,
+        TrainHooks::default(),
+        device,
+    )
+}
+
+/// Extra burn-train hooks of a training run.
+#[derive(Default)]
+pub struct TrainHooks {
+    /// Condensation progress metrics (from [`crate::dataset::idc::IdcDataset::progress_metric`]),
+    /// registered as burn-train numeric train metrics: burn-train updates them every iteration
+    /// and its renderer shows them next to the loss (Burn 0.21's `SupervisedTraining` has no
+    /// per-iteration user callback; an input-free metric is its extension point for this).
+    pub progress: Vec<CondenseProgressMetric>,
+}
+
+/// [`train_sr`] with [`TrainHooks`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_sr_with<B, D>(
+    config: &TrainConfig,
+    train_set: D,
+    valid_dir: Option<&Path>,
+    out_dir: &Path,
+    resume: bool,
+    init: Option<&Path>,
+    hooks: TrainHooks,
+    device: &B::Device,
+) -> Result<TrainSummary>
+where
+    B: AutodiffBackend,
+    D: Dataset<SrPair> + 'static,
+{
     config.validate()?;
     let model_config: EdsrConfig = config.model_config()?;
     if train_set.is_empty() {
@@ -336,6 +375,9 @@ where
             config.scale,
             history_map.clone(),
         ));
+    }
+    for metric in hooks.progress {
+        training = training.metric_train_numeric(metric);
     }
     if let Some(ep) = start_epoch {
         training = training.checkpoint(ep);

@@ -19,4 +19,4 @@ pub mod sampler;
 
 pub use config::TrainConfig;
 pub use eval::{EvalReport, ImageReport, InferOptions, evaluate_bicubic, evaluate_model};
-pub use fit::{TrainSummary, ValidRecord, train_sr};
+pub use fit::{TrainHooks, TrainSummary, ValidRecord, train_sr, train_sr_with};

@@ -24,6 +24,8 @@ pub struct IterationRenderer {
     iteration: usize,
     losses: LossCurve,
     last_loss: f64,
+    /// Latest display string of every other train metric (e.g. condensation progress).
+    extra: Vec<(String, String)>,
     /// `(metric, sum over images, images)` of the running validation.
     valid: Vec<(String, f64, usize)>,
     valid_seen: usize,
@@ -47,6 +49,7 @@ impl IterationRenderer {
             iteration: start,
             losses,
             last_loss: f64::NAN,
+            extra: Vec::new(),
             valid: Vec::new(),
             valid_seen: 0,
             valid_total: 0,
@@ -81,10 +84,19 @@ impl IterationRenderer {
 
 impl MetricsRendererTraining for IterationRenderer {
     fn update_train(&mut self, state: MetricState) {
-        if let MetricState::Numeric(entry, value) = state
-            && self.names.get(&entry.metric_id).map(String::as_str) == Some("Loss")
-        {
-            self.last_loss = value.current();
+        if let MetricState::Numeric(entry, value) = state {
+            let name = self.names.get(&entry.metric_id).cloned();
+            match name.as_deref() {
+                Some("Loss") => self.last_loss = value.current(),
+                Some(other) => {
+                    let shown = entry.serialized_entry.formatted.clone();
+                    match self.extra.iter_mut().find(|(n, _)| n == other) {
+                        Some(slot) => slot.1 = shown,
+                        None => self.extra.push((other.to_string(), shown)),
+                    }
+                }
+                None => {}
+            }
         }
     }
 
@@ -115,10 +127,12 @@ impl MetricsRendererTraining for IterationRenderer {
             l.push((it, self.last_loss));
         }
         self.bar.set_position(it as u64);
-        self.bar.set_message(format!("loss {:.5}", self.last_loss));
+        let extra: String = self.extra.iter().map(|(_, v)| format!(" | {v}")).collect();
+        self.bar
+            .set_message(format!("loss {:.5}{extra}", self.last_loss));
         if self.bar.is_hidden() && (it % 25 == 0 || Some(it as u64) == self.bar.length()) {
             eprintln!(
-                "[iter {it}/{}] loss {:.5}",
+                "[iter {it}/{}] loss {:.5}{extra}",
                 self.bar.length().unwrap_or(0),
                 self.last_loss
             );
