@@ -142,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.iters
         );
     }
-    let condenser = Condenser::new(config.clone(), &extractor, &teacher, device)?;
+    let condenser = Condenser::new(config.clone(), &extractor, &teacher, device.clone())?;
     let bar = if args.json {
         indicatif::ProgressBar::hidden()
     } else {

@@ -175,7 +175,7 @@ mod tests {
     fn pairs_have_the_right_shapes_and_match_imresize() {
         let (h, w) = (50, 70);
         let data: Vec<f32> = (0..3 * h * w)
-            .map(|i| ((i * 37 % 251) as f32 / 255.0))
+            .map(|i| (i * 37 % 251) as f32 / 255.0)
             .collect();
         let img = Image::new(3, h, w, data).unwrap();
         for scale in [2, 3, 4] {

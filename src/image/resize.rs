@@ -312,6 +312,7 @@ mod tests {
                     "scale {s} col {o}: {got} vs {expect}"
                 );
             }
+            assert!(checked > 0, "scale {s}: no interior column was checked");
             // And it is monotone over the whole row (symmetric borders keep it non-decreasing).
             let row: Vec<f32> = (0..out.width).map(|x| out.at(0, 0, x)).collect();
             assert!(row.windows(2).all(|p| p[1] >= p[0] - 1e-6), "scale {s}");
