@@ -82,25 +82,7 @@ fn record_shapes<B: Backend>(r: &crate::models::edsr::EdsrRecord<B>) -> Vec<Vec<
 }
 
 fn shapes<B: Backend>(m: &Edsr<B>) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut add = |c: &burn::nn::conv::Conv2d<B>| {
-        out.push(c.weight.dims().to_vec());
-        out.push(
-            c.bias
-                .as_ref()
-                .map(|b| b.dims().to_vec())
-                .unwrap_or_default(),
-        );
-    };
-    add(&m.conv_first);
-    for b in &m.body {
-        add(&b.conv1);
-        add(&b.conv2);
-    }
-    add(&m.conv_after_body);
-    m.upsample.iter().for_each(&mut add);
-    add(&m.conv_last);
-    out
+    record_shapes(&m.clone().into_record())
 }
 
 /// Saves `model` and `config` into `dir` (created if needed) as `config.json` + `model.mpk`.
