@@ -21,6 +21,18 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Patches kept of an instance with `n` real patches at ratio `r`: `max(1, ceil(r n))`, at most
+/// `n` (0 for an empty instance). IDC condenses to this count and every selection baseline
+/// selects it, so all reduced sets have the same size. `1e-9` is subtracted before the ceiling
+/// so a product that is an integer in exact arithmetic (`0.07 * 100 = 7.000000000000001` in
+/// binary) does not round up.
+pub fn reduced_count(n: usize, ratio: f64) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    ((ratio * n as f64 - 1e-9).ceil().max(1.0) as usize).min(n)
+}
+
 /// How HR images are cut into training patches (BasicSR `extract_subimages.py` semantics).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PatchConfig {

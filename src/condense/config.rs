@@ -173,8 +173,7 @@ impl CondenseConfig {
 
     /// Number of synthetic patches for `n_real` real ones: `max(1, ceil(r N))`, at most `N`.
     pub fn synthetic_count(&self, n_real: usize) -> usize {
-        let n = (self.ratio * n_real as f64 - 1e-9).ceil().max(1.0) as usize;
-        n.min(n_real.max(1))
+        crate::config::reduced_count(n_real.max(1), self.ratio)
     }
 
     /// Checks every field; [`crate::condense::Condenser::new`] calls it.

@@ -133,17 +133,10 @@ impl SelectConfig {
     }
 }
 
-/// IDC's per-instance count `max(1, ceil(r n))`, capped at `n` (0 for an empty instance).
-///
-/// Same formula as [`crate::condense::config::CondenseConfig::synthetic_count`] (a unit test
-/// checks they agree): `1e-9` is subtracted before the ceiling so a product that is an integer
-/// in exact arithmetic (e.g. `0.07 * 100 = 7.000000000000001` in binary) does not round up.
+/// IDC's per-instance count ([`crate::config::reduced_count`], shared with
+/// [`crate::condense::config::CondenseConfig::synthetic_count`]).
 pub fn instance_budget(n: usize, ratio: f64) -> usize {
-    if n == 0 {
-        return 0;
-    }
-    let k = (ratio * n as f64 - 1e-9).ceil().max(1.0) as usize;
-    k.min(n)
+    crate::config::reduced_count(n, ratio)
 }
 
 /// Total number of pairs selected from instances of these sizes: `sum_j instance_budget(N_j)`,
