@@ -120,7 +120,6 @@ impl Progress {
         F: FnOnce(&Path) -> Result<T>,
     {
         self.done += 1;
-        let cached = stage.load::<T>().is_some();
         let t0 = Instant::now();
         let elapsed = self.start.elapsed().as_secs_f64();
         let run_secs: f64 = self.ran.iter().map(|(_, s)| s).sum();
@@ -137,8 +136,13 @@ impl Progress {
             "[repro {}/{}] {} (elapsed {:.0} s, ETA {eta})",
             self.done, self.total, stage.name, elapsed
         );
-        let v = stage.run(f)?;
-        if !cached {
+        // `Stage::run` calls `f` only when the stage is not cached; its marker is read once there.
+        let mut ran = false;
+        let v = stage.run(|dir| {
+            ran = true;
+            f(dir)
+        })?;
+        if ran {
             self.ran
                 .push((stage.name.clone(), t0.elapsed().as_secs_f64()));
         }
