@@ -284,6 +284,7 @@ pub struct IdcDatasetBuilder {
     mode: CacheMode,
     seed: u64,
     skip_bad_images: bool,
+    skip_small_images: bool,
     verify_decode: Option<bool>,
     memory_shards: usize,
     ahead: Option<usize>,
@@ -377,6 +378,14 @@ impl IdcDatasetBuilder {
         self.skip_bad_images = skip;
         self
     }
+    /// `true`: images smaller than one HR patch are left out with a warning (listed in
+    /// [`IdcDataset::skipped`]), as `SrPatchDataset` does by default, so both serve the same
+    /// instances of a folder like T91 (78-pixel images) with 96-pixel patches. `false`
+    /// (default): such an image is a typed error, or skipped under `skip_bad_images`.
+    pub fn skip_small_images(mut self, skip: bool) -> Self {
+        self.skip_small_images = skip;
+        self
+    }
     /// Whether `build` fully decodes images that have no valid shard yet, so that undecodable
     /// files are caught (and, with `skip_bad_images`, skipped) before training. Default: on when
     /// `skip_bad_images` is on. `idc condense` turns it off: decoding every image in every job of
@@ -434,8 +443,35 @@ impl IdcDatasetBuilder {
         let mut skipped = Vec::new();
         let mut done = Vec::new();
         let mut total = 0usize;
+        // Content hashes of unchanged images come from the cache dir, so a warm build reads
+        // image headers rather than every image in full.
+        let hashes = source::HashCache::open(&self.cache_dir);
         for path in source::list_candidates(&self.hr_dir)? {
-            let probed = source::probe_image(&self.hr_dir, &path, &self.patch).and_then(|src| {
+            let probed = source::probe_image_cached(
+                &self.hr_dir,
+                &path,
+                &self.patch,
+                Some(&hashes),
+                self.skip_small_images,
+            );
+            if let Ok(src) = &probed {
+                if src.n_real == 0 {
+                    eprintln!(
+                        "warning: skipping {}: {}x{} is smaller than one {}x{} patch",
+                        path.display(),
+                        src.width,
+                        src.height,
+                        self.patch.hr_patch,
+                        self.patch.hr_patch
+                    );
+                    skipped.push(SkippedImage {
+                        error: format!("smaller than one {}-pixel patch", self.patch.hr_patch),
+                        path,
+                    });
+                    continue;
+                }
+            }
+            let probed = probed.and_then(|src| {
                 let n = config.synthetic_count(src.n_real);
                 let seed = instance_seed(self.seed, &src.name);
                 let fp = instance_fingerprint(&cond_fp, &self.patch, self.ratio, &src, n, seed);
@@ -470,6 +506,10 @@ impl IdcDatasetBuilder {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if let Err(e) = hashes.save() {
+            // Only a speed-up is lost (e.g. a read-only cache under LoadOnly).
+            eprintln!("warning: source hash cache not saved: {e}");
         }
         if instances.is_empty() {
             return Err(IdcError::InvalidInput(format!(
@@ -579,6 +619,7 @@ impl IdcDataset {
             mode: CacheMode::LazyCondense,
             seed: 0,
             skip_bad_images: false,
+            skip_small_images: false,
             verify_decode: None,
             memory_shards: 32,
             ahead: None,
@@ -1047,6 +1088,31 @@ mod tests {
         assert!(ds.get(ds.len()).is_none());
         let m = Manifest::read(cache.path()).unwrap();
         assert_eq!(m.instances.len(), 3);
+    }
+
+    #[test]
+    fn small_images_are_skipped_only_when_asked_and_hashes_are_cached() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 2, 32);
+        image::RgbImage::from_pixel(12, 40, image::Rgb([9, 9, 9]))
+            .save(hr.path().join("tiny.png"))
+            .unwrap();
+        let fake = Arc::new(FakeCondenser::new(2, "a"));
+        assert!(matches!(
+            builder(hr.path(), cache.path(), fake.clone()).build(),
+            Err(IdcError::InvalidInput(_))
+        ));
+        let ds = builder(hr.path(), cache.path(), fake.clone())
+            .skip_small_images(true)
+            .build()
+            .unwrap();
+        assert_eq!(ds.len(), 3 + 4);
+        assert_eq!(ds.skipped().len(), 1);
+        assert!(ds.skipped()[0].path.ends_with("tiny.png"));
+        // The build recorded every probed image's hash for the next warm build.
+        let text = std::fs::read_to_string(cache.path().join(source::HashCache::FILE)).unwrap();
+        assert_eq!(text.matches("sha256").count(), 3);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 use crate::config::{PatchConfig, hex_sha256};
 use crate::error::{IdcError, Result};
 use crate::image::Image;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -70,6 +72,21 @@ pub fn patch_count(h: usize, w: usize, patch: &PatchConfig) -> usize {
 /// (directory, FIFO/device, above [`MAX_PIXELS`], smaller than one patch),
 /// [`IdcError::Decode`] (empty, unknown format, corrupt header).
 pub fn probe_image(root: &Path, path: &Path, patch: &PatchConfig) -> Result<SourceImage> {
+    probe_image_cached(root, path, patch, None, false)
+}
+
+/// [`probe_image`] that takes the content hash from `hashes` when the file's identity (size,
+/// inode, mtime, ctime) is unchanged since it was hashed, and records new hashes there. The
+/// header is still read and checked every time; only the full read + SHA-256 is skipped.
+/// `allow_small`: an image smaller than one patch is returned with `n_real == 0` rather than as
+/// an error, for callers that skip such images (as `SrPatchDataset` does by default).
+pub fn probe_image_cached(
+    root: &Path,
+    path: &Path,
+    patch: &PatchConfig,
+    hashes: Option<&HashCache>,
+    allow_small: bool,
+) -> Result<SourceImage> {
     // Follow symlinks; a dangling one fails here with NotFound.
     let meta = fs::metadata(path).map_err(|e| IdcError::io(path, e))?;
     if meta.is_dir() {
@@ -85,14 +102,30 @@ pub fn probe_image(root: &Path, path: &Path, patch: &PatchConfig) -> Result<Sour
             path.display()
         )));
     }
-    let bytes = fs::read(path).map_err(|e| IdcError::io(path, e))?;
-    if bytes.is_empty() {
+    if meta.len() == 0 {
         return Err(IdcError::Decode {
             path: path.to_path_buf(),
             reason: "empty file".into(),
         });
     }
-    let (w, h) = header_dims(path, &bytes)?;
+    let identity = FileIdentity::of(&meta);
+    let cached = hashes.and_then(|h| h.lookup(path, &identity));
+    let (content_hash, (w, h)) = match cached {
+        Some(hash) => {
+            let file = fs::File::open(path).map_err(|e| IdcError::io(path, e))?;
+            let dims = header_dims(path, std::io::BufReader::new(file))?;
+            (hash, dims)
+        }
+        None => {
+            let bytes = fs::read(path).map_err(|e| IdcError::io(path, e))?;
+            let dims = header_dims(path, Cursor::new(&bytes[..]))?;
+            let hash = hex_sha256(&bytes);
+            if let Some(h) = hashes {
+                h.record(path, identity, &hash);
+            }
+            (hash, dims)
+        }
+    };
     if w == 0 || h == 0 {
         return Err(IdcError::Decode {
             path: path.to_path_buf(),
@@ -107,7 +140,7 @@ pub fn probe_image(root: &Path, path: &Path, patch: &PatchConfig) -> Result<Sour
     }
     let (h, w) = (h as usize, w as usize);
     let n_real = patch_count(h, w, patch);
-    if n_real == 0 {
+    if n_real == 0 && !allow_small {
         return Err(IdcError::InvalidInput(format!(
             "{}: {w}x{h} image is smaller than one {}x{} patch",
             path.display(),
@@ -120,17 +153,144 @@ pub fn probe_image(root: &Path, path: &Path, patch: &PatchConfig) -> Result<Sour
         path: path.to_path_buf(),
         height: h,
         width: w,
-        content_hash: hex_sha256(&bytes),
+        content_hash,
         n_real,
     })
 }
 
-fn header_dims(path: &Path, bytes: &[u8]) -> Result<(u32, u32)> {
+/// What identifies one version of a file without reading it. Editing a file changes its mtime
+/// and, unforgeably, its ctime (`touch -d` can reset mtime, never ctime); a copy elsewhere has
+/// another inode. So an entry matching all four fields is the file that was hashed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub len: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl FileIdentity {
+    fn of(meta: &fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileIdentity {
+                len: meta.len(),
+                ino: meta.ino(),
+                mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+                ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: std::io::Result<std::time::SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos() as i128)
+                    .unwrap_or(-1)
+            };
+            FileIdentity {
+                len: meta.len(),
+                ino: 0,
+                mtime_ns: ns(meta.modified()),
+                // No ctime: a negative value never matches, so every build re-hashes.
+                ctime_ns: -1,
+            }
+        }
+    }
+
+    fn trustworthy(&self) -> bool {
+        self.ctime_ns >= 0 && self.mtime_ns >= 0
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct HashEntry {
+    identity: FileIdentity,
+    sha256: String,
+}
+
+/// Content hashes of source images keyed by path and [`FileIdentity`], kept in
+/// `<cache>/sources.json` so a warm `IdcDataset::build` reads image headers, not whole images.
+/// Losing or corrupting the file only costs re-hashing; concurrent writers may drop each other's
+/// new entries, never store a wrong one (each entry is the hash of the file it names).
+pub struct HashCache {
+    path: PathBuf,
+    entries: std::sync::Mutex<(HashMap<String, HashEntry>, bool)>,
+}
+
+impl HashCache {
+    /// File name inside a cache directory.
+    pub const FILE: &'static str = "sources.json";
+
+    /// Opens (or starts) the cache of `cache_dir`; an unreadable file starts empty.
+    pub fn open(cache_dir: &Path) -> HashCache {
+        let path = cache_dir.join(Self::FILE);
+        let entries = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<HashMap<String, HashEntry>>(&b).ok())
+            .unwrap_or_default();
+        HashCache {
+            path,
+            entries: std::sync::Mutex::new((entries, false)),
+        }
+    }
+
+    fn key(path: &Path) -> String {
+        path.canonicalize()
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn lookup(&self, path: &Path, id: &FileIdentity) -> Option<String> {
+        if !id.trustworthy() {
+            return None;
+        }
+        let guard = self.entries.lock().ok()?;
+        guard
+            .0
+            .get(&Self::key(path))
+            .filter(|e| &e.identity == id)
+            .map(|e| e.sha256.clone())
+    }
+
+    fn record(&self, path: &Path, identity: FileIdentity, sha256: &str) {
+        if !identity.trustworthy() {
+            return;
+        }
+        if let Ok(mut guard) = self.entries.lock() {
+            guard.0.insert(
+                Self::key(path),
+                HashEntry {
+                    identity,
+                    sha256: sha256.to_string(),
+                },
+            );
+            guard.1 = true;
+        }
+    }
+
+    /// Writes the cache atomically when it gained entries.
+    pub fn save(&self) -> Result<()> {
+        let Ok(guard) = self.entries.lock() else {
+            return Ok(());
+        };
+        if !guard.1 {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&guard.0)
+            .map_err(|e| IdcError::cache(&self.path, format!("encoding: {e}")))?;
+        crate::fsutil::write_atomic(&self.path, &bytes)
+    }
+}
+
+fn header_dims<R: std::io::BufRead + std::io::Seek>(path: &Path, input: R) -> Result<(u32, u32)> {
     let decode_err = |reason: String| IdcError::Decode {
         path: path.to_path_buf(),
         reason,
     };
-    let reader = image::ImageReader::new(Cursor::new(bytes))
+    let reader = image::ImageReader::new(input)
         .with_guessed_format()
         .map_err(|e| decode_err(e.to_string()))?;
     if reader.format().is_none() {
@@ -170,6 +330,65 @@ pub fn load_pairs(src: &SourceImage, patch: &PatchConfig) -> Result<(Vec<Image>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn patch() -> PatchConfig {
+        PatchConfig {
+            scale: 2,
+            hr_patch: 8,
+            step: 8,
+            thresh_size: 0,
+        }
+    }
+
+    fn png(path: &Path, seed: u8) {
+        let data = (0..3 * 16 * 16)
+            .map(|i| ((i * 7 + seed as usize * 31) % 256) as f32 / 255.0)
+            .collect();
+        crate::image::io::save_png(path, &Image::new(3, 16, 16, data).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn hash_cache_reuses_unchanged_files_and_rehashes_edited_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let img = d.path().join("a.png");
+        png(&img, 1);
+        let plain = probe_image(d.path(), &img, &patch()).unwrap();
+
+        let cache = HashCache::open(d.path());
+        let first = probe_image_cached(d.path(), &img, &patch(), Some(&cache), false).unwrap();
+        assert_eq!(first, plain);
+        cache.save().unwrap();
+        assert!(d.path().join(HashCache::FILE).exists());
+
+        // A reopened cache answers from the file: planting a wrong hash for the same identity
+        // shows it is used (the only way to observe a skipped read).
+        let text = std::fs::read_to_string(d.path().join(HashCache::FILE)).unwrap();
+        let planted = text.replace(&plain.content_hash, &"0".repeat(64));
+        std::fs::write(d.path().join(HashCache::FILE), planted).unwrap();
+        let reopened = HashCache::open(d.path());
+        let hit = probe_image_cached(d.path(), &img, &patch(), Some(&reopened), false).unwrap();
+        assert_eq!(hit.content_hash, "0".repeat(64));
+
+        // Same length, mtime put back: the ctime still moves, so the edit is noticed.
+        let mtime = std::fs::metadata(&img).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        png(&img, 2);
+        std::fs::File::options()
+            .write(true)
+            .open(&img)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let edited = probe_image_cached(d.path(), &img, &patch(), Some(&reopened), false).unwrap();
+        assert_eq!(edited, probe_image(d.path(), &img, &patch()).unwrap());
+        assert_ne!(edited.content_hash, plain.content_hash);
+
+        // A corrupt cache file only costs re-hashing.
+        std::fs::write(d.path().join(HashCache::FILE), b"{ torn").unwrap();
+        let fresh = HashCache::open(d.path());
+        let again = probe_image_cached(d.path(), &img, &patch(), Some(&fresh), false).unwrap();
+        assert_eq!(again.content_hash, edited.content_hash);
+    }
 
     #[test]
     fn names_are_relative_and_distinct_for_non_utf8() {

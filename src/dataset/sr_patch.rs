@@ -5,7 +5,9 @@
 //!   (prefix sums over the instances' patch counts, images in [`list_images`] order, patches in
 //!   grid order). Decoded HR images stay in memory as 8-bit planar RGB (3 bytes per pixel, about
 //!   100 MB for T91 + BSD200); each pair is cut and down-scaled on `get`, so memory does not grow
-//!   with the number of patches.
+//!   with the number of patches. With `with_in_memory(false)` only headers are read at build and
+//!   `get` decodes the image file each time (BasicSR's disk backend: constant memory for sets of
+//!   any size, at the price of one decode per item).
 //! - [`SrBatcher`] / [`SrBatch`]: stacks pairs into `[N, 3, h, w]` tensors in `[0, 1]`.
 //! - [`Augment`]: random horizontal flip, vertical flip and transpose (BasicSR `augment` with
 //!   `hflip` and `rotation`), the same transform for LR and HR, a pure function of
@@ -56,9 +58,18 @@ pub struct SrPatchDatasetBuilder {
     skip_bad_images: bool,
     skip_small_images: bool,
     max_pixels: u64,
+    in_memory: bool,
 }
 
 impl SrPatchDatasetBuilder {
+    /// Keep decoded images in memory (default `true`). `false`: read only headers (and hashes)
+    /// at build and decode the file on every `get`; a file that stops decoding later makes that
+    /// `get` return `None` (Burn's `Dataset` has no error channel).
+    pub fn with_in_memory(mut self, in_memory: bool) -> Self {
+        self.in_memory = in_memory;
+        self
+    }
+
     /// Skip files that fail to decode (recorded in [`SrPatchDataset::skipped`]) instead of
     /// failing the whole load. Default `false`: a broken data set is an error.
     pub fn with_skip_bad_images(mut self, skip: bool) -> Self {
@@ -84,11 +95,16 @@ impl SrPatchDatasetBuilder {
         self.cfg.validate()?;
         let files = list_images(&self.hr_dir)?;
         let mut ds = SrPatchDataset::empty(self.cfg.clone())?;
+        ds.max_pixels = self.max_pixels;
         for path in files {
             let loaded = std::fs::read(&path)
                 .map_err(|e| IdcError::io(&path, e))
                 .and_then(|bytes| {
-                    let img = decode_rgb8_bytes(&bytes, &path, self.max_pixels)?;
+                    let img = if self.in_memory {
+                        Stored::Decoded(decode_rgb8_bytes(&bytes, &path, self.max_pixels)?)
+                    } else {
+                        Stored::OnDisk(header_size(&bytes, &path, self.max_pixels)?)
+                    };
                     Ok((img, hex_sha256(&bytes)))
                 });
             let (img, hash) = match loaded {
@@ -125,6 +141,35 @@ impl SrPatchDatasetBuilder {
     }
 }
 
+/// An image as the builder hands it over: decoded, or only its `(height, width)`.
+enum Stored {
+    Decoded(Rgb8Image),
+    OnDisk((usize, usize)),
+}
+
+/// `(height, width)` from the header, with the pixel limit checked; pixels are not decoded.
+fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize, usize)> {
+    let err = |reason: String| IdcError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?
+        .into_dimensions()
+        .map_err(|e| err(e.to_string()))?;
+    if w == 0 || h == 0 {
+        return Err(err(format!("header declares {w}x{h} pixels")));
+    }
+    if (w as u64) * (h as u64) > max_pixels {
+        return Err(IdcError::InvalidInput(format!(
+            "{}: {w}x{h} pixels exceeds the limit of {max_pixels}",
+            path.display()
+        )));
+    }
+    Ok((h as usize, w as usize))
+}
+
 /// Instance name: `path` relative to `root`, `/`-separated (lossy for non-UTF-8 names).
 fn relative_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -136,7 +181,9 @@ fn relative_name(root: &Path, path: &Path) -> String {
 pub struct SrPatchDataset {
     cfg: PatchConfig,
     maker: PairMaker,
-    images: Vec<Arc<Rgb8Image>>,
+    /// `None`: decoded from `instances[j].path` on each access (`with_in_memory(false)`).
+    images: Vec<Option<Arc<Rgb8Image>>>,
+    max_pixels: u64,
     instances: Vec<InstanceInfo>,
     positions: Vec<Vec<(u32, u32)>>,
     /// `offsets[j]` = first item index of instance `j`; `offsets[n]` = total.
@@ -159,6 +206,7 @@ impl SrPatchDataset {
             skip_bad_images: false,
             skip_small_images: true,
             max_pixels: DEFAULT_MAX_PIXELS,
+            in_memory: true,
         }
     }
 
@@ -169,7 +217,7 @@ impl SrPatchDataset {
         for (name, img) in images {
             let rgb = Rgb8Image::from_image(&img)?;
             let hash = hex_sha256(&rgb.data);
-            ds.push(name, None, rgb, hash)?;
+            ds.push(name, None, Stored::Decoded(rgb), hash)?;
         }
         Ok(ds)
     }
@@ -180,6 +228,7 @@ impl SrPatchDataset {
             cfg,
             maker,
             images: Vec::new(),
+            max_pixels: DEFAULT_MAX_PIXELS,
             instances: Vec::new(),
             positions: Vec::new(),
             offsets: vec![0],
@@ -191,15 +240,19 @@ impl SrPatchDataset {
         &mut self,
         name: String,
         path: Option<PathBuf>,
-        img: Rgb8Image,
+        img: Stored,
         source_hash: String,
     ) -> Result<()> {
         let c = &self.cfg;
-        let pos = grid_positions(img.height, img.width, c.hr_patch, c.step, c.thresh_size);
+        let (height, width) = match &img {
+            Stored::Decoded(im) => (im.height, im.width),
+            Stored::OnDisk(size) => *size,
+        };
+        let pos = grid_positions(height, width, c.hr_patch, c.step, c.thresh_size);
         if pos.is_empty() {
             return Err(IdcError::InvalidInput(format!(
-                "{name}: image {}x{} is smaller than one {}x{} patch",
-                img.height, img.width, c.hr_patch, c.hr_patch
+                "{name}: image {height}x{width} is smaller than one {}x{} patch",
+                c.hr_patch, c.hr_patch
             )));
         }
         let total = self.offsets.last().copied().unwrap_or(0) + pos.len();
@@ -207,12 +260,15 @@ impl SrPatchDataset {
             name,
             path,
             num_patches: pos.len(),
-            size: (img.height, img.width),
+            size: (height, width),
             source_hash,
         });
         self.positions
             .push(pos.into_iter().map(|(t, l)| (t as u32, l as u32)).collect());
-        self.images.push(Arc::new(img));
+        self.images.push(match img {
+            Stored::Decoded(im) => Some(Arc::new(im)),
+            Stored::OnDisk(_) => None,
+        });
         self.offsets.push(total);
         Ok(())
     }
@@ -259,18 +315,41 @@ impl SrPatchDataset {
         Ok(self.image(j)?.to_image())
     }
 
-    fn image(&self, j: usize) -> Result<&Rgb8Image> {
-        self.images.get(j).map(|a| a.as_ref()).ok_or_else(|| {
+    fn image(&self, j: usize) -> Result<Arc<Rgb8Image>> {
+        let slot = self.images.get(j).ok_or_else(|| {
             IdcError::InvalidInput(format!(
                 "instance {j} out of range ({} instances)",
                 self.images.len()
             ))
-        })
+        })?;
+        if let Some(img) = slot {
+            return Ok(img.clone());
+        }
+        let info = &self.instances[j];
+        let path = info.path.as_deref().ok_or_else(|| {
+            IdcError::InvalidInput(format!("instance {j} has neither pixels nor a file"))
+        })?;
+        let img = crate::image::io::decode_rgb8_with_limit(path, self.max_pixels)?;
+        if (img.height, img.width) != info.size {
+            return Err(IdcError::InvalidInput(format!(
+                "{}: decoded size {}x{} differs from {}x{} at build (file changed?)",
+                path.display(),
+                img.width,
+                img.height,
+                info.size.1,
+                info.size.0
+            )));
+        }
+        Ok(Arc::new(img))
     }
 
     /// Pair `k` of instance `j`.
     pub fn pair(&self, j: usize, k: usize) -> Result<SrPair> {
         let img = self.image(j)?;
+        self.pair_of(&img, j, k)
+    }
+
+    fn pair_of(&self, img: &Rgb8Image, j: usize, k: usize) -> Result<SrPair> {
         let &(t, l) = self.positions[j].get(k).ok_or_else(|| {
             IdcError::InvalidInput(format!(
                 "patch {k} out of range for instance {j} ({} patches)",
@@ -282,10 +361,12 @@ impl SrPatchDataset {
         self.maker.pair(hr)
     }
 
-    /// All pairs of instance `j` in grid order.
+    /// All pairs of instance `j` in grid order (the image is decoded once, also when lazy).
     pub fn instance_pairs(&self, j: usize) -> Result<Vec<SrPair>> {
-        let n = self.image(j).map(|_| self.positions[j].len())?;
-        (0..n).map(|k| self.pair(j, k)).collect()
+        let img = self.image(j)?;
+        (0..self.positions[j].len())
+            .map(|k| self.pair_of(&img, j, k))
+            .collect()
     }
 }
 
@@ -637,6 +718,41 @@ mod tests {
         assert_eq!(ds.instances().len(), 2);
         assert_eq!(ds.skipped().len(), 2);
         assert!(SrPatchDataset::new(d.path().join("absent"), cfg()).is_err());
+    }
+
+    #[test]
+    fn lazy_decoding_serves_the_same_items_and_notices_a_changed_file() {
+        let d = tempfile::tempdir().unwrap();
+        save_png(&d.path().join("a.png"), &textured(24, 20, 1)).unwrap();
+        save_png(&d.path().join("b.png"), &textured(16, 32, 2)).unwrap();
+        let eager = SrPatchDataset::new(d.path(), cfg()).unwrap();
+        let lazy = SrPatchDataset::builder(d.path(), cfg())
+            .with_in_memory(false)
+            .build()
+            .unwrap();
+        assert_eq!(eager.len(), lazy.len());
+        assert_eq!(eager.instances(), lazy.instances());
+        for i in 0..eager.len() {
+            let (a, b) = (eager.get(i).unwrap(), lazy.get(i).unwrap());
+            assert_eq!((a.lr.data, a.hr.data), (b.lr.data, b.hr.data), "item {i}");
+        }
+        assert_eq!(
+            lazy.instance_pairs(1).unwrap().len(),
+            eager.instance_pairs(1).unwrap().len()
+        );
+        // A file replaced by one of another size is an error on access, not wrong pixels.
+        save_png(&d.path().join("b.png"), &textured(20, 32, 2)).unwrap();
+        assert!(lazy.pair(1, 0).is_err());
+        assert!(lazy.get(lazy.offsets()[1]).is_none());
+        assert!(lazy.get(0).is_some());
+        // Headers are still checked at build.
+        std::fs::write(d.path().join("bad.png"), b"not a png").unwrap();
+        assert!(matches!(
+            SrPatchDataset::builder(d.path(), cfg())
+                .with_in_memory(false)
+                .build(),
+            Err(IdcError::Decode { .. })
+        ));
     }
 
     #[test]

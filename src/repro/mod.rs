@@ -336,6 +336,8 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
             .cache_dir(cache.join("shards"))
             .mode(mode)
             .seed(0)
+            // The Whole pool (SrPatchDataset) skips images below one patch; IDC must too.
+            .skip_small_images(true)
             .build()
     };
     let idc_stage = idc_stage_for("IDC", &condense);
