@@ -323,8 +323,12 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
         );
         Stage::new(work, &format!("set-{tag}"), &key)
     };
-    let build_idc = |cache: &Path, cfg: &CondenseConfig, mode: CacheMode| -> Result<IdcDataset> {
-        IdcDataset::builder(&train_dir)
+    let build_idc_in = |images: &Path,
+                        cache: &Path,
+                        cfg: &CondenseConfig,
+                        mode: CacheMode|
+     -> Result<IdcDataset> {
+        IdcDataset::builder(images)
             .patch_config(patch.clone())
             .ratio(cfg.ratio)
             .condense(cfg.clone())
@@ -339,6 +343,9 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
             // The Whole pool (SrPatchDataset) skips images below one patch; IDC must too.
             .skip_small_images(true)
             .build()
+    };
+    let build_idc = |cache: &Path, cfg: &CondenseConfig, mode: CacheMode| {
+        build_idc_in(&train_dir, cache, cfg, mode)
     };
     let idc_stage = idc_stage_for("IDC", &condense);
     let set_patches: usize = progress.stage(&idc_stage, |dir| {
@@ -492,16 +499,37 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
     // 4. Ablation (Table 3 analogue).
     let mut ablation = Vec::new();
     if let Some(a) = &preset.ablation {
+        // The ablation may run on the first `max_images` training images (its cost is six
+        // condensed sets); the subset is part of every ablation stage's key.
+        let abl_dir = subset_dir(
+            &train_dir,
+            &work.join("data").join("ablation"),
+            a.max_images,
+        )?;
         for (variant, cfg) in ablation_variants(&condense, a) {
-            let st = idc_stage_for(&format!("abl-{variant}"), &cfg);
+            let key = (
+                &cfg,
+                &pool_key,
+                &models[0].fingerprint,
+                &models[1].fingerprint,
+                a.max_images,
+            );
+            let st = Stage::new(work, &format!("set-abl-{variant}"), &key);
             progress.stage(&st, |dir| {
-                let ds = build_idc(dir, &cfg, CacheMode::LazyCondense)?;
+                let ds = build_idc_in(&abl_dir, dir, &cfg, CacheMode::LazyCondense)?;
                 ds.condense_all()?;
                 Ok(ds.len())
             })?;
             let tag = st.dir.to_string_lossy().into_owned();
             for seed in 0..a.seeds as u64 {
-                let data = || Ok(DynSet::new(build_idc(&st.dir, &cfg, CacheMode::LoadOnly)?));
+                let data = || {
+                    Ok(DynSet::new(build_idc_in(
+                        &abl_dir,
+                        &st.dir,
+                        &cfg,
+                        CacheMode::LoadOnly,
+                    )?))
+                };
                 let name = format!("abl-{variant}");
                 ablation.push(student(
                     &name,
