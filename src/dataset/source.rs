@@ -285,7 +285,11 @@ impl HashCache {
     }
 }
 
-fn header_dims<R: std::io::BufRead + std::io::Seek>(path: &Path, input: R) -> Result<(u32, u32)> {
+/// `(width, height)` from the image header of `input` (format guessed from the bytes).
+pub(crate) fn header_dims<R: std::io::BufRead + std::io::Seek>(
+    path: &Path,
+    input: R,
+) -> Result<(u32, u32)> {
     let decode_err = |reason: String| IdcError::Decode {
         path: path.to_path_buf(),
         reason,

@@ -149,17 +149,12 @@ enum Stored {
 
 /// `(height, width)` from the header, with the pixel limit checked; pixels are not decoded.
 fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize, usize)> {
-    let err = |reason: String| IdcError::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?
-        .into_dimensions()
-        .map_err(|e| err(e.to_string()))?;
+    let (w, h) = super::source::header_dims(path, std::io::Cursor::new(bytes))?;
     if w == 0 || h == 0 {
-        return Err(err(format!("header declares {w}x{h} pixels")));
+        return Err(IdcError::Decode {
+            path: path.to_path_buf(),
+            reason: format!("header declares {w}x{h} pixels"),
+        });
     }
     if (w as u64) * (h as u64) > max_pixels {
         return Err(IdcError::InvalidInput(format!(
