@@ -29,6 +29,10 @@ pub enum IdcError {
     /// Model construction, weight import or checkpoint failure.
     #[error("model error: {0}")]
     Model(String),
+    /// A reproduction stage that has not finished yet, met by a report-only run (which runs
+    /// nothing and reports what is done).
+    #[error("stage {0} has not finished yet")]
+    StageMissing(String),
 }
 
 /// Crate-wide result alias.

@@ -1,5 +1,6 @@
 //! The `smoke` reproduction preset end to end through the `idc` binary on real images: every
-//! stage runs, every table cell exists, and a second invocation resumes from the stage cache.
+//! stage runs, every table cell exists, a second invocation resumes from the stage cache, and
+//! `--report-only` runs nothing and reports exactly the finished stages.
 //! (It asserts nothing about quality: the smoke budgets are far too small for that.)
 
 use integration_tests::{idc_bin, require_data};
@@ -10,15 +11,19 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     let data = require_data!();
     let tmp = tempfile::tempdir().unwrap();
     let (work, out) = (tmp.path().join("work"), tmp.path().join("out"));
-    let run = || {
-        let o = Command::new(idc_bin())
+    let invoke = |extra: &[&str]| {
+        Command::new(idc_bin())
             .args(["reproduce", "--preset", "smoke", "--work"])
             .arg(&work)
             .arg("--out")
             .arg(&out)
+            .args(extra)
             .env("IDC_DATA", &data)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run_ok = |extra: &[&str]| {
+        let o = invoke(extra);
         assert!(
             o.status.success(),
             "reproduce failed: {}",
@@ -26,6 +31,17 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
         );
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
+    let run = || run_ok(&[]);
+
+    // Nothing finished yet: a report-only run fails, naming the first missing stage.
+    let empty = invoke(&["--report-only"]);
+    let msg = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        !empty.status.success() && msg.contains("stage extractor has not finished"),
+        "{msg}"
+    );
+    assert!(!msg.contains(": running"), "{msg}");
+
     let first = run();
     assert!(first.contains("[stage] extractor: running"), "{first}");
     let table: serde_json::Value =
@@ -69,4 +85,36 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     let again: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("table1.json")).unwrap()).unwrap();
     assert_eq!(again["rows"], table["rows"]);
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    let times = run_json["stage_seconds"].as_array().unwrap();
+    assert!(
+        times.len() > 10 && times.iter().all(|t| t[1].as_f64().is_some()),
+        "{times:?}"
+    );
+
+    // Report-only over a run with one unfinished student: nothing runs, that student is listed
+    // as missing and its row has one seed fewer.
+    let idc_s0 = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("student-IDC-s0-")
+        })
+        .unwrap();
+    std::fs::remove_file(idc_s0.join("DONE.json")).unwrap();
+    let partial = run_ok(&["--report-only"]);
+    assert!(!partial.contains(": running"), "{partial}");
+    assert!(partial.contains("1 stage(s) missing"), "{partial}");
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("**Partial results**") && readme.contains("`student-IDC-s0`"));
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("table1.json")).unwrap()).unwrap();
+    // (A method left with no finished seed has no cell at all.)
+    let seeds = |t: &serde_json::Value| t["rows"][5]["Set5"]["seeds"].as_u64().unwrap_or(0);
+    assert_eq!(t["rows"][5]["method"], "IDC");
+    assert_eq!(seeds(&t) + 1, seeds(&table));
 }

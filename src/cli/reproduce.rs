@@ -1,7 +1,7 @@
 //! `idc reproduce`: the paper's Tables 1-3 on real images, as resumable stages
 //! (see [`crate::repro`]). Re-running the same command continues an interrupted run.
 
-use crate::repro::{Preset, RunPaths, run as run_repro};
+use crate::repro::{Preset, RunMode, RunPaths, run_with};
 use std::path::PathBuf;
 
 /// Arguments of `idc reproduce` (and `cargo run --release --example reproduce`).
@@ -29,6 +29,10 @@ pub struct Args {
     /// Print the selected preset as JSON and exit.
     #[arg(long)]
     pub print_preset: bool,
+    /// Run nothing: write the tables from the stages finished so far (marked partial, with the
+    /// missing stages listed), e.g. while a long run continues in another process.
+    #[arg(long)]
+    pub report_only: bool,
 }
 
 /// Runs the sub-command.
@@ -62,12 +66,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .out
             .unwrap_or_else(|| PathBuf::from("docs/results").join(&preset.name)),
     };
-    let outcome = run_repro(&preset, &paths)?;
+    let mode = if args.report_only {
+        RunMode::ReportOnly
+    } else {
+        RunMode::Run
+    };
+    let outcome = run_with(&preset, &paths, mode)?;
     eprintln!(
-        "reproduce {}: {} students, {:.0} s; results in {}",
+        "reproduce {}: {} students, {:.0} s; {} stage(s) missing; results in {}",
         preset.name,
         outcome.students.len() + outcome.ablation.len(),
         outcome.wall_seconds,
+        outcome.missing.len(),
         paths.out.display()
     );
     Ok(())

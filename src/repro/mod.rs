@@ -99,18 +99,39 @@ pub struct RunOutcome {
     pub bicubic: Vec<(String, Scores)>,
     pub students: Vec<StudentResult>,
     pub ablation: Vec<StudentResult>,
-    /// (stage name, seconds) for stages run by this invocation.
-    pub stage_seconds: Vec<(String, f64)>,
+    /// (stage name, seconds it took when it ran) for every finished stage, in pipeline order,
+    /// whichever invocation ran it (None: finished before stage times were recorded).
+    pub stage_seconds: Vec<(String, Option<f64>)>,
+    /// Wall seconds of the invocation that wrote this outcome.
     pub wall_seconds: f64,
     pub backend: String,
+    /// Stages not finished yet (only a report-only run leaves any): the tables are partial.
+    #[serde(default)]
+    pub missing: Vec<String>,
 }
 
-/// Progress over the stages of a run: prints stage i/N, elapsed and a naive ETA.
+/// Whether [`run_with`] runs the missing stages or only reports the finished ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// Run (or resume) every stage, then write the results.
+    Run,
+    /// Run nothing; write the results of the finished stages and list the missing ones (a
+    /// progress report for a run that spans several sessions).
+    ReportOnly,
+}
+
+/// Progress over the stages of a run: prints stage i/N, elapsed and a naive ETA; in a
+/// report-only run it runs nothing and records which stages are missing.
 struct Progress {
     start: Instant,
     done: usize,
     total: usize,
+    /// Stages run by this invocation, with their seconds (for the ETA).
     ran: Vec<(String, f64)>,
+    /// Every finished stage met so far, with its measured seconds (whenever it ran).
+    times: Vec<(String, Option<f64>)>,
+    report_only: bool,
+    missing: Vec<String>,
 }
 
 impl Progress {
@@ -120,6 +141,18 @@ impl Progress {
         F: FnOnce(&Path) -> Result<T>,
     {
         self.done += 1;
+        if self.report_only {
+            return match stage.load::<T>() {
+                Some(v) => {
+                    self.times.push((stage.name.clone(), stage.seconds()));
+                    Ok(v)
+                }
+                None => {
+                    self.missing.push(stage.name.clone());
+                    Err(IdcError::StageMissing(stage.name.clone()))
+                }
+            };
+        }
         let t0 = Instant::now();
         let elapsed = self.start.elapsed().as_secs_f64();
         let run_secs: f64 = self.ran.iter().map(|(_, s)| s).sum();
@@ -146,7 +179,17 @@ impl Progress {
             self.ran
                 .push((stage.name.clone(), t0.elapsed().as_secs_f64()));
         }
+        self.times.push((stage.name.clone(), stage.seconds()));
         Ok(v)
+    }
+}
+
+/// `Ok(None)` for a stage a report-only run found unfinished; other errors pass through.
+fn if_done<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(IdcError::StageMissing(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -237,6 +280,11 @@ struct StudentKey<'a> {
 
 /// Runs (or resumes) the whole reproduction and writes the results into `paths.out`.
 pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
+    run_with(preset, paths, RunMode::Run)
+}
+
+/// [`run`], or with [`RunMode::ReportOnly`] the partial results of the stages finished so far.
+pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunOutcome> {
     preset.validate()?;
     let start = Instant::now();
     let work = &paths.work;
@@ -291,6 +339,9 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
         // models, IDC set, selected sets, bicubic, students x (train + eval), ablation.
         total: 2 + 1 + (main_seeds + 3) as usize + 1 + 2 * n_students as usize + n_ablation,
         ran: Vec::new(),
+        times: Vec::new(),
+        report_only: mode == RunMode::ReportOnly,
+        missing: Vec::new(),
     };
 
     // 1. Extractor and teacher on the whole set.
@@ -348,11 +399,11 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
         build_idc_in(&train_dir, cache, cfg, mode)
     };
     let idc_stage = idc_stage_for("IDC", &condense);
-    let set_patches: usize = progress.stage(&idc_stage, |dir| {
+    let set_patches: Option<usize> = if_done(progress.stage(&idc_stage, |dir| {
         let ds = build_idc(dir, &condense, CacheMode::LazyCondense)?;
         ds.condense_all()?;
         Ok(ds.len())
-    })?;
+    }))?;
 
     // Random draws one set per seed; the other baselines draw one set (seed 0) and their extra
     // seeds vary only the student's training, like IDC (whose condensation is seeded once).
@@ -365,7 +416,7 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
     ] {
         let random = method == SelectMethod::Random;
         let seeds = if random { main_seeds } else { base_seeds };
-        let mut set_dir = PathBuf::new();
+        let mut set_dir: Option<PathBuf> = None;
         for seed in 0..seeds {
             if seed == 0 || random {
                 let cfg = SelectConfig {
@@ -379,7 +430,7 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                     &format!("set-{method}-s{seed}"),
                     &(&cfg, &pool_key, &models[0].fingerprint),
                 );
-                let n: usize = progress.stage(&st, |dir| {
+                let n: Option<usize> = if_done(progress.stage(&st, |dir| {
                     let ex = load(&extractor_dir)?;
                     let r = select_to_cache::<TrainBackend, Edsr<TrainBackend>>(
                         &pool,
@@ -390,26 +441,31 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                         &device,
                     )?;
                     Ok(r.selected)
-                })?;
-                if n != set_patches {
+                }))?;
+                if let (Some(n), Some(m)) = (n, set_patches)
+                    && n != m
+                {
                     return Err(IdcError::InvalidInput(format!(
-                        "{method} selected {n} patches, IDC made {set_patches}: the sets must be equal in size"
+                        "{method} selected {n} patches, IDC made {m}: the sets must be equal in size"
                     )));
                 }
-                set_dir = st.dir.clone();
+                set_dir = n.map(|_| st.dir.clone());
             }
-            select_sets.push((method, seed, set_dir.clone()));
+            if let Some(dir) = &set_dir {
+                select_sets.push((method, seed, dir.clone()));
+            }
         }
     }
 
     // 3. Students (+ evaluation), and bicubic.
     let bicubic_stage = Stage::new(work, "bicubic", &(&test_dirs, preset.scale));
-    let bicubic: Vec<(String, Scores)> = progress.stage(&bicubic_stage, |_| {
+    let bicubic: Vec<(String, Scores)> = if_done(progress.stage(&bicubic_stage, |_| {
         test_dirs
             .iter()
             .map(|(n, d)| Ok((n.clone(), Scores::from(&evaluate_bicubic(d, preset.scale)?))))
             .collect()
-    })?;
+    }))?
+    .unwrap_or_default();
 
     let mut students = Vec::new();
     let student = |method: &str,
@@ -452,14 +508,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
 
     for seed in 0..main_seeds {
         let data = || Ok(DynSet::new(whole()?));
-        students.push(student(
+        students.extend(if_done(student(
             "Whole",
             "whole",
             seed,
             &preset.student,
             &data,
             &mut progress,
-        )?);
+        ))?);
     }
     let idc_tag = idc_stage.dir.to_string_lossy().into_owned();
     for seed in 0..main_seeds {
@@ -470,14 +526,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                 CacheMode::LoadOnly,
             )?))
         };
-        students.push(student(
+        students.extend(if_done(student(
             "IDC",
             &idc_tag,
             seed,
             &preset.student,
             &data,
             &mut progress,
-        )?);
+        ))?);
     }
     for (method, seed, set_dir) in &select_sets {
         let tag = set_dir.to_string_lossy().into_owned();
@@ -486,14 +542,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                 &set_dir.join("shards"),
             )?))
         };
-        students.push(student(
+        students.extend(if_done(student(
             method_name(*method),
             &tag,
             *seed,
             &preset.student,
             &data,
             &mut progress,
-        )?);
+        ))?);
     }
 
     // 4. Ablation (Table 3 analogue).
@@ -515,11 +571,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                 a.max_images,
             );
             let st = Stage::new(work, &format!("set-abl-{variant}"), &key);
-            progress.stage(&st, |dir| {
+            let made: Option<usize> = if_done(progress.stage(&st, |dir| {
                 let ds = build_idc_in(&abl_dir, dir, &cfg, CacheMode::LazyCondense)?;
                 ds.condense_all()?;
                 Ok(ds.len())
-            })?;
+            }))?;
+            if made.is_none() {
+                continue;
+            }
             let tag = st.dir.to_string_lossy().into_owned();
             for seed in 0..a.seeds as u64 {
                 let data = || {
@@ -531,14 +590,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
                     )?))
                 };
                 let name = format!("abl-{variant}");
-                ablation.push(student(
+                ablation.extend(if_done(student(
                     &name,
                     &tag,
                     seed,
                     &a.student,
                     &data,
                     &mut progress,
-                )?);
+                ))?);
             }
         }
     }
@@ -546,13 +605,14 @@ pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
     let outcome = RunOutcome {
         preset: preset.clone(),
         pool_patches,
-        set_patches,
+        set_patches: set_patches.unwrap_or(0),
         bicubic,
         students,
         ablation,
-        stage_seconds: progress.ran.clone(),
+        stage_seconds: progress.times.clone(),
         wall_seconds: start.elapsed().as_secs_f64(),
         backend: crate::device::BACKEND_NAME.to_string(),
+        missing: progress.missing.clone(),
     };
     report::write_all(&outcome, &paths.out)?;
     Ok(outcome)

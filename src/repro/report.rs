@@ -321,18 +321,44 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
     let stages: String = outcome
         .stage_seconds
         .iter()
-        .map(|(n, s)| format!("| {n} | {:.0} |\n", s))
+        .map(|(n, s)| match s {
+            Some(s) => format!("| {n} | {s:.0} |\n"),
+            None => format!("| {n} | not recorded |\n"),
+        })
         .collect();
+    let known: f64 = outcome
+        .stage_seconds
+        .iter()
+        .filter_map(|(_, s)| *s)
+        .fold(0.0, |a, b| a + b);
+    let status = if outcome.missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "**Partial results** (written by `--report-only` while the run is still going): {} stage(s) \
+             not finished yet, first {}; the tables below hold only the finished students, and a row \
+             with fewer seeds than the preset asks for has a smaller (or no) spread.\n\n",
+            outcome.missing.len(),
+            outcome
+                .missing
+                .iter()
+                .take(3)
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let readme = format!(
-        "# Reproduction results: preset `{name}`\n\n\
+        "# Reproduction results: preset `{name}`\n\n{status}\
          Command: `cargo run --release --example reproduce -- --preset {name}` (same as `idc reproduce --preset {name}`).\n\
-         Git commit: `{commit}`. Backend: {backend}. Wall time of the invocation that wrote this: {wall:.0} s \
-         (stages cached by earlier invocations are not included; see the stage table).\n\n\
+         Git commit: `{commit}`. Backend: {backend}. Measured compute time of the finished stages: {known:.0} s ({hours:.1} h; \
+         stage table below); wall time of the invocation that wrote this: {wall:.0} s.\n\n\
          {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{read}\n\
-         ![convergence](convergence.png)\n\n## Stage times of this invocation (s)\n\n| stage | seconds |\n|---|---|\n{stages}",
+         ![convergence](convergence.png)\n\n## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
         name = outcome.preset.name,
         backend = outcome.backend,
         wall = outcome.wall_seconds,
+        hours = known / 3600.0,
         read = reading(&t),
     );
     write_atomic(&out.join("README.md"), readme.as_bytes())?;

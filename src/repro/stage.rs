@@ -29,6 +29,25 @@ impl Stage {
         self.dir.join("DONE.json")
     }
 
+    fn seconds_file(&self) -> PathBuf {
+        self.dir.join("SECONDS")
+    }
+
+    /// Whether the stage has finished (its marker holds a result).
+    pub fn is_done(&self) -> bool {
+        self.marker().is_file()
+    }
+
+    /// Wall seconds the stage took when it ran (kept next to its marker, so a run spanning
+    /// several sessions still reports every stage's measured time).
+    pub fn seconds(&self) -> Option<f64> {
+        std::fs::read_to_string(self.seconds_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The stored result if the stage finished before.
     pub fn load<T: DeserializeOwned>(&self) -> Option<T> {
         let bytes = std::fs::read(self.marker()).ok()?;
@@ -52,12 +71,11 @@ impl Stage {
         let value = f(&self.dir)?;
         let json = serde_json::to_vec_pretty(&value)
             .map_err(|e| IdcError::InvalidInput(format!("stage result: {e}")))?;
+        let secs = start.elapsed().as_secs_f64();
+        // Time first, marker last: a stage is done only once its marker exists.
+        write_atomic(&self.seconds_file(), format!("{secs:.1}\n").as_bytes())?;
         write_atomic(&self.marker(), &json)?;
-        eprintln!(
-            "[stage] {}: done in {:.1} s",
-            self.name,
-            start.elapsed().as_secs_f64()
-        );
+        eprintln!("[stage] {}: done in {secs:.1} s", self.name);
         Ok(value)
     }
 }
@@ -86,6 +104,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!((a, b, runs), (7, 7, 1));
+        assert!(s.is_done());
+        assert!(s.seconds().is_some_and(|t| t >= 0.0));
         let s2 = Stage::new(dir.path(), "train", &("edsr", 11));
         let c: u32 = s2.run(|_| Ok(9)).unwrap();
         assert_eq!(c, 9);
