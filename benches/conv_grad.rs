@@ -1,0 +1,141 @@
+//! `conv_grad`: where a 3x3 convolution's training cost goes on the current backend.
+//!
+//! The EDSR train step is ~5.6x its forward pass on the 2-core CPU (`benches/edsr`); this bench
+//! splits one 32->32 3x3 convolution (batch 16, 48x48, EDSR-tiny's body shape) into the three
+//! backend passes Burn's autodiff runs — forward, input gradient (`conv_transpose2d`), weight
+//! gradient (Burn's default: a convolution of the input by the output gradient, i.e. a 48x48
+//! kernel) — and compares the whole autodiff forward + backward with a convolution written as
+//! nine shifted matrix products (autodiff derives its backward from `matmul` and `slice`), and
+//! with the plain matrix products a hand-written weight gradient would need. Rows are medians
+//! over `IDC_BENCH_ITERS` runs (default 5) after one warm-up.
+//!
+//! Run: `cargo bench --bench conv_grad`.
+
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
+use burn::tensor::{Distribution, Tensor};
+use burn_idc::device::{BACKEND_NAME, DefaultBackend as I, TrainBackend as A, default_device};
+use std::time::Instant;
+
+fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// 3x3 "same" convolution as nine shifted matrix products over the flattened padded image
+/// (shift (i, j) is one contiguous range), cropped back to `w` columns at the end.
+fn shifted_matmul_conv(x: Tensor<A, 4>, w: Tensor<A, 4>) -> Tensor<A, 4> {
+    let [n, c, h, wd] = x.dims();
+    let co = w.dims()[0];
+    let pw = wd + 2;
+    let xp = x
+        .pad((1, 1, 1, 2), PadMode::Constant(0.0))
+        .reshape([n, c, (h + 3) * pw]);
+    let mut acc: Option<Tensor<A, 3>> = None;
+    for k in 0..9 {
+        let (i, j) = (k / 3, k % 3);
+        let off = i * pw + j;
+        let s = xp.clone().slice([0..n, 0..c, off..off + h * pw]);
+        let wk = w
+            .clone()
+            .slice([0..co, 0..c, i..i + 1, j..j + 1])
+            .reshape([1, co, c]);
+        let y = wk.matmul(s);
+        acc = Some(match acc {
+            Some(a) => a + y,
+            None => y,
+        });
+    }
+    acc.expect("nine terms")
+        .reshape([n, co, h, pw])
+        .slice([0..n, 0..co, 0..h, 0..wd])
+}
+
+fn main() {
+    let iters: usize = std::env::var("IDC_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    let dev = default_device();
+    let (n, c, h) = (16usize, 32usize, 48usize);
+    let u =
+        |shape: [usize; 4]| Tensor::<I, 4>::random(shape, Distribution::Uniform(-1.0, 1.0), &dev);
+    let (x, g, w) = (u([n, c, h, h]), u([n, c, h, h]), u([c, c, 3, 3]));
+    let same = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let mut rows: Vec<(&str, f64)> = Vec::new();
+
+    rows.push((
+        "forward conv2d",
+        median_ms(iters, || {
+            let _ = conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
+        }),
+    ));
+    rows.push((
+        "input gradient (conv_transpose2d)",
+        median_ms(iters, || {
+            let t = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
+            let _ = conv_transpose2d(g.clone(), w.clone(), None, t).into_data();
+        }),
+    ));
+    rows.push((
+        "weight gradient (conv2d by a 48x48 kernel)",
+        median_ms(iters, || {
+            let _ = conv2d(
+                x.clone().swap_dims(0, 1),
+                g.clone().swap_dims(0, 1),
+                None,
+                same.clone(),
+            )
+            .into_data();
+        }),
+    ));
+    // The matrix products of an im2col weight gradient: [co, n*h*w] x [n*h*w, 9c].
+    let gm = Tensor::<I, 2>::random([c, n * h * h], Distribution::Uniform(-1.0, 1.0), &dev);
+    let cols = Tensor::<I, 2>::random([n * h * h, 9 * c], Distribution::Uniform(-1.0, 1.0), &dev);
+    rows.push((
+        "weight gradient as one matmul (im2col given)",
+        median_ms(iters, || {
+            let _ = gm.clone().matmul(cols.clone()).into_data();
+        }),
+    ));
+
+    let target = Tensor::<A, 4>::from_data(u([n, c, h, h]).into_data(), &dev);
+    let (xa, wa) = (
+        Tensor::<A, 4>::from_data(x.clone().into_data(), &dev),
+        Tensor::<A, 4>::from_data(w.clone().into_data(), &dev),
+    );
+    let fwd_bwd = |f: &dyn Fn(Tensor<A, 4>, Tensor<A, 4>) -> Tensor<A, 4>| {
+        median_ms(iters, || {
+            let (xi, wi) = (xa.clone().require_grad(), wa.clone().require_grad());
+            let loss = (f(xi.clone(), wi.clone()) - target.clone()).abs().mean();
+            let grads = loss.backward();
+            let _ = xi.grad(&grads).map(|t| t.into_data());
+            let _ = wi.grad(&grads).map(|t| t.into_data());
+        })
+    };
+    rows.push((
+        "autodiff forward + backward, conv2d",
+        fwd_bwd(&|x, w| conv2d(x, w, None, same.clone())),
+    ));
+    rows.push((
+        "autodiff forward + backward, nine shifted matmuls",
+        fwd_bwd(&|x, w| shifted_matmul_conv(x, w)),
+    ));
+
+    println!("3x3 conv 32->32, batch {n}, {h}x{h}, backend {BACKEND_NAME}, median of {iters}");
+    println!();
+    println!("| pass | median ms |");
+    println!("|---|---:|");
+    for (name, ms) in rows {
+        println!("| {name} | {ms:.1} |");
+    }
+}
