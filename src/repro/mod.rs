@@ -23,7 +23,7 @@ use crate::dataset::SrPair;
 use crate::dataset::idc::{CacheMode, IdcDataset};
 use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
-use crate::device::{TrainBackend, default_device};
+use crate::device::{DefaultBackend, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
 use crate::image::io::list_images;
 use crate::models::edsr::Edsr;
@@ -256,7 +256,7 @@ fn evaluate_dir(
     scale: usize,
 ) -> Result<Vec<(String, Scores)>> {
     let device = default_device();
-    let (model, _) = load_model_dir::<crate::device::DefaultBackend>(model_dir, &device)?;
+    let (model, _) = load_model_dir::<DefaultBackend>(model_dir, &device)?;
     test_dirs
         .iter()
         .map(|(name, dir)| {
@@ -431,8 +431,11 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                     &(&cfg, &pool_key, &models[0].fingerprint),
                 );
                 let n: Option<usize> = if_done(progress.stage(&st, |dir| {
-                    let ex = load(&extractor_dir)?;
-                    let r = select_to_cache::<TrainBackend, Edsr<TrainBackend>>(
+                    // Inference backend: forward passes on the autodiff backend keep their
+                    // graphs (activations) until a backward that never comes; over a whole pool
+                    // that exhausted 24 GiB.
+                    let ex = load_model_dir::<DefaultBackend>(&extractor_dir, &device)?.0;
+                    let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
                         &pool,
                         &dir.join("shards"),
                         &patch,

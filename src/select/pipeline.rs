@@ -184,6 +184,9 @@ pub enum Stage {
 /// given. Shards of pool instances left without a selected pair are removed from the cache (and
 /// the manifest), so a re-run with another method or ratio never mixes in stale pairs; files of
 /// instances not in this pool are left alone.
+///
+/// Give it an inference backend (e.g. `DefaultBackend`), not an autodiff one: Burn's autodiff
+/// keeps every forward graph until a backward pass, and selection runs only forwards.
 pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     pool: &dyn PatchPool,
     cache_dir: &Path,
