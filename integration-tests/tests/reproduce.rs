@@ -116,5 +116,8 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     // (A method left with no finished seed has no cell at all.)
     let seeds = |t: &serde_json::Value| t["rows"][5]["Set5"]["seeds"].as_u64().unwrap_or(0);
     assert_eq!(t["rows"][5]["method"], "IDC");
+    assert_eq!(t["partial"], true);
+    assert_eq!(t["missing"][0], "student-IDC-s0");
+    assert_eq!(table["partial"], false);
     assert_eq!(seeds(&t) + 1, seeds(&table));
 }

@@ -120,6 +120,8 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
         "preset": outcome.preset.name,
         "pool_patches": outcome.pool_patches,
         "set_patches": outcome.set_patches,
+        "partial": !outcome.missing.is_empty(),
+        "missing": outcome.missing,
         "rows": rows,
     })
 }
@@ -215,8 +217,16 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
             .collect();
         let _ = writeln!(md, "| {m} | {} |", cells.join(" | "));
     }
+    let partial_note = if outcome.missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "**Partial**: {} stage(s) of the run not finished yet; cells hold the finished seeds only.\n\n",
+            outcome.missing.len()
+        )
+    };
     let table1_md = format!(
-        "# Table 1 analogue (x{}, ratio {}, preset `{}`)\n\nRGB PSNR (dB, mean ± seed std) / SSIM, BasicSR protocol (crop = scale). \
+        "# Table 1 analogue (x{}, ratio {}, preset `{}`)\n\n{partial_note}RGB PSNR (dB, mean ± seed std) / SSIM, BasicSR protocol (crop = scale). \
          {} real pool patches; every reduced set has {} pairs.\n\n{md}",
         outcome.preset.scale,
         outcome.preset.ratio,
