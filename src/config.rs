@@ -63,7 +63,7 @@ impl PatchConfig {
         if !(2..=4).contains(&self.scale) {
             return Err(IdcError::config("scale", "must be 2, 3 or 4"));
         }
-        if self.hr_patch == 0 || self.hr_patch % self.scale != 0 {
+        if self.hr_patch == 0 || !self.hr_patch.is_multiple_of(self.scale) {
             return Err(IdcError::config(
                 "hr_patch",
                 format!("must be a positive multiple of scale {}", self.scale),

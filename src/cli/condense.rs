@@ -222,14 +222,14 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
         return Ok(m);
     }
     let dir = args.cache.join("default-extractor");
-    if let Ok((m, cfg)) = load_model_dir::<TrainBackend>(&dir, &device) {
-        if cfg.upscale == args.scale {
-            eprintln!(
-                "idc condense: no --extractor: reusing the small extractor trained earlier in {}",
-                dir.display()
-            );
-            return Ok(m);
-        }
+    if let Ok((m, cfg)) = load_model_dir::<TrainBackend>(&dir, &device)
+        && cfg.upscale == args.scale
+    {
+        eprintln!(
+            "idc condense: no --extractor: reusing the small extractor trained earlier in {}",
+            dir.display()
+        );
+        return Ok(m);
     }
     let run_dir = args.cache.join("default-extractor-run");
     eprintln!(

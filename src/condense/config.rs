@@ -202,7 +202,7 @@ impl CondenseConfig {
             return bad("init_noise", "must be in [0, 1]");
         }
         let r = &self.rlff;
-        if r.kernel == 0 || r.kernel % 2 == 0 {
+        if r.kernel == 0 || r.kernel.is_multiple_of(2) {
             return bad("rlff.kernel", "must be odd and positive");
         }
         if r.patch == 0 {

@@ -29,7 +29,7 @@ pub fn plan(config: &CondenseConfig, j: usize) -> StepPlan {
         StepPlan {
             ramp: (k + 1) as f64 / config.assign as f64,
             multi_level: true,
-            refresh: k % config.assign_every.max(1) == 0,
+            refresh: k.is_multiple_of(config.assign_every.max(1)),
         }
     } else {
         StepPlan {

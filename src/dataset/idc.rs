@@ -231,10 +231,11 @@ impl Lru {
             return;
         }
         self.tick += 1;
-        if !self.map.contains_key(&j) && self.map.len() >= self.cap {
-            if let Some(old) = self.map.iter().min_by_key(|(_, e)| e.1).map(|(k, _)| *k) {
-                self.map.remove(&old);
-            }
+        if !self.map.contains_key(&j)
+            && self.map.len() >= self.cap
+            && let Some(old) = self.map.iter().min_by_key(|(_, e)| e.1).map(|(k, _)| *k)
+        {
+            self.map.remove(&old);
         }
         self.map.insert(j, (v, self.tick));
     }
@@ -454,22 +455,22 @@ impl IdcDatasetBuilder {
                 Some(&hashes),
                 self.skip_small_images,
             );
-            if let Ok(src) = &probed {
-                if src.n_real == 0 {
-                    eprintln!(
-                        "warning: skipping {}: {}x{} is smaller than one {}x{} patch",
-                        path.display(),
-                        src.width,
-                        src.height,
-                        self.patch.hr_patch,
-                        self.patch.hr_patch
-                    );
-                    skipped.push(SkippedImage {
-                        error: format!("smaller than one {}-pixel patch", self.patch.hr_patch),
-                        path,
-                    });
-                    continue;
-                }
+            if let Ok(src) = &probed
+                && src.n_real == 0
+            {
+                eprintln!(
+                    "warning: skipping {}: {}x{} is smaller than one {}x{} patch",
+                    path.display(),
+                    src.width,
+                    src.height,
+                    self.patch.hr_patch,
+                    self.patch.hr_patch
+                );
+                skipped.push(SkippedImage {
+                    error: format!("smaller than one {}-pixel patch", self.patch.hr_patch),
+                    path,
+                });
+                continue;
             }
             let probed = probed.and_then(|src| {
                 let n = config.synthetic_count(src.n_real);
@@ -840,10 +841,10 @@ impl Inner {
             }
         };
         // Someone (thread or process) may have written it while we waited for the lock.
-        if !self.needs_rebuild(j) {
-            if let Ok(p) = self.try_load(j, &path, keep) {
-                return Ok(Some((p, Outcome::Loaded)));
-            }
+        if !self.needs_rebuild(j)
+            && let Ok(p) = self.try_load(j, &path, keep)
+        {
+            return Ok(Some((p, Outcome::Loaded)));
         }
         let t0 = Instant::now();
         let (lr_real, _hr_real) = source::load_pairs(&info.src, &self.patch)?;

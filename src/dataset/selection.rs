@@ -106,10 +106,10 @@ impl SelectionDataset {
     /// Decoded shard `s`, from the in-memory cache or disk. The file is re-validated on load and
     /// must still carry the fingerprint seen at open (a replaced cache is an error, not a mix).
     fn shard(&self, s: usize) -> Result<Arc<Shard>> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((_, sh)) = cache.iter().find(|(i, _)| *i == s) {
-                return Ok(sh.clone());
-            }
+        if let Ok(cache) = self.cache.lock()
+            && let Some((_, sh)) = cache.iter().find(|(i, _)| *i == s)
+        {
+            return Ok(sh.clone());
         }
         let sh = Arc::new(read_shard(&self.files[s], Some(&self.fingerprints[s]))?);
         let expect = self.offsets[s + 1] - self.offsets[s];

@@ -301,12 +301,12 @@ pub fn decode_shard(
             "checksum mismatch (stored {stored_crc:08x}, computed {crc:08x})"
         )));
     }
-    if let Some(expected) = expected_fingerprint {
-        if expected != fingerprint {
-            return Err(bad(format!(
-                "stale shard: fingerprint {fingerprint} differs from expected {expected}"
-            )));
-        }
+    if let Some(expected) = expected_fingerprint
+        && expected != fingerprint
+    {
+        return Err(bad(format!(
+            "stale shard: fingerprint {fingerprint} differs from expected {expected}"
+        )));
     }
     let data = &payload[cur.pos..];
     let (lr_bytes, hr_bytes) = data.split_at(count * lr_size);

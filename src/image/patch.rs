@@ -26,10 +26,10 @@ pub fn axis_positions(len: usize, crop: usize, step: usize, thresh_size: usize) 
         return Vec::new();
     }
     let mut v: Vec<usize> = (0..=len - crop).step_by(step).collect();
-    if let Some(&last) = v.last() {
-        if len - (last + crop) > thresh_size {
-            v.push(len - crop);
-        }
+    if let Some(&last) = v.last()
+        && len - (last + crop) > thresh_size
+    {
+        v.push(len - crop);
     }
     v
 }

@@ -27,7 +27,7 @@ pub fn basicsr_to_burn_key(key: &str) -> Option<String> {
     if let Some(rest) = key.strip_prefix("upsample.") {
         let (idx, tail) = rest.split_once('.')?;
         let idx: usize = idx.parse().ok()?;
-        if idx % 2 != 0 {
+        if !idx.is_multiple_of(2) {
             return None;
         }
         return Some(format!("upsample.{}.{tail}", idx / 2));

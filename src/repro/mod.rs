@@ -383,11 +383,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             .patch_config(patch.clone())
             .ratio(cfg.ratio)
             .condense(cfg.clone())
-            .models::<TrainBackend, _, _>(
-                load(&extractor_dir)?,
-                load(&teacher_dir)?,
-                device.clone(),
-            )
+            .models::<TrainBackend, _, _>(load(&extractor_dir)?, load(&teacher_dir)?, device)
             .cache_dir(cache.join("shards"))
             .mode(mode)
             .seed(0)

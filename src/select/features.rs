@@ -57,7 +57,7 @@ impl FeatureMatrix {
 
     /// Appends rows given as a flat buffer (a multiple of `dim` values).
     pub fn push_rows(&mut self, flat: &[f32]) -> Result<()> {
-        if flat.len() % self.dim != 0 {
+        if !flat.len().is_multiple_of(self.dim) {
             return Err(IdcError::InvalidInput(format!(
                 "{} values is not a whole number of {}-dim rows",
                 flat.len(),

@@ -100,7 +100,7 @@ impl TrainConfig {
         if self.checkpoint_every == 0 {
             return Err(IdcError::config("checkpoint_every", "must be positive"));
         }
-        if self.valid_every == 0 || self.valid_every % self.checkpoint_every != 0 {
+        if self.valid_every == 0 || !self.valid_every.is_multiple_of(self.checkpoint_every) {
             return Err(IdcError::config(
                 "valid_every",
                 format!(

@@ -293,7 +293,7 @@ impl<B: Backend> DataLoaderIterator<ValidItem<B>> for ValidIter<'_, B> {
 impl<B: Backend> DataLoader<B, ValidItem<B>> for ValidLoader<B> {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ValidItem<B>> + 'a> {
         let done = self.iteration.load(Ordering::SeqCst);
-        let due = done > 0 && (done % self.valid_every == 0 || done >= self.total);
+        let due = done > 0 && (done.is_multiple_of(self.valid_every) || done >= self.total);
         Box::new(ValidIter {
             loader: self,
             pos: 0,

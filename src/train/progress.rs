@@ -130,7 +130,7 @@ impl MetricsRendererTraining for IterationRenderer {
         let extra: String = self.extra.iter().map(|(_, v)| format!(" | {v}")).collect();
         self.bar
             .set_message(format!("loss {:.5}{extra}", self.last_loss));
-        if self.bar.is_hidden() && (it % 25 == 0 || Some(it as u64) == self.bar.length()) {
+        if self.bar.is_hidden() && (it.is_multiple_of(25) || Some(it as u64) == self.bar.length()) {
             eprintln!(
                 "[iter {it}/{}] loss {:.5}{extra}",
                 self.bar.length().unwrap_or(0),
