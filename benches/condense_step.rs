@@ -59,17 +59,12 @@ fn real_patches(n: usize, side: usize) -> (Vec<Image>, String) {
     (lr, "synthetic sinusoids".into())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{bench_iters, median};
 
 fn main() -> anyhow::Result<()> {
-    let iters: usize = std::env::var("IDC_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6)
-        .max(1);
+    let iters = bench_iters(6);
     let device = default_device();
     let edsr = EdsrConfig::new(64, 16, 2)
         .init_seeded::<TrainBackend>(&device, 0)

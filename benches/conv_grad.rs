@@ -15,20 +15,10 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Distribution, Tensor};
 use burn_idc::device::{BACKEND_NAME, DefaultBackend as I, TrainBackend as A, default_device};
-use std::time::Instant;
 
-fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut v: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{bench_iters, median_ms};
 
 /// 3x3 "same" convolution as nine shifted matrix products over the flattened padded image
 /// (shift (i, j) is one contiguous range), cropped back to `w` columns at the end.
@@ -60,11 +50,7 @@ fn shifted_matmul_conv(x: Tensor<A, 4>, w: Tensor<A, 4>) -> Tensor<A, 4> {
 }
 
 fn main() {
-    let iters: usize = std::env::var("IDC_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let iters = bench_iters(5);
     let dev = default_device();
     let (n, c, h) = (16usize, 32usize, 48usize);
     let u =

@@ -16,31 +16,13 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor};
 use burn_idc::device::{BACKEND_NAME, DefaultBackend, TrainBackend, default_device};
 use burn_idc::models::edsr::EdsrConfig;
-use std::time::Instant;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn time<F: FnMut()>(iters: usize, mut f: F) -> f64 {
-    f(); // warm-up
-    let runs: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    median(runs)
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{bench_iters, median_ms as time};
 
 fn main() {
-    let iters: usize = std::env::var("IDC_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let iters = bench_iters(5);
     let device = default_device();
     let cfg = EdsrConfig::from_arch("edsr-tiny", 2).expect("preset");
     let (n, p) = (16, 48);
