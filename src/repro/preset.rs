@@ -118,10 +118,13 @@ impl Preset {
     }
 
     /// T91 + BSD200 at x2, LR 32x32 patches, EDSR-tiny students, resumable across sessions.
-    /// About 7-8 hours on the 2-core machine, estimated from measured rates (EDSR-tiny step
-    /// ~0.9 s; condensation ~2 s set-up + 0.25 s per step per image): students ~3 h, teacher
-    /// ~75 min, IDC set ~1 h, ablation ~2 h, the rest ~40 min. The students are what it cannot
-    /// shed: 12 of them, each long enough for Whole to clear bicubic by 0.5 dB on Set5.
+    /// About 8-9 hours on the 2-core machine. Measured stage times there (2026-11-26, flex,
+    /// `nice 19` background run): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
+    /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
+    /// student 1048 s + its evaluation 53 s (x 12 students = ~3.7 h); the ablation (six 1% sets
+    /// on 96 images + six 600-iteration students) is estimated at ~2 h. The students are what it
+    /// cannot shed: 12 of them, each long enough for Whole to clear bicubic by 0.5 dB on Set5
+    /// (seed 0: +0.77 dB on Set5 validation after 1000 iterations).
     pub fn cpu() -> Preset {
         let mut condense = CondenseConfig::default();
         condense.iters = 40;
