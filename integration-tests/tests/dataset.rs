@@ -327,6 +327,7 @@ fn kind_of(e: &IdcError) -> &'static str {
         IdcError::InvalidConfig { .. } => "config",
         IdcError::Cache { .. } => "cache",
         IdcError::Model(_) => "model",
+        IdcError::StageMissing(_) => "stage-missing",
     }
 }
 

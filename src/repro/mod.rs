@@ -379,6 +379,9 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                         cfg: &CondenseConfig,
                         mode: CacheMode|
      -> Result<IdcDataset> {
+        // `clone`, not a copy: the CUDA device is not `Copy`, and this closure must stay `Fn`.
+        #[allow(clippy::clone_on_copy)]
+        let device = device.clone();
         IdcDataset::builder(images)
             .patch_config(patch.clone())
             .ratio(cfg.ratio)
