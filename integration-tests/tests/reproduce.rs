@@ -1,6 +1,7 @@
 //! The `smoke` reproduction preset end to end through the `idc` binary on real images: every
-//! stage runs, every table cell exists, a second invocation resumes from the stage cache, and
-//! `--report-only` runs nothing and reports exactly the finished stages.
+//! stage runs, every table cell (and the Random+T control) exists, a second invocation resumes
+//! from the stage cache, and `--report-only` runs nothing and reports exactly the finished
+//! stages.
 //! (It asserts nothing about quality: the smoke budgets are far too small for that.)
 
 use integration_tests::{idc_bin, require_data};
@@ -64,6 +65,14 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
             assert!(row[set]["psnr_std"].as_f64().unwrap() >= 0.0);
         }
     }
+    // The distillation control sits beside Table 1, not among its methods.
+    let controls = table["controls"].as_array().unwrap();
+    assert_eq!(controls.len(), 1);
+    assert_eq!(controls[0]["method"], "Random+T");
+    assert_eq!(
+        controls[0]["Set5"]["seeds"], rows[1]["Set5"]["seeds"],
+        "Random+T trains on each of Random's sets"
+    );
     for f in [
         "table1.md",
         "table2.md",

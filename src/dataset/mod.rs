@@ -5,12 +5,15 @@
 //!   [`sr_patch::SrBatcher`] and the flip/rot90 augmentation wrapper.
 //! - `shard`: the on-disk shard format (one file per instance, fingerprinted, checksummed).
 //! - `idc`: `IdcDataset`, lazy condense-or-load over a shard cache.
+//! - `relabel`: [`relabel::TeacherLabeled`], the same LR patches with teacher HR targets (the
+//!   control that separates condensation from distillation).
 
 use crate::image::Image;
 
 pub mod ahead;
 pub mod idc;
 pub mod lock;
+pub mod relabel;
 pub mod selection;
 pub mod shard;
 pub mod source;

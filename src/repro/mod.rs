@@ -21,6 +21,7 @@ use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::SrPair;
 use crate::dataset::idc::{CacheMode, IdcDataset};
+use crate::dataset::relabel::TeacherLabeled;
 use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, TrainBackend, default_device};
@@ -327,7 +328,8 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
 
     let main_seeds = preset.seeds_main as u64;
     let base_seeds = preset.seeds_baselines as u64;
-    let n_students = 3 * main_seeds + 3 * base_seeds;
+    // Whole, IDC, Random, the Random+T control (main seeds) and three baselines.
+    let n_students = 4 * main_seeds + 3 * base_seeds;
     let n_ablation = preset
         .ablation
         .as_ref()
@@ -554,6 +556,32 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         ))?);
     }
 
+    // Control: Random's own sets with the teacher's HR targets. IDC's targets are teacher
+    // outputs (distillation, paper Sec. 3), so IDC vs Random mixes two effects; IDC vs Random+T
+    // isolates what the condensation of the LR patches adds.
+    let teacher_fp = &models[1].fingerprint;
+    for (_, seed, set_dir) in select_sets
+        .iter()
+        .filter(|(m, _, _)| *m == SelectMethod::Random)
+    {
+        let tag = format!("{}+teacher:{teacher_fp}", set_dir.to_string_lossy());
+        let data = || {
+            let teacher = load_model_dir::<DefaultBackend>(&teacher_dir, &device)?.0;
+            let sel = SelectionDataset::open(&set_dir.join("shards"))?;
+            Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
+                &sel, &teacher, &device, 16,
+            )?))
+        };
+        students.extend(if_done(student(
+            RANDOM_TEACHER,
+            &tag,
+            *seed,
+            &preset.student,
+            &data,
+            &mut progress,
+        ))?);
+    }
+
     // 4. Ablation (Table 3 analogue).
     let mut ablation = Vec::new();
     if let Some(a) = &preset.ablation {
@@ -619,6 +647,9 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     report::write_all(&outcome, &paths.out)?;
     Ok(outcome)
 }
+
+/// Table name of the control row: Random's sets relabelled by the teacher.
+pub const RANDOM_TEACHER: &str = "Random+T";
 
 /// Table names of the selection methods.
 pub fn method_name(m: SelectMethod) -> &'static str {

@@ -24,6 +24,15 @@ pub const METHODS: [&str; 7] = [
     "Whole", "Random", "Herding", "K-center", "DCSR", "IDC", "Bicubic",
 ];
 
+/// Control rows, reported beside Table 1 (not among its methods): `Random+T` is Random's sets
+/// with the teacher's HR targets, which separates IDC's condensation from its distillation.
+pub const CONTROLS: [&str; 1] = [super::RANDOM_TEACHER];
+
+/// What a control row is, for the tables' footnotes.
+pub const CONTROL_NOTE: &str = "Random+T: control, not a Table-1 method. Random's own sets (same LR patches, same seeds) with \
+     HR targets from the teacher, like IDC's; IDC vs Random+T isolates what condensing the LR patches adds, \
+     IDC vs Random mixes that with the teacher's distillation.";
+
 /// Mean and sample standard deviation (0 for a single value).
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -69,7 +78,7 @@ fn cell(results: &[&StudentResult], set: &str) -> Option<Cell> {
 /// Table 1 as `method -> set -> cell`.
 pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> {
     let mut t = BTreeMap::new();
-    for m in METHODS {
+    for m in METHODS.iter().chain(CONTROLS.iter()).copied() {
         let mut row = BTreeMap::new();
         for set in TEST_SETS {
             let c = if m == "Bicubic" {
@@ -98,7 +107,8 @@ pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> 
 }
 
 fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>>) -> Value {
-    let rows: Vec<Value> = METHODS
+    let rows_of = |methods: &[&str]| -> Vec<Value> {
+        methods
         .iter()
         .map(|m| {
             let mut row = serde_json::Map::new();
@@ -113,7 +123,8 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
             }
             Value::Object(row)
         })
-        .collect();
+        .collect()
+    };
     json!({
         "scale": outcome.preset.scale,
         "ratio": outcome.preset.ratio,
@@ -122,7 +133,9 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
         "set_patches": outcome.set_patches,
         "partial": !outcome.missing.is_empty(),
         "missing": outcome.missing,
-        "rows": rows,
+        "rows": rows_of(&METHODS),
+        "controls": rows_of(&CONTROLS),
+        "controls_note": CONTROL_NOTE,
     })
 }
 
@@ -174,7 +187,11 @@ fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
             whole.psnr - bic.psnr,
             idc.psnr - whole.psnr
         );
-        for (other, oc) in [("Whole", Some(whole)), ("Random", get("Random"))] {
+        for (other, oc) in [
+            ("Whole", Some(whole)),
+            ("Random", get("Random")),
+            (super::RANDOM_TEACHER, get(super::RANDOM_TEACHER)),
+        ] {
             let Some(oc) = oc else { continue };
             let diff = idc.psnr - oc.psnr;
             let spread = idc.psnr_std.max(oc.psnr_std);
@@ -217,6 +234,23 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
             .collect();
         let _ = writeln!(md, "| {m} | {} |", cells.join(" | "));
     }
+    for m in CONTROLS {
+        let row = t.get(m);
+        if row.is_none_or(|r| r.is_empty()) {
+            continue;
+        }
+        let cells: Vec<String> = TEST_SETS
+            .iter()
+            .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
+            .collect();
+        let _ = writeln!(md, "| {m} (control) | {} |", cells.join(" | "));
+    }
+    if CONTROLS
+        .iter()
+        .any(|m| t.get(*m).is_some_and(|r| !r.is_empty()))
+    {
+        let _ = writeln!(md, "\n{CONTROL_NOTE}");
+    }
     let partial_note = if outcome.missing.is_empty() {
         String::new()
     } else {
@@ -239,7 +273,11 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
     // Convergence plot and Table 2.
     let mut series = Vec::new();
     let mut curves = BTreeMap::new();
-    for m in METHODS.iter().filter(|m| **m != "Bicubic") {
+    for m in METHODS
+        .iter()
+        .chain(CONTROLS.iter())
+        .filter(|m| **m != "Bicubic")
+    {
         let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == *m).collect();
         let c = curve(&rs);
         if !c.is_empty() {
