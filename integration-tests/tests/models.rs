@@ -4,7 +4,8 @@
 //!   `reference/edsr_reference.py` (`fixtures/*.pth` + outputs as JSON): outputs within 1e-4,
 //!   and BasicSR-protocol Set5 PSNR within 1e-3 dB of PyTorch's (when the data are there).
 //! - `.pth` errors name the offending keys.
-//! - Resume: 6 iterations in one go == 3 + resume 3, bit for bit; resume refusals.
+//! - Resume: 6 iterations in one go == 3 + resume 3, bit for bit, validation history included
+//!   (also when the first invocation was killed before writing its summary); resume refusals.
 //! - It learns: short seeded training of edsr-tiny x2 beats bicubic on Set5.
 //! - CLI: `idc eval` (bicubic, .pth) and `idc upscale`.
 
@@ -231,17 +232,31 @@ fn resume_gives_the_same_weights() {
     let device = default_device();
     let root = tempfile::tempdir().unwrap();
     let (one, two) = (root.path().join("one"), root.path().join("two"));
+    // Two generated 24x24 validation images (a unit fixture, not data).
+    let valid = root.path().join("valid");
+    std::fs::create_dir_all(&valid).unwrap();
+    for k in 0..2usize {
+        let data = (0..3 * 24 * 24)
+            .map(|i| ((i * 29 + k * 71) % 256) as f32 / 255.0)
+            .collect();
+        let img = Image::new(3, 24, 24, data).unwrap();
+        burn_idc::image::io::save_png(&valid.join(format!("v{k}.png")), &img).unwrap();
+    }
+    let valid = Some(valid.as_path());
 
     let full =
-        train_sr::<AB, _>(&tiny_config(6), toy_set(), None, &one, false, None, &device).unwrap();
+        train_sr::<AB, _>(&tiny_config(6), toy_set(), valid, &one, false, None, &device).unwrap();
     assert_eq!(full.iterations, 6);
 
     // Resume with nothing to resume from is an error, not a fresh start.
     let err = train_sr::<AB, _>(&tiny_config(3), toy_set(), None, &two, true, None, &device);
     assert!(err.is_err());
     let half =
-        train_sr::<AB, _>(&tiny_config(3), toy_set(), None, &two, false, None, &device).unwrap();
+        train_sr::<AB, _>(&tiny_config(3), toy_set(), valid, &two, false, None, &device).unwrap();
     assert_eq!(half.iterations, 3);
+    // As if killed after its last checkpoint, before the summary was written: the validation
+    // made before the kill must still be reported after the resume.
+    std::fs::remove_file(two.join(burn_idc::train::fit::SUMMARY_FILE)).unwrap();
     // Restarting into a used directory without --resume is refused.
     let again = train_sr::<AB, _>(&tiny_config(6), toy_set(), None, &two, false, None, &device);
     assert!(matches!(again, Err(IdcError::InvalidInput(_))));
@@ -251,9 +266,15 @@ fn resume_gives_the_same_weights() {
     assert!(train_sr::<AB, _>(&other, toy_set(), None, &two, true, None, &device).is_err());
 
     let resumed =
-        train_sr::<AB, _>(&tiny_config(6), toy_set(), None, &two, true, None, &device).unwrap();
+        train_sr::<AB, _>(&tiny_config(6), toy_set(), valid, &two, true, None, &device).unwrap();
     assert_eq!(resumed.start_iteration, 3);
     assert_eq!(resumed.iterations, 6);
+    let its = |s: &burn_idc::train::TrainSummary| {
+        s.validation.iter().map(|r| r.iteration).collect::<Vec<_>>()
+    };
+    assert_eq!(its(&full), [3, 6]);
+    assert!(full.validation.iter().all(|r| r.psnr_rgb.is_finite()));
+    assert_eq!(resumed.validation, full.validation, "validation history after resume");
 
     let (a, _) = load_model_dir::<B>(&one, &device).unwrap();
     let (b, _) = load_model_dir::<B>(&two, &device).unwrap();

@@ -209,6 +209,40 @@ fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
     out
 }
 
+/// Students whose validation curve lacks points the schedule should have made (e.g. lost when
+/// an older version resumed the training from a checkpoint), one line each; empty when none.
+fn curve_gaps(outcome: &RunOutcome) -> String {
+    let mut out = String::new();
+    let every = outcome.preset.student.valid_every.max(1);
+    for r in &outcome.students {
+        let mut expected: Vec<usize> = (1..=r.items / every).map(|k| k * every).collect();
+        if !r.items.is_multiple_of(every) {
+            expected.push(r.items);
+        }
+        let missing: Vec<String> = expected
+            .iter()
+            .filter(|it| r.validation.iter().all(|v| v.iteration != **it))
+            .map(|it| it.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "- {} s{}: no validation recorded at iteration(s) {}",
+                r.method,
+                r.seed,
+                missing.join(", ")
+            );
+        }
+    }
+    if !out.is_empty() {
+        out = format!(
+            "Validation points missing (the plot and Table 2 average only the iterations every seed of a \
+             method has; final scores are unaffected):\n\n{out}\n"
+        );
+    }
+    out
+}
+
 /// Writes every result file into `out`.
 pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
     let t = table1(outcome);
@@ -401,13 +435,20 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
          Command: `cargo run --release --example reproduce -- --preset {name}` (same as `idc reproduce --preset {name}`).\n\
          Git commit: `{commit}`. Backend: {backend}. Measured compute time of the finished stages: {known:.0} s ({hours:.1} h; \
          stage table below); wall time of the invocation that wrote this: {wall:.0} s.\n\n\
-         {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{read}\n\
-         ![convergence](convergence.png)\n\n## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+         {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
+         ![convergence](convergence.png)\n\n{gaps}## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
         name = outcome.preset.name,
         backend = outcome.backend,
         wall = outcome.wall_seconds,
         hours = known / 3600.0,
         read = reading(&t),
+        gaps = curve_gaps(outcome),
+        human = if out.join("READING.md").is_file() {
+            "The interpretation (written by hand from these numbers, with the controls and \
+             ablation that explain them) is in [READING.md](READING.md).\n\n"
+        } else {
+            ""
+        },
     );
     write_atomic(&out.join("README.md"), readme.as_bytes())?;
     Ok(())

@@ -23,7 +23,9 @@ use crate::models::edsr::{Edsr, EdsrConfig};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
 use crate::train::config::TrainConfig;
 use crate::train::eval::prepare_pairs;
-use crate::train::metric::{SrValidMetric, ValidHistory, ValidKind, ValidLoader};
+use crate::train::metric::{
+    HistoryFile, SrValidMetric, ValidHistory, ValidKind, ValidLoader, history_records,
+};
 use crate::train::progress::{IterationRenderer, LossCurve};
 use crate::train::sampler::{IterationLoader, SamplerParams, SamplerState};
 use burn::data::dataset::Dataset;
@@ -45,6 +47,8 @@ use std::time::Instant;
 pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
 /// File (in the output directory) holding the [`TrainSummary`].
 pub const SUMMARY_FILE: &str = "summary.json";
+/// Validation history, rewritten at every validation (survives a kill; read on resume).
+pub const VALIDATION_FILE: &str = "validation.json";
 
 /// BasicSR `MultiStepLR` as a burn-train scheduler: `lr * gamma^(#milestones <= iteration)`.
 #[derive(Clone, Debug)]
@@ -79,14 +83,23 @@ impl LrScheduler for MultiStepLr {
     }
 }
 
-/// One validation of a training run.
+/// One validation of a training run (a metric that could not be computed is NaN; JSON writes
+/// it as `null`, which reads back as NaN).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValidRecord {
     pub iteration: usize,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub psnr_rgb: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub ssim_rgb: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub psnr_y: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub ssim_y: f64,
+}
+
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// What a training run did (also written to `<out>/summary.json`).
@@ -159,12 +172,19 @@ fn read_train_config(out_dir: &Path) -> Result<TrainConfig> {
         .map_err(|e| IdcError::cache(path, format!("not a training config: {e}")))
 }
 
+/// Validations of earlier invocations: the live file (written during training, so it survives
+/// a kill), else the summary of a finished invocation (runs from before the live file).
 fn read_history(out_dir: &Path) -> Vec<ValidRecord> {
-    std::fs::read(out_dir.join(SUMMARY_FILE))
+    let live = std::fs::read(out_dir.join(VALIDATION_FILE))
         .ok()
-        .and_then(|b| serde_json::from_slice::<TrainSummary>(&b).ok())
-        .map(|s| s.validation)
-        .unwrap_or_default()
+        .and_then(|b| serde_json::from_slice::<Vec<ValidRecord>>(&b).ok());
+    live.unwrap_or_else(|| {
+        std::fs::read(out_dir.join(SUMMARY_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<TrainSummary>(&b).ok())
+            .map(|s| s.validation)
+            .unwrap_or_default()
+    })
 }
 
 /// Trains an EDSR of `config` on `train_set` and writes a model directory to `out_dir`.
@@ -369,12 +389,15 @@ where
     ))
     .metric_train_numeric(LossMetric::<burn::backend::Flex>::new())
     .num_epochs(num_epochs);
+    let history_file = Arc::new(HistoryFile {
+        path: out_dir.join(VALIDATION_FILE),
+        earlier: history.clone(),
+    });
     for kind in ValidKind::ALL {
-        training = training.metric_valid_numeric(SrValidMetric::new(
-            kind,
-            config.scale,
-            history_map.clone(),
-        ));
+        training = training.metric_valid_numeric(
+            SrValidMetric::new(kind, config.scale, history_map.clone())
+                .with_history_file(history_file.clone()),
+        );
     }
     for metric in hooks.progress {
         training = training.metric_train_numeric(metric);
@@ -411,19 +434,8 @@ where
     save_model_dir(&model, &model_config, out_dir)?;
 
     if let Ok(h) = history_map.lock() {
-        for (&iteration, m) in h.iter() {
-            let get = |k| m.get(&k).copied().unwrap_or(f64::NAN);
-            history.retain(|r| r.iteration != iteration);
-            history.push(crate::train::fit::ValidRecord {
-                iteration,
-                psnr_rgb: get(ValidKind::PsnrRgb),
-                ssim_rgb: get(ValidKind::SsimRgb),
-                psnr_y: get(ValidKind::PsnrY),
-                ssim_y: get(ValidKind::SsimY),
-            });
-        }
+        history = history_file.merged(history_records(&h));
     }
-    history.sort_by_key(|r| r.iteration);
     let curve = losses.lock().map(|l| l.clone()).unwrap_or_default();
     let tail = &curve[curve.len().saturating_sub(50)..];
     let summary = TrainSummary {
@@ -456,6 +468,27 @@ mod tests {
         accepts::<crate::dataset::sr_patch::SrPatchDataset>();
         accepts::<crate::train::data::HrImageDataset>();
         accepts::<crate::train::data::PairDataset>();
+    }
+
+    #[test]
+    fn validation_history_round_trips_nan_and_merges() {
+        let rec = |iteration, psnr_rgb| ValidRecord {
+            iteration,
+            psnr_rgb,
+            ssim_rgb: 0.5,
+            psnr_y: 30.0,
+            ssim_y: 0.6,
+        };
+        let json = serde_json::to_vec(&vec![rec(1, f64::NAN)]).unwrap();
+        let back: Vec<ValidRecord> = serde_json::from_slice(&json).unwrap();
+        assert!(back[0].psnr_rgb.is_nan() && back[0].ssim_y == 0.6);
+        let file = HistoryFile {
+            path: PathBuf::new(),
+            earlier: vec![rec(100, 28.0), rec(200, 30.0)],
+        };
+        let merged = file.merged(vec![rec(300, 31.0), rec(200, 30.5)]);
+        let got: Vec<(usize, f64)> = merged.iter().map(|r| (r.iteration, r.psnr_rgb)).collect();
+        assert_eq!(got, [(100, 28.0), (200, 30.5), (300, 31.0)]);
     }
 
     #[test]

@@ -17,7 +17,9 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
+use crate::train::fit::ValidRecord;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -145,8 +147,60 @@ impl ValidKind {
 /// Per-validation means, keyed by the global iteration the validation ran at.
 pub type ValidHistory = Arc<Mutex<BTreeMap<usize, BTreeMap<ValidKind, f64>>>>;
 
+/// The history as records sorted by iteration (a missing metric reads NaN).
+pub fn history_records(history: &BTreeMap<usize, BTreeMap<ValidKind, f64>>) -> Vec<ValidRecord> {
+    history
+        .iter()
+        .map(|(&iteration, m)| {
+            let get = |k| m.get(&k).copied().unwrap_or(f64::NAN);
+            ValidRecord {
+                iteration,
+                psnr_rgb: get(ValidKind::PsnrRgb),
+                ssim_rgb: get(ValidKind::SsimRgb),
+                psnr_y: get(ValidKind::PsnrY),
+                ssim_y: get(ValidKind::SsimY),
+            }
+        })
+        .collect()
+}
+
+/// The validation history kept on disk *while* a run trains (the summary is written only at
+/// the end): a run killed and resumed from a checkpoint still reports the validations made
+/// before the kill. `earlier` holds those of the invocations this one resumed.
+#[derive(Clone, Debug)]
+pub struct HistoryFile {
+    pub path: PathBuf,
+    pub earlier: Vec<ValidRecord>,
+}
+
+impl HistoryFile {
+    /// `earlier` followed by `current` (a validation in both keeps `current`'s values).
+    pub fn merged(&self, current: Vec<ValidRecord>) -> Vec<ValidRecord> {
+        let mut all: Vec<ValidRecord> = self
+            .earlier
+            .iter()
+            .filter(|r| current.iter().all(|c| c.iteration != r.iteration))
+            .cloned()
+            .collect();
+        all.extend(current);
+        all.sort_by_key(|r| r.iteration);
+        all
+    }
+
+    fn write(&self, current: Vec<ValidRecord>) {
+        let res = serde_json::to_vec_pretty(&self.merged(current))
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::fsutil::write_atomic(&self.path, &b).map_err(|e| e.to_string()));
+        // Losing the file costs only curve points after a kill; it must not stop training.
+        if let Err(e) = res {
+            eprintln!("[train] cannot write {}: {e}", self.path.display());
+        }
+    }
+}
+
 /// Validation PSNR or SSIM (RGB or Y, `crop_border = scale`), averaged over images; also
-/// records each validation's mean in a shared history for the training summary.
+/// records each validation's mean in a shared history for the training summary (and, with
+/// [`SrValidMetric::with_history_file`], on disk as it goes).
 #[derive(Clone)]
 pub struct SrValidMetric {
     kind: ValidKind,
@@ -154,6 +208,7 @@ pub struct SrValidMetric {
     name: MetricName,
     state: NumericMetricState,
     history: ValidHistory,
+    file: Option<Arc<HistoryFile>>,
 }
 
 impl SrValidMetric {
@@ -165,7 +220,15 @@ impl SrValidMetric {
             name: Arc::new(kind.name().to_string()),
             state: NumericMetricState::default(),
             history,
+            file: None,
         }
+    }
+
+    /// Also rewrites `file` (atomically) after every update, so a kill loses no finished
+    /// validation.
+    pub fn with_history_file(mut self, file: Arc<HistoryFile>) -> Self {
+        self.file = Some(file);
+        self
     }
 }
 
@@ -201,8 +264,12 @@ impl Metric for SrValidMetric {
             FormatOptions::new(self.name.clone()).precision(precision),
         );
         let mean = self.state.running_value().current();
-        if let Ok(mut h) = self.history.lock() {
+        let current = self.history.lock().ok().map(|mut h| {
             h.entry(item.iteration).or_default().insert(self.kind, mean);
+            history_records(&h)
+        });
+        if let (Some(file), Some(current)) = (&self.file, current) {
+            file.write(current);
         }
         entry
     }
