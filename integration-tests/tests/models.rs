@@ -244,15 +244,31 @@ fn resume_gives_the_same_weights() {
     }
     let valid = Some(valid.as_path());
 
-    let full =
-        train_sr::<AB, _>(&tiny_config(6), toy_set(), valid, &one, false, None, &device).unwrap();
+    let full = train_sr::<AB, _>(
+        &tiny_config(6),
+        toy_set(),
+        valid,
+        &one,
+        false,
+        None,
+        &device,
+    )
+    .unwrap();
     assert_eq!(full.iterations, 6);
 
     // Resume with nothing to resume from is an error, not a fresh start.
     let err = train_sr::<AB, _>(&tiny_config(3), toy_set(), None, &two, true, None, &device);
     assert!(err.is_err());
-    let half =
-        train_sr::<AB, _>(&tiny_config(3), toy_set(), valid, &two, false, None, &device).unwrap();
+    let half = train_sr::<AB, _>(
+        &tiny_config(3),
+        toy_set(),
+        valid,
+        &two,
+        false,
+        None,
+        &device,
+    )
+    .unwrap();
     assert_eq!(half.iterations, 3);
     // As if killed after its last checkpoint, before the summary was written: the validation
     // made before the kill must still be reported after the resume.
@@ -274,7 +290,10 @@ fn resume_gives_the_same_weights() {
     };
     assert_eq!(its(&full), [3, 6]);
     assert!(full.validation.iter().all(|r| r.psnr_rgb.is_finite()));
-    assert_eq!(resumed.validation, full.validation, "validation history after resume");
+    assert_eq!(
+        resumed.validation, full.validation,
+        "validation history after resume"
+    );
 
     let (a, _) = load_model_dir::<B>(&one, &device).unwrap();
     let (b, _) = load_model_dir::<B>(&two, &device).unwrap();

@@ -98,6 +98,9 @@ pub struct RunOutcome {
     pub pool_patches: usize,
     pub set_patches: usize,
     pub bicubic: Vec<(String, Scores)>,
+    /// The teacher on the test sets (reference row; empty in runs from before it was kept).
+    #[serde(default)]
+    pub teacher: Vec<(String, Scores)>,
     pub students: Vec<StudentResult>,
     pub ablation: Vec<StudentResult>,
     /// (stage name, seconds it took when it ran) for every finished stage, in pipeline order,
@@ -339,7 +342,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         start,
         done: 0,
         // models, IDC set, selected sets, bicubic, students x (train + eval), ablation.
-        total: 2 + 1 + (main_seeds + 3) as usize + 1 + 2 * n_students as usize + n_ablation,
+        total: 2 + 1 + (main_seeds + 3) as usize + 2 + 2 * n_students as usize + n_ablation,
         ran: Vec::new(),
         times: Vec::new(),
         report_only: mode == RunMode::ReportOnly,
@@ -468,6 +471,17 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             .iter()
             .map(|(n, d)| Ok((n.clone(), Scores::from(&evaluate_bicubic(d, preset.scale)?))))
             .collect()
+    }))?
+    .unwrap_or_default();
+    // The teacher on the test sets: the reference the teacher-labelled sets (IDC, Random+T) are
+    // distilled from (not a Table-1 method).
+    let teacher_stage = Stage::new(
+        work,
+        "eval-teacher",
+        &(&models[1].fingerprint, &test_dirs, preset.scale),
+    );
+    let teacher_scores: Vec<(String, Scores)> = if_done(progress.stage(&teacher_stage, |_| {
+        evaluate_dir(&teacher_dir, &test_dirs, preset.scale)
     }))?
     .unwrap_or_default();
 
@@ -637,6 +651,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         pool_patches,
         set_patches: set_patches.unwrap_or(0),
         bicubic,
+        teacher: teacher_scores,
         students,
         ablation,
         stage_seconds: progress.times.clone(),

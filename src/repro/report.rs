@@ -135,6 +135,7 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
         "missing": outcome.missing,
         "rows": rows_of(&METHODS),
         "controls": rows_of(&CONTROLS),
+        "teacher": outcome.teacher.iter().map(|(n, sc)| (n.clone(), json!({"psnr": sc.psnr_rgb, "ssim": sc.ssim_rgb}))).collect::<serde_json::Map<_, _>>(),
         "controls_note": CONTROL_NOTE,
     })
 }
@@ -278,6 +279,21 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
             .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
             .collect();
         let _ = writeln!(md, "| {m} (control) | {} |", cells.join(" | "));
+    }
+    if !outcome.teacher.is_empty() {
+        let cells: Vec<String> = TEST_SETS
+            .iter()
+            .map(|set| match outcome.teacher.iter().find(|(n, _)| n == set) {
+                Some((_, sc)) => format!("{:.2} / {:.4}", sc.psnr_rgb, sc.ssim_rgb),
+                None => "—".into(),
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| Teacher `{}` (reference) | {} |",
+            outcome.preset.teacher.arch,
+            cells.join(" | ")
+        );
     }
     if CONTROLS
         .iter()

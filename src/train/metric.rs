@@ -7,6 +7,7 @@
 use crate::image::Image;
 use crate::models::edsr::Edsr;
 use crate::train::eval::{ImageScores, score};
+use crate::train::fit::ValidRecord;
 use crate::train::sampler::TrainBatch;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -17,7 +18,6 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
-use crate::train::fit::ValidRecord;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
