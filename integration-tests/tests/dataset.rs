@@ -683,11 +683,15 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
     let args = cli_fixture(root.path(), 8);
     let reference = root.path().join("reference");
     let full = condense_json(&args, &reference, &[]);
-    // Calibrate kill moments on a second (warm-binary) run with the same work.
-    let t0 = Instant::now();
-    let again = condense_json(&args, &reference, &["--rebuild"]);
-    let full_time = t0.elapsed();
-    assert_eq!(again["condensed"], 8);
+    // Calibrate kill moments on warm-binary runs with the same work: the fastest of three, so a
+    // loaded machine during calibration does not push kills past the end of later runs.
+    let mut full_time = Duration::MAX;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let again = condense_json(&args, &reference, &["--rebuild"]);
+        full_time = full_time.min(t0.elapsed());
+        assert_eq!(again["condensed"], 8);
+    }
     assert_eq!(full["instances"], 8);
     assert_eq!(full["condensed"], 8);
     assert_eq!(full["failed"], 0);
@@ -706,12 +710,17 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
     let mut kills = 0;
     // Rounds 0-1 resume an incomplete cache; later rounds use --rebuild, so every round has a
     // full run's work (re-condensing and overwriting valid shards) to be interrupted in.
-    let rounds = 14;
+    // Rounds continue until 10 runs were killed mid-way (a round whose run finished before its
+    // kill still checks the cache), at most 40.
+    let rounds = 40;
     for round in 0..rounds {
+        if kills >= 10 {
+            break;
+        }
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let delay = Duration::from_millis(state % (span * 9 / 10).max(1));
+        let delay = Duration::from_millis(state % (span * 7 / 10).max(1));
         let mut a = args.clone();
         a.push("--cache".into());
         a.push(cache.to_str().unwrap().into());
