@@ -224,8 +224,8 @@ impl SrValidMetric {
         }
     }
 
-    /// Also rewrites `file` (atomically) after every update, so a kill loses no finished
-    /// validation.
+    /// Also rewrites `file` (atomically) when a validation pass reaches its last image, so a
+    /// kill loses no finished validation (one write per metric and validation, not per image).
     pub fn with_history_file(mut self, file: Arc<HistoryFile>) -> Self {
         self.file = Some(file);
         self
@@ -249,7 +249,7 @@ impl Metric for SrValidMetric {
         self.name.clone()
     }
 
-    fn update(&mut self, item: &ValidOutput, _meta: &MetricMetadata) -> SerializedEntry {
+    fn update(&mut self, item: &ValidOutput, meta: &MetricMetadata) -> SerializedEntry {
         let value = score(&item.sr, &item.gt, self.crop_border)
             .map(|s| self.kind.pick(&s))
             .unwrap_or(f64::NAN);
@@ -264,12 +264,13 @@ impl Metric for SrValidMetric {
             FormatOptions::new(self.name.clone()).precision(precision),
         );
         let mean = self.state.running_value().current();
-        let current = self.history.lock().ok().map(|mut h| {
+        let last_image = meta.progress.items_processed >= meta.progress.items_total;
+        let finished = self.history.lock().ok().and_then(|mut h| {
             h.entry(item.iteration).or_default().insert(self.kind, mean);
-            history_records(&h)
+            (last_image && self.file.is_some()).then(|| history_records(&h))
         });
-        if let (Some(file), Some(current)) = (&self.file, current) {
-            file.write(current);
+        if let (Some(file), Some(records)) = (&self.file, finished) {
+            file.write(records);
         }
         entry
     }
