@@ -79,51 +79,70 @@ fn cell(results: &[&StudentResult], set: &str) -> Option<Cell> {
 pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> {
     let mut t = BTreeMap::new();
     for m in METHODS.iter().chain(CONTROLS.iter()).copied() {
-        let mut row = BTreeMap::new();
-        for set in TEST_SETS {
-            let c = if m == "Bicubic" {
-                outcome
-                    .bicubic
-                    .iter()
-                    .find(|(n, _)| n == set)
-                    .map(|(_, s)| Cell {
-                        psnr: s.psnr_rgb,
-                        psnr_std: 0.0,
-                        ssim: s.ssim_rgb,
-                        seeds: 1,
-                    })
-            } else {
-                let rs: Vec<&StudentResult> =
-                    outcome.students.iter().filter(|r| r.method == m).collect();
-                cell(&rs, set)
-            };
-            if let Some(c) = c {
-                row.insert(set.to_string(), c);
-            }
+        if m == "Bicubic" {
+            t.insert(m.to_string(), single_row(&outcome.bicubic));
+            continue;
         }
+        let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == m).collect();
+        let row = TEST_SETS
+            .iter()
+            .filter_map(|set| cell(&rs, set).map(|c| (set.to_string(), c)))
+            .collect();
         t.insert(m.to_string(), row);
     }
     t
 }
 
+/// A row of one-off scores (bicubic, the teacher): no seeds, no spread.
+fn single_row(scores: &[(String, Scores)]) -> BTreeMap<String, Cell> {
+    scores
+        .iter()
+        .map(|(set, s)| {
+            let c = Cell {
+                psnr: s.psnr_rgb,
+                psnr_std: 0.0,
+                ssim: s.ssim_rgb,
+                seeds: 1,
+            };
+            (set.clone(), c)
+        })
+        .collect()
+}
+
+/// The JSON cells of one row, in test-set order (sets without a cell are left out).
+fn row_json(row: Option<&BTreeMap<String, Cell>>) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for set in TEST_SETS {
+        if let Some(c) = row.and_then(|r| r.get(set)) {
+            out.insert(
+                set.into(),
+                json!({"psnr": c.psnr, "psnr_std": c.psnr_std, "ssim": c.ssim, "seeds": c.seeds}),
+            );
+        }
+    }
+    out
+}
+
+/// One markdown table row.
+fn md_row(label: &str, row: Option<&BTreeMap<String, Cell>>) -> String {
+    let cells: Vec<String> = TEST_SETS
+        .iter()
+        .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
+        .collect();
+    format!("| {label} | {} |\n", cells.join(" | "))
+}
+
 fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>>) -> Value {
     let rows_of = |methods: &[&str]| -> Vec<Value> {
         methods
-        .iter()
-        .map(|m| {
-            let mut row = serde_json::Map::new();
-            row.insert("method".into(), json!(m));
-            for set in TEST_SETS {
-                if let Some(c) = t.get(*m).and_then(|r| r.get(set)) {
-                    row.insert(
-                        set.into(),
-                        json!({"psnr": c.psnr, "psnr_std": c.psnr_std, "ssim": c.ssim, "seeds": c.seeds}),
-                    );
-                }
-            }
-            Value::Object(row)
-        })
-        .collect()
+            .iter()
+            .map(|m| {
+                let mut row = serde_json::Map::new();
+                row.insert("method".into(), json!(m));
+                row.extend(row_json(t.get(*m)));
+                Value::Object(row)
+            })
+            .collect()
     };
     json!({
         "scale": outcome.preset.scale,
@@ -135,7 +154,7 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
         "missing": outcome.missing,
         "rows": rows_of(&METHODS),
         "controls": rows_of(&CONTROLS),
-        "teacher": outcome.teacher.iter().map(|(n, sc)| (n.clone(), json!({"psnr": sc.psnr_rgb, "ssim": sc.ssim_rgb}))).collect::<serde_json::Map<_, _>>(),
+        "teacher": row_json(Some(&single_row(&outcome.teacher))),
         "controls_note": CONTROL_NOTE,
     })
 }
@@ -262,43 +281,20 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
         TEST_SETS.join(" | ")
     );
     for m in METHODS {
-        let row = t.get(m);
-        let cells: Vec<String> = TEST_SETS
-            .iter()
-            .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
-            .collect();
-        let _ = writeln!(md, "| {m} | {} |", cells.join(" | "));
+        md.push_str(&md_row(m, t.get(m)));
     }
-    for m in CONTROLS {
-        let row = t.get(m);
-        if row.is_none_or(|r| r.is_empty()) {
-            continue;
-        }
-        let cells: Vec<String> = TEST_SETS
-            .iter()
-            .map(|s| fmt_cell(row.and_then(|r| r.get(*s))))
-            .collect();
-        let _ = writeln!(md, "| {m} (control) | {} |", cells.join(" | "));
+    let controls: Vec<&str> = CONTROLS
+        .into_iter()
+        .filter(|m| t.get(*m).is_some_and(|r| !r.is_empty()))
+        .collect();
+    for m in &controls {
+        md.push_str(&md_row(&format!("{m} (control)"), t.get(*m)));
     }
     if !outcome.teacher.is_empty() {
-        let cells: Vec<String> = TEST_SETS
-            .iter()
-            .map(|set| match outcome.teacher.iter().find(|(n, _)| n == set) {
-                Some((_, sc)) => format!("{:.2} / {:.4}", sc.psnr_rgb, sc.ssim_rgb),
-                None => "—".into(),
-            })
-            .collect();
-        let _ = writeln!(
-            md,
-            "| Teacher `{}` (reference) | {} |",
-            outcome.preset.teacher.arch,
-            cells.join(" | ")
-        );
+        let label = format!("Teacher `{}` (reference)", outcome.preset.teacher.arch);
+        md.push_str(&md_row(&label, Some(&single_row(&outcome.teacher))));
     }
-    if CONTROLS
-        .iter()
-        .any(|m| t.get(*m).is_some_and(|r| !r.is_empty()))
-    {
+    if !controls.is_empty() {
         let _ = writeln!(md, "\n{CONTROL_NOTE}");
     }
     let partial_note = if outcome.missing.is_empty() {
