@@ -75,7 +75,10 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     );
     // The teacher's own scores, the reference of the teacher-labelled sets.
     for set in ["Set5", "Set14", "BSD100"] {
-        assert!(table["teacher"][set]["psnr"].as_f64().unwrap() > 0.0, "{table}");
+        assert!(
+            table["teacher"][set]["psnr"].as_f64().unwrap() > 0.0,
+            "{table}"
+        );
     }
     for f in [
         "table1.md",
