@@ -336,7 +336,8 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     let n_ablation = preset
         .ablation
         .as_ref()
-        .map(|a| 6 * (1 + 2 * a.seeds))
+        // Six IDC variants and the random control: a set each, and a student + evaluation per seed.
+        .map(|a| 7 * (1 + 2 * a.seeds))
         .unwrap_or(0);
     let mut progress = Progress {
         start,
@@ -644,6 +645,59 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                 ))?);
             }
         }
+
+        // Control at the ablation's ratio: real patches drawn at random, the same number from
+        // each image as IDC makes (`per_instance`), with the teacher's HR targets. What separates
+        // it from the IDC variants is only the condensation of the LR patches.
+        let abl_pool = SrPatchDataset::new(&abl_dir, patch.clone())?;
+        let cfg = SelectConfig {
+            method: SelectMethod::Random,
+            ratio: a.ratio,
+            seed: 0,
+            per_instance: true,
+            ..SelectConfig::default()
+        };
+        let abl_pool_key: Vec<(String, usize)> = abl_pool
+            .instances()
+            .iter()
+            .map(|i| (i.name.clone(), i.num_patches))
+            .collect();
+        let st = Stage::new(
+            work,
+            "set-abl-random",
+            &(&cfg, &abl_pool_key, &patch, a.max_images),
+        );
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+                &abl_pool,
+                &dir.join("shards"),
+                &patch,
+                &cfg,
+                None,
+                &device,
+            )?;
+            Ok(r.selected)
+        }))?;
+        if made.is_some() {
+            let tag = format!("{}+teacher:{teacher_fp}", st.dir.to_string_lossy());
+            for seed in 0..a.seeds as u64 {
+                let data = || {
+                    let teacher = load_model_dir::<DefaultBackend>(&teacher_dir, &device)?.0;
+                    let sel = SelectionDataset::open(&st.dir.join("shards"))?;
+                    Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
+                        &sel, &teacher, &device, 16,
+                    )?))
+                };
+                ablation.extend(if_done(student(
+                    &format!("abl-{ABLATION_RANDOM_TEACHER}"),
+                    &tag,
+                    seed,
+                    &a.student,
+                    &data,
+                    &mut progress,
+                ))?);
+            }
+        }
     }
 
     let outcome = RunOutcome {
@@ -665,6 +719,9 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
 
 /// Table name of the control row: Random's sets relabelled by the teacher.
 pub const RANDOM_TEACHER: &str = "Random+T";
+
+/// Table-3 name of the same control at the ablation's ratio (per-instance random draw).
+pub const ABLATION_RANDOM_TEACHER: &str = "random+T";
 
 /// Table names of the selection methods.
 pub fn method_name(m: SelectMethod) -> &'static str {
