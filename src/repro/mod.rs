@@ -575,18 +575,22 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     // outputs (distillation, paper Sec. 3), so IDC vs Random mixes two effects; IDC vs Random+T
     // isolates what the condensation of the LR patches adds.
     let teacher_fp = &models[1].fingerprint;
+    // A selected set with teacher targets, and the tag that keys its students.
+    let teacher_labeled = |set_dir: &Path| -> Result<DynSet> {
+        let teacher = load_model_dir::<DefaultBackend>(&teacher_dir, &device)?.0;
+        let sel = SelectionDataset::open(&set_dir.join("shards"))?;
+        Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
+            &sel, &teacher, &device, 16,
+        )?))
+    };
+    let teacher_labeled_tag =
+        |set_dir: &Path| format!("{}+teacher:{teacher_fp}", set_dir.to_string_lossy());
     for (_, seed, set_dir) in select_sets
         .iter()
         .filter(|(m, _, _)| *m == SelectMethod::Random)
     {
-        let tag = format!("{}+teacher:{teacher_fp}", set_dir.to_string_lossy());
-        let data = || {
-            let teacher = load_model_dir::<DefaultBackend>(&teacher_dir, &device)?.0;
-            let sel = SelectionDataset::open(&set_dir.join("shards"))?;
-            Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
-                &sel, &teacher, &device, 16,
-            )?))
-        };
+        let tag = teacher_labeled_tag(set_dir);
+        let data = || teacher_labeled(set_dir);
         students.extend(if_done(student(
             RANDOM_TEACHER,
             &tag,
@@ -679,15 +683,9 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             Ok(r.selected)
         }))?;
         if made.is_some() {
-            let tag = format!("{}+teacher:{teacher_fp}", st.dir.to_string_lossy());
+            let tag = teacher_labeled_tag(&st.dir);
             for seed in 0..a.seeds as u64 {
-                let data = || {
-                    let teacher = load_model_dir::<DefaultBackend>(&teacher_dir, &device)?.0;
-                    let sel = SelectionDataset::open(&st.dir.join("shards"))?;
-                    Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
-                        &sel, &teacher, &device, 16,
-                    )?))
-                };
+                let data = || teacher_labeled(&st.dir);
                 ablation.extend(if_done(student(
                     &format!("abl-{ABLATION_RANDOM_TEACHER}"),
                     &tag,
