@@ -202,9 +202,16 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
     let mut t3 = String::new();
     let _ = writeln!(
         t3,
-        "# Table 3 analogue: ablation at ratio {}\n\nRGB PSNR (dB) / SSIM; in brackets the difference to the full method \
+        "# Table 3 analogue: ablation, ratio {} per image on {}\n\nRGB PSNR (dB) / SSIM; in brackets the difference to the full method \
          (`{ABLATION_FULL}`); {} seed(s) per variant, {} student iterations, {} condensation iterations.\n",
-        a.ratio, a.seeds, a.student.iters, a.condense_iters
+        a.ratio,
+        a.max_images
+            .map_or("all training images".to_string(), |n| format!(
+                "the first {n} training images"
+            )),
+        a.seeds,
+        a.student.iters,
+        a.condense_iters
     );
     let _ = writeln!(
         t3,
@@ -490,14 +497,23 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
                 .join(", ")
         )
     };
+    // The preset as run, so a custom one (`--preset-file`) can be re-run from this folder.
+    let preset_json =
+        serde_json::to_value(&outcome.preset).map_err(|e| IdcError::InvalidInput(e.to_string()))?;
+    write_atomic(&out.join("preset.json"), &to_bytes(&preset_json)?)?;
+    let name = &outcome.preset.name;
+    let args = if super::Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
+        format!("--preset {name}")
+    } else {
+        format!("--preset-file {0}/preset.json --out {0}", out.display())
+    };
     let readme = format!(
         "# Reproduction results: preset `{name}`\n\n{status}\
-         Command: `cargo run --release --example reproduce -- --preset {name}` (same as `idc reproduce --preset {name}`).\n\
+         Command: `cargo run --release --example reproduce -- {args}` (same as `idc reproduce {args}`).\n\
          Git commit: `{commit}`. Backend: {backend}. Measured compute time of the finished stages: {known:.0} s ({hours:.1} h; \
          stage table below); wall time of the invocation that wrote this: {wall:.0} s.\n\n\
          {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
          ![convergence](convergence.png)\n\n{gaps}## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
-        name = outcome.preset.name,
         backend = outcome.backend,
         wall = outcome.wall_seconds,
         hours = known / 3600.0,
