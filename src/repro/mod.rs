@@ -202,14 +202,30 @@ fn subset_dir(src: &Path, dst: &Path, n: Option<usize>) -> Result<PathBuf> {
     let Some(n) = n else {
         return Ok(src.to_path_buf());
     };
+    // One folder per size (`<dst>-<n>`): presets with different subsets of the same images can
+    // share a stage cache, and run at the same time, without changing each other's images.
+    let mut name = dst.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("-{n}"));
+    let dst = &dst.with_file_name(name);
     let files = list_images(src)?;
     std::fs::create_dir_all(dst).map_err(|e| IdcError::io(dst, e))?;
+    let mut wanted = std::collections::HashSet::new();
     for f in files.iter().take(n) {
         let rel = f.strip_prefix(src).unwrap_or(f);
         let name = rel.to_string_lossy().replace(['/', '\\'], "__");
-        let target = dst.join(name);
+        let target = dst.join(&name);
         if !target.exists() {
             std::fs::copy(f, &target).map_err(|e| IdcError::io(&target, e))?;
+        }
+        wanted.insert(std::ffi::OsString::from(name));
+    }
+    // The folder is exactly the subset: a preset that lowers `n` must not keep training on the
+    // images an earlier, larger subset copied here (the folder is ours, under `--work`).
+    for entry in std::fs::read_dir(dst).map_err(|e| IdcError::io(dst, e))? {
+        let entry = entry.map_err(|e| IdcError::io(dst, e))?;
+        if !wanted.contains(&entry.file_name()) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| IdcError::io(&path, e))?;
         }
     }
     Ok(dst.to_path_buf())
@@ -776,5 +792,48 @@ impl Dataset<SrPair> for DynSet {
     }
     fn len(&self) -> usize {
         self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subset_dir_holds_exactly_the_first_n_images() {
+        let src = tempfile::tempdir().expect("temp dir");
+        let work = tempfile::tempdir().expect("temp dir");
+        for name in ["a.png", "b.png", "c.png"] {
+            image::RgbImage::new(4, 4)
+                .save(src.path().join(name))
+                .expect("write png");
+        }
+        let base = work.path().join("subset");
+        let names = |d: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .expect("read dir")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let three = subset_dir(src.path(), &base, Some(3)).expect("subset of 3");
+        assert_eq!(three, work.path().join("subset-3"));
+        assert_eq!(names(&three), ["a.png", "b.png", "c.png"]);
+        let two = subset_dir(src.path(), &base, Some(2)).expect("subset of 2");
+        assert_eq!(names(&two), ["a.png", "b.png"]);
+        assert_eq!(
+            names(&three).len(),
+            3,
+            "another size's folder is left alone"
+        );
+        // A stray file in a subset folder (e.g. from an older layout) is dropped.
+        std::fs::write(two.join("stray.png"), b"x").expect("write");
+        subset_dir(src.path(), &base, Some(2)).expect("subset of 2 again");
+        assert_eq!(names(&two), ["a.png", "b.png"]);
+        assert_eq!(
+            subset_dir(src.path(), &base, None).expect("no subset"),
+            src.path()
+        );
     }
 }
