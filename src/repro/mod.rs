@@ -231,6 +231,14 @@ fn subset_dir(src: &Path, dst: &Path, n: Option<usize>) -> Result<PathBuf> {
     Ok(dst.to_path_buf())
 }
 
+/// What a stage keyed on a patch pool depends on: each instance's name and patch count.
+fn instances_key(pool: &SrPatchDataset) -> Vec<(String, usize)> {
+    pool.instances()
+        .iter()
+        .map(|i| (i.name.clone(), i.num_patches))
+        .collect()
+}
+
 fn train_config(spec: &TrainSpec, scale: usize, seed: u64) -> TrainConfig {
     let mut c = TrainConfig::new(&spec.arch, scale, spec.iters);
     c.batch = spec.batch;
@@ -337,13 +345,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     let whole = || SrPatchDataset::new(&train_dir, patch.clone());
     let pool = whole()?;
     let pool_patches = pool.len();
-    let pool_key = (
-        pool.instances()
-            .iter()
-            .map(|i| (i.name.clone(), i.num_patches))
-            .collect::<Vec<_>>(),
-        &patch,
-    );
+    let pool_key = (instances_key(&pool), &patch);
 
     let main_seeds = preset.seeds_main as u64;
     let base_seeds = preset.seeds_baselines as u64;
@@ -352,8 +354,8 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     let n_ablation = preset
         .ablation
         .as_ref()
-        // Six IDC variants and the random control: a set each, and a student + evaluation per seed.
-        .map(|a| 7 * (1 + 2 * a.seeds))
+        // Each IDC variant and the random control: a set, and a student + evaluation per seed.
+        .map(|a| (ablation_variants(&preset.condense, a).len() + 1) * (1 + 2 * a.seeds))
         .unwrap_or(0);
     let mut progress = Progress {
         start,
@@ -677,15 +679,10 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             per_instance: true,
             ..SelectConfig::default()
         };
-        let abl_pool_key: Vec<(String, usize)> = abl_pool
-            .instances()
-            .iter()
-            .map(|i| (i.name.clone(), i.num_patches))
-            .collect();
         let st = Stage::new(
             work,
             "set-abl-random",
-            &(&cfg, &abl_pool_key, &patch, a.max_images),
+            &(&cfg, &instances_key(&abl_pool), &patch, a.max_images),
         );
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
@@ -737,6 +734,10 @@ pub const RANDOM_TEACHER: &str = "Random+T";
 /// Table-3 name of the same control at the ablation's ratio (per-instance random draw).
 pub const ABLATION_RANDOM_TEACHER: &str = "random+T";
 
+/// The ablation variant every other one is compared with (all three losses, RLFF, unfolding,
+/// frequency bank: the paper's full method at the ablation's ratio).
+pub const ABLATION_FULL: &str = "ins+group+pair";
+
 /// Table names of the selection methods.
 pub fn method_name(m: SelectMethod) -> &'static str {
     match m {
@@ -770,7 +771,7 @@ pub fn ablation_variants(base: &CondenseConfig, a: &AblationSpec) -> Vec<(String
             }),
         ),
         ("ins+group".into(), with(&|c| c.w_pair = 0.0)),
-        ("ins+group+pair".into(), full.clone()),
+        (ABLATION_FULL.into(), full.clone()),
         ("rlff-off".into(), with(&|c| c.rlff.enabled = false)),
         ("unfold-off".into(), with(&|c| c.rlff.unfold = false)),
         ("fresh-draws".into(), with(&|c| c.freq_bank = 0)),

@@ -12,7 +12,10 @@
 
 use super::plot::{Series, line_plot_png};
 use super::stage::write_atomic;
-use super::{AblationSpec, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET};
+use super::{
+    ABLATION_FULL, ABLATION_RANDOM_TEACHER, AblationSpec, RunOutcome, Scores, StudentResult,
+    TEST_SETS, VALID_SET,
+};
 use crate::error::{IdcError, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -184,17 +187,21 @@ pub fn iterations_to(curve: &[(f64, f64, f64, f64)], target: f64) -> Option<usiz
     curve.iter().find(|p| p.1 >= target).map(|p| p.0 as usize)
 }
 
-fn fmt_cell(c: Option<&Cell>) -> String {
-    match c {
-        Some(c) if c.seeds > 1 => format!("{:.2} ± {:.2} / {:.4}", c.psnr, c.psnr_std, c.ssim),
-        Some(c) => format!("{:.2} / {:.4}", c.psnr, c.ssim),
-        None => "—".into(),
+/// PSNR of a cell, with its seed std when there is more than one seed.
+fn fmt_psnr(c: &Cell) -> String {
+    if c.seeds > 1 {
+        format!("{:.2} ± {:.2}", c.psnr, c.psnr_std)
+    } else {
+        format!("{:.2}", c.psnr)
     }
 }
 
-/// The ablation variant every other one is compared with (all three losses, RLFF, unfolding,
-/// frequency bank: the paper's full method at the ablation's ratio).
-pub const ABLATION_FULL: &str = "ins+group+pair";
+fn fmt_cell(c: Option<&Cell>) -> String {
+    match c {
+        Some(c) => format!("{} / {:.4}", fmt_psnr(c), c.ssim),
+        None => "—".into(),
+    }
+}
 
 /// Table 3: one row per variant (in run order) with its PSNR, its difference to the full
 /// variant and SSIM, plus what the seed count allows concluding (a single seed allows none).
@@ -241,9 +248,7 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
                 let f = cell(&full, s);
                 match (c, f) {
                     (Some(c), Some(f)) if *name != ABLATION_FULL => {
-                        let text = fmt_cell(Some(&c));
-                        let (psnr, rest) = text.split_once(" / ").unwrap_or((&text, ""));
-                        format!("{psnr} ({:+.2}) / {rest}", c.psnr - f.psnr)
+                        format!("{} ({:+.2}) / {:.4}", fmt_psnr(&c), c.psnr - f.psnr, c.ssim)
                     }
                     (c, _) => fmt_cell(c.as_ref()),
                 }
@@ -251,13 +256,13 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
             .collect();
         let _ = writeln!(t3, "| {name} | {} |", cells.join(" | "));
     }
-    if names.contains(&super::ABLATION_RANDOM_TEACHER) {
+    if names.contains(&ABLATION_RANDOM_TEACHER) {
         let _ = writeln!(
             t3,
             "\n`{}`: control, not an IDC variant: real LR patches drawn at random, as many from each image \
              as IDC makes, with the teacher's HR targets (like IDC's); the IDC variants differ from it only in \
              how the LR patches are made.",
-            super::ABLATION_RANDOM_TEACHER
+            ABLATION_RANDOM_TEACHER
         );
     }
     let _ = writeln!(
