@@ -355,7 +355,11 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         .ablation
         .as_ref()
         // Each IDC variant and the random control: a set, and a student + evaluation per seed.
-        .map(|a| (ablation_variants(&preset.condense, a).len() + 1) * (1 + 2 * a.seeds))
+        .map(|a| {
+            let variants = ablation_variants(&preset.condense, a);
+            let seeds: usize = variants.iter().map(|(v, _)| a.seeds_of(v)).sum();
+            variants.len() + 1 + 2 * (seeds + a.seeds)
+        })
         .unwrap_or(0);
     let mut progress = Progress {
         start,
@@ -647,7 +651,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                 continue;
             }
             let tag = st.dir.to_string_lossy().into_owned();
-            for seed in 0..a.seeds as u64 {
+            for seed in 0..a.seeds_of(&variant) as u64 {
                 let data = || {
                     Ok(DynSet::new(build_idc_in(
                         &abl_dir,

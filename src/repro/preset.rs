@@ -25,6 +25,11 @@ pub struct AblationSpec {
     pub ratio: f64,
     /// Seeds per variant.
     pub seeds: usize,
+    /// Seeds of the full method, the row every variant is read against (`None`: `seeds`). Its
+    /// seed spread is the student-to-student noise of the setting, so a few extra students
+    /// there let the table tell differences from noise without multiplying every variant.
+    #[serde(default)]
+    pub seeds_full: Option<usize>,
     /// Student budget for the ablation (usually shorter than the main table's).
     pub student: TrainSpec,
     /// Condensation iterations per instance for the ablation.
@@ -32,6 +37,16 @@ pub struct AblationSpec {
     /// Run the ablation on the first N training images only (`None`: all).
     #[serde(default)]
     pub max_images: Option<usize>,
+}
+
+impl AblationSpec {
+    /// Students per seed loop of `variant` (the full method may have more seeds).
+    pub fn seeds_of(&self, variant: &str) -> usize {
+        match self.seeds_full {
+            Some(n) if variant == super::ABLATION_FULL => n,
+            _ => self.seeds,
+        }
+    }
 }
 
 /// Everything a reproduction run does.
@@ -110,6 +125,7 @@ impl Preset {
             ablation: Some(AblationSpec {
                 ratio: 0.01,
                 seeds: 1,
+                seeds_full: None,
                 student: tiny(2),
                 condense_iters: 4,
                 max_images: None,
@@ -176,6 +192,9 @@ impl Preset {
             ablation: Some(AblationSpec {
                 ratio: 0.1,
                 seeds: 1,
+                // Three students of the full method give the seed spread the variants' one
+                // student each is read against (~12 minutes per extra student here).
+                seeds_full: Some(3),
                 student: TrainSpec {
                     arch: "edsr-tiny".into(),
                     iters: 600,
@@ -249,10 +268,14 @@ impl Preset {
         ];
         if let Some(a) = &self.ablation {
             specs.push(("ablation.student", &a.student));
-            if !(a.ratio > 0.0 && a.ratio <= 1.0) || a.seeds == 0 || a.condense_iters == 0 {
+            if !(a.ratio > 0.0 && a.ratio <= 1.0)
+                || a.seeds == 0
+                || a.seeds_full == Some(0)
+                || a.condense_iters == 0
+            {
                 return Err(IdcError::config(
                     "ablation",
-                    "ratio in (0,1], seeds and iters > 0",
+                    "ratio in (0,1], seeds, seeds_full and iters > 0",
                 ));
             }
         }
@@ -298,6 +321,22 @@ mod tests {
     fn crop_larger_than_pool_patch_is_rejected() {
         let mut p = Preset::smoke();
         p.student.lr_patch = 64;
+        assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn full_method_seeds_default_to_the_variants_and_zero_is_rejected() {
+        let mut a = Preset::cpu().ablation.expect("cpu has an ablation");
+        assert_eq!(a.seeds_of(crate::repro::ABLATION_FULL), 3);
+        assert_eq!(a.seeds_of("ins"), 1);
+        // A preset file written before the field existed still reads, with one seed for all.
+        let mut json = serde_json::to_value(&a).expect("serialises");
+        json.as_object_mut().expect("object").remove("seeds_full");
+        let old: AblationSpec = serde_json::from_value(json).expect("old files parse");
+        assert_eq!(old.seeds_of(crate::repro::ABLATION_FULL), 1);
+        a.seeds_full = Some(0);
+        let mut p = Preset::cpu();
+        p.ablation = Some(a);
         assert!(p.validate().is_err());
     }
 }

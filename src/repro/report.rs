@@ -210,13 +210,17 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
     let _ = writeln!(
         t3,
         "# Table 3 analogue: ablation, ratio {} per image on {}\n\nRGB PSNR (dB) / SSIM; in brackets the difference to the full method \
-         (`{ABLATION_FULL}`); {} seed(s) per variant, {} student iterations, {} condensation iterations.\n",
+         (`{ABLATION_FULL}`); {} seed(s) per variant{}, {} student iterations, {} condensation iterations.\n",
         a.ratio,
         a.max_images
             .map_or("all training images".to_string(), |n| format!(
                 "the first {n} training images"
             )),
         a.seeds,
+        match a.seeds_full {
+            Some(n) if n != a.seeds => format!(" ({n} for `{ABLATION_FULL}`)"),
+            _ => String::new(),
+        },
         a.student.iters,
         a.condense_iters
     );
@@ -248,7 +252,9 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
                 let f = cell(&full, s);
                 match (c, f) {
                     (Some(c), Some(f)) if *name != ABLATION_FULL => {
-                        format!("{} ({:+.2}) / {:.4}", fmt_psnr(&c), c.psnr - f.psnr, c.ssim)
+                        let diff = c.psnr - f.psnr;
+                        let mark = if significant(&c, &f, diff) { "*" } else { "" };
+                        format!("{} ({diff:+.2}{mark}) / {:.4}", fmt_psnr(&c), c.ssim)
                     }
                     (c, _) => fmt_cell(c.as_ref()),
                 }
@@ -265,17 +271,37 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
             ABLATION_RANDOM_TEACHER
         );
     }
-    let _ = writeln!(
-        t3,
-        "\n{}",
-        if a.seeds < 2 {
-            "One seed per variant: no seed spread, so no difference here is claimed as significant; \
-             read them against the seed spreads of Table 1."
-        } else {
-            "Differences are claimed only where they exceed twice the larger seed std of the two rows."
-        }
-    );
+    // What finished, not what the preset asks for: a partial run must not claim a spread yet.
+    let full_seeds = full.len();
+    let rule = if a.seeds >= 2 {
+        "Differences are claimed only where they exceed twice the larger seed std of the two rows \
+         (marked *)."
+            .to_string()
+    } else if full_seeds >= 2 {
+        format!(
+            "One seed per variant, {full_seeds} for `{ABLATION_FULL}`: its seed std is the \
+             student-to-student spread of this setting, which a variant's single student carries \
+             too, so a difference is claimed (marked *) only where it exceeds twice that std."
+        )
+    } else {
+        "One seed per variant: no seed spread, so no difference here is claimed as significant; \
+         read them against the seed spreads of Table 1."
+            .to_string()
+    };
+    let _ = writeln!(t3, "\n{rule}");
     t3
+}
+
+/// Whether `diff` (a row minus the full method) exceeds twice the seed spread: the larger std of
+/// the two rows, where a single-seed row borrows the other's (the same students' noise). With no
+/// spread on either side nothing is significant.
+fn significant(row: &Cell, full: &Cell, diff: f64) -> bool {
+    let spread = [row, full]
+        .iter()
+        .filter(|c| c.seeds >= 2)
+        .map(|c| c.psnr_std)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+    spread.is_some_and(|s| diff.abs() > 2.0 * s)
 }
 
 /// The automatic, conservative reading: which differences to Whole and to Random exceed twice
@@ -593,6 +619,30 @@ mod tests {
         assert!(rows[3].starts_with("| random+T | 30.25 (-0.25)"), "{md}");
         assert!(md.contains("`random+T`: control"), "{md}");
         assert!(md.contains("no difference here is claimed"), "{md}");
+    }
+
+    #[test]
+    fn table3_marks_only_differences_beyond_twice_the_full_methods_spread() {
+        let spec = crate::repro::Preset::cpu()
+            .ablation
+            .expect("cpu has an ablation");
+        // Full method: three seeds, mean 30.5, sample std 0.1.
+        let rs = vec![
+            result("abl-ins", 30.0),
+            result("abl-ins+group+pair", 30.4),
+            result("abl-ins+group+pair", 30.5),
+            result("abl-ins+group+pair", 30.6),
+            result("abl-rlff-off", 30.65),
+        ];
+        let md = table3_md(&spec, &rs);
+        assert!(md.contains("| ins | 30.00 (-0.50*) / 0.9000"), "{md}");
+        assert!(
+            md.contains("| ins+group+pair | 30.50 ± 0.10 / 0.9000"),
+            "{md}"
+        );
+        assert!(md.contains("| rlff-off | 30.65 (+0.15) / 0.9000"), "{md}");
+        assert!(md.contains("3 for `ins+group+pair`"), "{md}");
+        assert!(md.contains("exceeds twice that std"), "{md}");
     }
 
     #[test]
