@@ -139,9 +139,9 @@ impl Preset {
     /// `nice 19` background run): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
     /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
     /// student 1048 s + its evaluation 53 s (x 15 students with the Random+T control); the
-    /// ablation's 600-iteration students take ~560 s + 55 s each (seven of them), its sets 3-7
-    /// minutes each (fresh draws ~20 minutes; measured for the earlier 1%-per-image design on 96
-    /// images, 2026-11-27). The students are what it
+    /// ablation's 600-iteration students take ~600 s + 65 s each (nine of them: seven rows, two
+    /// extra seeds of the full method), its sets 6-7 minutes each on 29 images (2026-11-27). The
+    /// students are what it
     /// cannot shed: 12 of them, each long enough for Whole to clear bicubic by 0.5 dB on Set5
     /// (seed 0: +0.77 dB on Set5 validation after 1000 iterations).
     pub fn cpu() -> Preset {
