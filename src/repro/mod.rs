@@ -357,7 +357,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         // Each IDC variant and the random control: a set, and a student + evaluation per seed.
         .map(|a| {
             let variants = ablation_variants(&preset.condense, a);
-            let seeds: usize = variants.iter().map(|(v, _)| a.seeds_of(v)).sum();
+            let seeds: usize = variants.iter().map(|v| a.seeds_of(&v.name)).sum();
             variants.len() + 1 + 2 * (seeds + a.seeds)
         })
         .unwrap_or(0);
@@ -405,6 +405,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
     let build_idc_in = |images: &Path,
                         cache: &Path,
                         cfg: &CondenseConfig,
+                        seed: u64,
                         mode: CacheMode|
      -> Result<IdcDataset> {
         // `clone`, not a copy: the CUDA device is not `Copy`, and this closure must stay `Fn`.
@@ -417,13 +418,13 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             .models::<TrainBackend, _, _>(load(&extractor_dir)?, load(&teacher_dir)?, device)
             .cache_dir(cache.join("shards"))
             .mode(mode)
-            .seed(0)
+            .seed(seed)
             // The Whole pool (SrPatchDataset) skips images below one patch; IDC must too.
             .skip_small_images(true)
             .build()
     };
     let build_idc = |cache: &Path, cfg: &CondenseConfig, mode: CacheMode| {
-        build_idc_in(&train_dir, cache, cfg, mode)
+        build_idc_in(&train_dir, cache, cfg, 0, mode)
     };
     let idc_stage = idc_stage_for("IDC", &condense);
     let set_patches: Option<usize> = if_done(progress.stage(&idc_stage, |dir| {
@@ -633,7 +634,12 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
             &work.join("data").join("ablation"),
             a.max_images,
         )?;
-        for (variant, cfg) in ablation_variants(&condense, a) {
+        for AblationVariant {
+            name: variant,
+            config: cfg,
+            condense_seed,
+        } in ablation_variants(&condense, a)
+        {
             let key = (
                 &cfg,
                 &pool_key,
@@ -641,9 +647,14 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                 &models[1].fingerprint,
                 a.max_images,
             );
-            let st = Stage::new(work, &format!("set-abl-{variant}"), &key);
+            let name = format!("set-abl-{variant}");
+            // Seed 0 keeps the key it had before condensation seeds were varied.
+            let st = match condense_seed {
+                0 => Stage::new(work, &name, &key),
+                s => Stage::new(work, &name, &(key, s)),
+            };
             let made: Option<usize> = if_done(progress.stage(&st, |dir| {
-                let ds = build_idc_in(&abl_dir, dir, &cfg, CacheMode::LazyCondense)?;
+                let ds = build_idc_in(&abl_dir, dir, &cfg, condense_seed, CacheMode::LazyCondense)?;
                 ds.condense_all()?;
                 Ok(ds.len())
             }))?;
@@ -657,6 +668,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
                         &abl_dir,
                         &st.dir,
                         &cfg,
+                        condense_seed,
                         CacheMode::LoadOnly,
                     )?))
                 };
@@ -752,9 +764,24 @@ pub fn method_name(m: SelectMethod) -> &'static str {
     }
 }
 
+/// One Table-3 row's condensed set.
+#[derive(Clone, Debug)]
+pub struct AblationVariant {
+    pub name: String,
+    pub config: CondenseConfig,
+    /// Base seed of the condensation (initial patches, k-means, frequency draws).
+    pub condense_seed: u64,
+}
+
+/// Name of the full method condensed again with another seed: the difference between the two
+/// full sets is the spread between condensation runs, which student seeds cannot show (every
+/// other row is one condensation).
+pub const ABLATION_FULL_RESEEDED: &str = "ins+group+pair@1";
+
 /// The Table-3 variants at the ablation ratio: full IDC, instance only, + group, RLFF off,
-/// unfolding off, and fresh draws instead of the frequency bank.
-pub fn ablation_variants(base: &CondenseConfig, a: &AblationSpec) -> Vec<(String, CondenseConfig)> {
+/// unfolding off, fresh draws instead of the frequency bank, and (`reseed_full`) the full method
+/// with condensation seed 1.
+pub fn ablation_variants(base: &CondenseConfig, a: &AblationSpec) -> Vec<AblationVariant> {
     let mut full = base.clone();
     full.ratio = a.ratio;
     full.iters = a.condense_iters;
@@ -766,20 +793,30 @@ pub fn ablation_variants(base: &CondenseConfig, a: &AblationSpec) -> Vec<(String
         f(&mut c);
         c
     };
-    vec![
-        (
-            "ins".into(),
+    let variant = |name: &str, config: CondenseConfig, condense_seed: u64| AblationVariant {
+        name: name.into(),
+        config,
+        condense_seed,
+    };
+    let mut variants = vec![
+        variant(
+            "ins",
             with(&|c| {
                 c.w_group = 0.0;
                 c.w_pair = 0.0;
             }),
+            0,
         ),
-        ("ins+group".into(), with(&|c| c.w_pair = 0.0)),
-        (ABLATION_FULL.into(), full.clone()),
-        ("rlff-off".into(), with(&|c| c.rlff.enabled = false)),
-        ("unfold-off".into(), with(&|c| c.rlff.unfold = false)),
-        ("fresh-draws".into(), with(&|c| c.freq_bank = 0)),
-    ]
+        variant("ins+group", with(&|c| c.w_pair = 0.0), 0),
+        variant(ABLATION_FULL, full.clone(), 0),
+        variant("rlff-off", with(&|c| c.rlff.enabled = false), 0),
+        variant("unfold-off", with(&|c| c.rlff.unfold = false), 0),
+        variant("fresh-draws", with(&|c| c.freq_bank = 0), 0),
+    ];
+    if a.reseed_full {
+        variants.push(variant(ABLATION_FULL_RESEEDED, full, 1));
+    }
+    variants
 }
 
 /// A boxed `Dataset<SrPair>` so every set trains through the same generic call.

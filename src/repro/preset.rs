@@ -30,6 +30,10 @@ pub struct AblationSpec {
     /// there let the table tell differences from noise without multiplying every variant.
     #[serde(default)]
     pub seeds_full: Option<usize>,
+    /// Also condense the full method with seed 1 (row `ins+group+pair@1`): every row is one
+    /// condensation, and this pair of full sets shows how far two condensation runs differ.
+    #[serde(default)]
+    pub reseed_full: bool,
     /// Student budget for the ablation (usually shorter than the main table's).
     pub student: TrainSpec,
     /// Condensation iterations per instance for the ablation.
@@ -126,6 +130,7 @@ impl Preset {
                 ratio: 0.01,
                 seeds: 1,
                 seeds_full: None,
+                reseed_full: false,
                 student: tiny(2),
                 condense_iters: 4,
                 max_images: None,
@@ -195,6 +200,9 @@ impl Preset {
                 // Three students of the full method give the seed spread the variants' one
                 // student each is read against (~12 minutes per extra student here).
                 seeds_full: Some(3),
+                // Each row is one condensation: a second full set (~5 + 11 minutes) measures
+                // the spread between condensation runs, which student seeds cannot.
+                reseed_full: true,
                 student: TrainSpec {
                     arch: "edsr-tiny".into(),
                     iters: 600,
@@ -325,15 +333,18 @@ mod tests {
     }
 
     #[test]
-    fn full_method_seeds_default_to_the_variants_and_zero_is_rejected() {
+    fn full_method_extras_default_off_and_zero_seeds_are_rejected() {
         let mut a = Preset::cpu().ablation.expect("cpu has an ablation");
         assert_eq!(a.seeds_of(crate::repro::ABLATION_FULL), 3);
         assert_eq!(a.seeds_of("ins"), 1);
         // A preset file written before the field existed still reads, with one seed for all.
         let mut json = serde_json::to_value(&a).expect("serialises");
-        json.as_object_mut().expect("object").remove("seeds_full");
+        let obj = json.as_object_mut().expect("object");
+        obj.remove("seeds_full");
+        obj.remove("reseed_full");
         let old: AblationSpec = serde_json::from_value(json).expect("old files parse");
         assert_eq!(old.seeds_of(crate::repro::ABLATION_FULL), 1);
+        assert!(!old.reseed_full);
         a.seeds_full = Some(0);
         let mut p = Preset::cpu();
         p.ablation = Some(a);
