@@ -140,8 +140,8 @@ impl Preset {
     }
 
     /// T91 + BSD200 at x2, LR 32x32 patches, EDSR-tiny students, resumable across sessions.
-    /// About 9-10 hours on the 2-core machine (9.2 h of measured stage time). Measured stage times there (2026-11-26, flex,
-    /// `nice 19` background run): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
+    /// About 9-10 hours on the 2-core machine (9.2 h of measured stage time). Measured stage
+    /// times there (2026-11-26, flex, `nice 19` background run): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
     /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
     /// student 1048 s + its evaluation 53 s (x 15 students with the Random+T control); the
     /// ablation's 600-iteration students take ~600 s + 65 s each (nine of them: seven rows, two
