@@ -140,15 +140,15 @@ impl Preset {
     }
 
     /// T91 + BSD200 at x2, LR 32x32 patches, EDSR-tiny students, resumable across sessions.
-    /// About 9-10 hours on the 2-core machine (9.2 h of measured stage time). Measured stage
-    /// times there (2026-11-26, flex, `nice 19` background run): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
+    /// About 9-10 hours on the 2-core machine (9.2 h of measured stage time, flex, `nice 19`
+    /// background runs, 2026-11-26/27): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
     /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
-    /// student 1048 s + its evaluation 53 s (x 15 students with the Random+T control); the
-    /// ablation's 600-iteration students take ~600 s + 65 s each (nine of them: seven rows, two
-    /// extra seeds of the full method), its sets 6-7 minutes each on 29 images (2026-11-27). The
-    /// students are what it
-    /// cannot shed: 12 of them, each long enough for Whole to clear bicubic by 0.5 dB on Set5
-    /// (seed 0: +0.77 dB on Set5 validation after 1000 iterations).
+    /// student ~1050 s + its evaluation ~55 s (15 students with the Random+T control). The
+    /// ablation (29 images) adds 8 sets of 4-10 minutes (fresh draws the slowest) and 10
+    /// students of 510-670 s + ~55 s each (seven rows, two extra seeds and a second
+    /// condensation of the full method). The students are what it cannot shed: each is long
+    /// enough for Whole to clear bicubic by 0.5 dB on Set5 (seed 0: +0.77 dB on Set5 validation
+    /// after 1000 iterations).
     pub fn cpu() -> Preset {
         let mut condense = CondenseConfig::default();
         condense.iters = 40;
