@@ -144,7 +144,7 @@ impl Preset {
     /// background runs, 2026-11-26/27): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
     /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
     /// student ~1050 s + its evaluation ~55 s (15 students with the Random+T control). The
-    /// ablation (29 images) adds 8 sets of 4-10 minutes (fresh draws the slowest) and 10
+    /// ablation (29 images) adds 7 condensed sets of 4-10 minutes (fresh draws the slowest) and 10
     /// students of 510-670 s + ~55 s each (seven rows, two extra seeds and a second
     /// condensation of the full method). The students are what it cannot shed: each is long
     /// enough for Whole to clear bicubic by 0.5 dB on Set5 (seed 0: +0.77 dB on Set5 validation
