@@ -79,6 +79,8 @@ fn main() -> anyhow::Result<()> {
             Some(dir) => burn_idc::models::load_model_dir::<TrainBackend>(dir.as_ref(), &device)?.0,
             None => EdsrConfig::new(16, 1, scale).init_seeded::<TrainBackend>(&device, 0),
         };
+        // `clone`, not a copy: the CUDA device is not `Copy` (the same line must build for both).
+        #[allow(clippy::clone_on_copy)]
         let train_set = IdcDataset::builder(&hr_dir)
             .patch_config(patch)
             .ratio(0.1)

@@ -142,6 +142,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.iters
         );
     }
+    // `clone`, not a copy: the CUDA device is not `Copy` (the same line must build for both).
+    #[allow(clippy::clone_on_copy)]
     let condenser = Condenser::new(config.clone(), &extractor, &teacher, device.clone())?;
     let bar = if args.json {
         indicatif::ProgressBar::hidden()

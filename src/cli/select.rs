@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // progress on stderr, about every 10% of a stage
     let mut last = (Stage::Select, usize::MAX);
     let mut progress = |stage: Stage, done: usize, total: usize| {
-        let tenth = if total == 0 { 0 } else { done * 10 / total };
+        let tenth = (done * 10).checked_div(total).unwrap_or(0);
         if (stage, tenth) != last {
             last = (stage, tenth);
             let name = match stage {

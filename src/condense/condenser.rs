@@ -262,6 +262,14 @@ struct DeviceDraw<B: AutodiffBackend> {
     real_im: Tensor<Inner<B>, 2>,
 }
 
+/// The real side of the pairing: flattened real local patches, their squared norms and their
+/// group one-hot (`[M, N']`), built once per instance.
+type RealPairing<'a, B> = (
+    &'a Tensor<Inner<B>, 2>,
+    &'a Tensor<Inner<B>, 2>,
+    &'a Tensor<Inner<B>, 2>,
+);
+
 /// The synthetic group assignment and pairs, refreshed during the assigning phase.
 struct Assignment<B: AutodiffBackend> {
     /// Groups with at least one synthetic local patch.
@@ -686,11 +694,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         km: &KMeans,
         quotas: &[usize],
         geo: &Geometry,
-        real: (
-            &Tensor<Inner<B>, 2>,
-            &Tensor<Inner<B>, 2>,
-            &Tensor<Inner<B>, 2>,
-        ),
+        real: RealPairing<'_, B>,
         padded: Option<&PaddedHost>,
         (gh, gw): (usize, usize),
     ) -> Result<Assignment<B>> {

@@ -161,13 +161,15 @@ impl CondenseConfig {
     /// (B = 0). Warm-up 5k and assigning 5k (refresh every 500) are our choice; the paper gives
     /// them only in its supplementary material.
     pub fn paper() -> Self {
-        let mut c = Self::default();
-        c.iters = 20_000;
-        c.warmup = 5_000;
-        c.assign = 5_000;
-        c.assign_every = 500;
+        let mut c = Self {
+            iters: 20_000,
+            warmup: 5_000,
+            assign: 5_000,
+            assign_every: 500,
+            freq_bank: 0,
+            ..Self::default()
+        };
         c.ncfd.num_freqs = 1024;
-        c.freq_bank = 0;
         c
     }
 

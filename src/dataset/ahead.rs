@@ -62,15 +62,11 @@ pub struct ProgressState {
     condensed: AtomicUsize,
     condense_time: Mutex<Duration>,
     start: Instant,
-    observer: Option<Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>>,
+    observer: Option<super::idc::ProgressFn>,
 }
 
 impl ProgressState {
-    pub(crate) fn new(
-        total: usize,
-        done: usize,
-        observer: Option<Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>>,
-    ) -> Self {
+    pub(crate) fn new(total: usize, done: usize, observer: Option<super::idc::ProgressFn>) -> Self {
         Self {
             total,
             done: AtomicUsize::new(done),

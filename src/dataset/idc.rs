@@ -269,7 +269,10 @@ pub struct IdcDataset {
     ahead: Option<AheadWorker>,
 }
 
-type ProgressFn = Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>;
+pub(crate) type ProgressFn = Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>;
+
+/// Builds the condenser once the final [`CondenseConfig`] is known (models given as values).
+type CondenserFactory = Box<dyn FnOnce(CondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>;
 
 /// Builder of [`IdcDataset`]; defaults: scale 2, ratio 0.1, 96 px HR patches with step 48
 /// (BasicSR DIV2K settings scaled down), default [`CondenseConfig`], cache `idc-cache`,
@@ -280,7 +283,7 @@ pub struct IdcDatasetBuilder {
     ratio: f64,
     config: CondenseConfig,
     condenser: Option<Arc<dyn InstanceCondenser>>,
-    factory: Option<Box<dyn FnOnce(CondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>>,
+    factory: Option<CondenserFactory>,
     cache_dir: PathBuf,
     mode: CacheMode,
     seed: u64,

@@ -41,8 +41,8 @@ fn put(img: &mut RgbImage, x: i64, y: i64, c: [u8; 3]) {
 fn blend(img: &mut RgbImage, x: i64, y: i64, c: [u8; 3], alpha: f32) {
     if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
         let p = img.get_pixel_mut(x as u32, y as u32);
-        for k in 0..3 {
-            p.0[k] = (p.0[k] as f32 * (1.0 - alpha) + c[k] as f32 * alpha).round() as u8;
+        for (v, c) in p.0.iter_mut().zip(c) {
+            *v = (*v as f32 * (1.0 - alpha) + c as f32 * alpha).round() as u8;
         }
     }
 }

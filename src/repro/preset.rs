@@ -105,14 +105,16 @@ impl Preset {
             lr_patch: 16,
             valid_every: iters,
         };
-        let mut condense = CondenseConfig::default();
-        condense.iters = 6;
-        condense.warmup = 2;
-        condense.assign = 2;
-        condense.assign_every = 1;
+        let mut condense = CondenseConfig {
+            iters: 6,
+            warmup: 2,
+            assign: 2,
+            assign_every: 1,
+            freq_bank: 4,
+            eval_draws: 1,
+            ..CondenseConfig::default()
+        };
         condense.ncfd.num_freqs = 64;
-        condense.freq_bank = 4;
-        condense.eval_draws = 1;
         Preset {
             name: "smoke".into(),
             scale: 2,
@@ -150,14 +152,16 @@ impl Preset {
     /// enough for Whole to clear bicubic by 0.5 dB on Set5 (seed 0: +0.77 dB on Set5 validation
     /// after 1000 iterations).
     pub fn cpu() -> Preset {
-        let mut condense = CondenseConfig::default();
-        condense.iters = 40;
-        condense.warmup = 10;
-        condense.assign = 10;
-        condense.assign_every = 5;
-        // The bank's set-up dominates short runs on a CPU (measured: 17 s for B = 16 vs 0.56 s
-        // per step at HR 96); 4 draws keep it a fraction of the 40 steps.
-        condense.freq_bank = 4;
+        let condense = CondenseConfig {
+            iters: 40,
+            warmup: 10,
+            assign: 10,
+            assign_every: 5,
+            // The bank's set-up dominates short runs on a CPU (measured: 17 s for B = 16 vs
+            // 0.56 s per step at HR 96); 4 draws keep it a fraction of the 40 steps.
+            freq_bank: 4,
+            ..CondenseConfig::default()
+        };
         Preset {
             name: "cpu".into(),
             scale: 2,
