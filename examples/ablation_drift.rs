@@ -84,20 +84,29 @@ fn main() -> Result<()> {
         );
     }
     sets.sort();
+    // Each image's real LR patches, decoded once for all sets.
+    let real: Vec<Vec<Vec<f32>>> = (0..pool.instances().len())
+        .map(|j| {
+            Ok(pool
+                .instance_pairs(j)?
+                .into_iter()
+                .map(|p| p.lr.data)
+                .collect())
+        })
+        .collect::<Result<_>>()?;
     println!(
         "| set | synthetic patches | mean distance to nearest real (levels) | median | share < 1 level |"
     );
     println!("|---|---|---|---|---|");
     for (label, cache) in &sets {
         let mut dists = Vec::new();
-        for (j, info) in pool.instances().iter().enumerate() {
-            let shard = read_shard(&shard_path(&cache, &info.name), None)
+        for (info, real) in pool.instances().iter().zip(&real) {
+            let shard = read_shard(&shard_path(cache, &info.name), None)
                 .with_context(|| format!("{label}: shard of {}", info.name))?;
-            let real = pool.instance_pairs(j)?;
             for syn in &shard.lr {
                 let nearest = real
                     .iter()
-                    .map(|r| mad(&syn.data, &r.lr.data))
+                    .map(|r| mad(&syn.data, r))
                     .fold(f64::INFINITY, f64::min);
                 dists.push(nearest);
             }

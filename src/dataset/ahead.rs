@@ -44,6 +44,9 @@ pub struct ProgressSnapshot {
     pub eta_s: Option<f64>,
 }
 
+/// Observer called with every progress snapshot (`IdcDatasetBuilder::on_progress`).
+pub(crate) type ProgressFn = Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>;
+
 impl ProgressSnapshot {
     /// `done / total` in percent.
     pub fn percent(&self) -> f64 {
@@ -62,11 +65,11 @@ pub struct ProgressState {
     condensed: AtomicUsize,
     condense_time: Mutex<Duration>,
     start: Instant,
-    observer: Option<super::idc::ProgressFn>,
+    observer: Option<ProgressFn>,
 }
 
 impl ProgressState {
-    pub(crate) fn new(total: usize, done: usize, observer: Option<super::idc::ProgressFn>) -> Self {
+    pub(crate) fn new(total: usize, done: usize, observer: Option<ProgressFn>) -> Self {
         Self {
             total,
             done: AtomicUsize::new(done),

@@ -36,7 +36,9 @@
 //! surface condensation errors up front.
 
 use super::SrPair;
-use super::ahead::{AheadWorker, CondenseProgressMetric, ProgressSnapshot, ProgressState};
+use super::ahead::{
+    AheadWorker, CondenseProgressMetric, ProgressFn, ProgressSnapshot, ProgressState,
+};
 use super::lock::InstanceLock;
 use super::shard::{self, Manifest, ManifestEntry, Shard};
 use super::source::{self, SourceImage};
@@ -268,8 +270,6 @@ pub struct IdcDataset {
     skipped: Vec<SkippedImage>,
     ahead: Option<AheadWorker>,
 }
-
-pub(crate) type ProgressFn = Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>;
 
 /// Builds the condenser once the final [`CondenseConfig`] is known (models given as values).
 type CondenserFactory = Box<dyn FnOnce(CondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>;
