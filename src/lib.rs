@@ -72,6 +72,7 @@ pub mod image;
 pub mod metrics;
 pub mod models;
 pub mod repro;
+pub mod seed;
 pub mod select;
 pub mod train;
 

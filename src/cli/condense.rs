@@ -180,12 +180,7 @@ pub fn synthetic_image(k: usize, size: usize) -> Image {
     }
 }
 
-fn hash(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::seed::splitmix64 as hash;
 
 /// The HR folder to use and a note on where it came from.
 fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {

@@ -98,12 +98,9 @@ pub struct CondenseReport {
     pub timings: CondenseTimings,
 }
 
-/// Derives an independent stream seed for `purpose` (SplitMix64 finaliser).
+/// Derives an independent random stream for `purpose`.
 pub(crate) fn stream(seed: u64, purpose: u64) -> StdRng {
-    let mut z = seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    StdRng::seed_from_u64(z ^ (z >> 31))
+    StdRng::seed_from_u64(crate::seed::mix_seed(seed, purpose, 0))
 }
 
 /// Checks that `images` is a non-empty batch of equally sized, finite images.

@@ -560,8 +560,7 @@ impl IdcDatasetBuilder {
 
 /// Per-instance seed from the base seed and the instance name (order- and split-independent).
 fn instance_seed(seed: u64, name: &str) -> u64 {
-    let h = crate::config::hex_sha256(format!("{seed}:{name}").as_bytes());
-    u64::from_str_radix(&h[..16], 16).unwrap_or(seed)
+    crate::seed::named_seed(seed, name)
 }
 
 /// Shard key: everything that determines the instance's condensed patches.

@@ -28,14 +28,7 @@ pub struct TrainBatch<B: Backend> {
     pub hr: Tensor<B, 4>,
 }
 
-/// Mixes a seed with stream ids into one 64-bit seed (SplitMix64 finaliser).
-pub fn mix_seed(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z =
-        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::seed::mix_seed;
 
 /// Flips / transposes a planar image (BasicSR `augment`: hflip, vflip, rot90 as transpose).
 pub fn augment_image(img: &Image, hflip: bool, vflip: bool, transpose: bool) -> Image {
