@@ -30,9 +30,73 @@ pub type TrainBackend = Autodiff<DefaultBackend>;
 /// Device of the default backend.
 pub type DefaultDevice = burn::tensor::Device<DefaultBackend>;
 
-/// The default device (CPU, or CUDA device 0 with the `cuda` feature).
+/// The default device (CPU, or CUDA device 0 with the `cuda` feature). On CUDA it first points
+/// CubeCL's kernel and autotune caches at [`kernel_cache_dir`] (see there).
 pub fn default_device() -> DefaultDevice {
+    #[cfg(feature = "cuda")]
+    cubecl_caches::install();
     DefaultDevice::default()
+}
+
+/// Where compiled kernels and autotune results persist between processes on CUDA, so only the
+/// first process on a machine (or cluster, with a shared path) pays the ~100 s of compilation:
+/// `$IDC_KERNEL_CACHE` if set (`off` disables it), else `$XDG_CACHE_HOME/burn-idc/cubecl`, else
+/// `$HOME/.cache/burn-idc/cubecl`. A `cubecl.toml` (or `[cubecl]` in `burn.toml`) in the working
+/// directory or a parent takes precedence over all of this, as CubeCL documents.
+pub fn kernel_cache_dir(env: impl Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(dir) = set("IDC_KERNEL_CACHE") {
+        return (dir != "off").then(|| dir.into());
+    }
+    let base = set("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| set("HOME").map(|h| std::path::Path::new(&h).join(".cache")))?;
+    Some(base.join("burn-idc").join("cubecl"))
+}
+
+#[cfg(feature = "cuda")]
+mod cubecl_caches {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    use std::path::Path;
+    use std::sync::{Arc, Once};
+
+    /// True when the user configures CubeCL with a file CubeCL itself reads.
+    fn user_config_file() -> bool {
+        let Ok(mut dir) = std::env::current_dir() else {
+            return false;
+        };
+        loop {
+            let names = ["cubecl.toml", "CubeCL.toml", "burn.toml", "Burn.toml"];
+            if names.iter().any(|n| Path::new(&dir).join(n).is_file()) {
+                return true;
+            }
+            if !dir.pop() {
+                return false;
+            }
+        }
+    }
+
+    /// Installs the persistent caches once, unless CubeCL was configured already (by a file, or
+    /// by a runtime created earlier in this process).
+    pub(super) fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            if user_config_file() {
+                return;
+            }
+            let Some(dir) = super::kernel_cache_dir(|k| std::env::var(k).ok()) else {
+                return;
+            };
+            let mut config = CubeClRuntimeConfig::default().override_from_env();
+            config.compilation.cache = Some(CacheConfig::File(dir.clone()));
+            config.autotune.cache = CacheConfig::File(dir);
+            let mut state = CubeClRuntimeConfig::storage().lock();
+            if state.is_none() {
+                *state = Some(Arc::new(config));
+            }
+        });
+    }
 }
 
 /// Runs the same test body on the CPU backend and, with the `cuda` feature, on CUDA too
@@ -64,4 +128,27 @@ macro_rules! backend_test {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_cache_dir;
+    use std::path::PathBuf;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn kernel_cache_dir_follows_env_precedence() {
+        let all = [("IDC_KERNEL_CACHE", "/shared/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(kernel_cache_dir(env(&all)), Some(PathBuf::from("/shared/k")));
+        assert_eq!(kernel_cache_dir(env(&all[1..])), Some(PathBuf::from("/x/burn-idc/cubecl")));
+        assert_eq!(
+            kernel_cache_dir(env(&all[2..])),
+            Some(PathBuf::from("/h/.cache/burn-idc/cubecl"))
+        );
+        assert_eq!(kernel_cache_dir(env(&[("IDC_KERNEL_CACHE", "off"), ("HOME", "/h")])), None);
+        assert_eq!(kernel_cache_dir(env(&[])), None);
+    }
 }

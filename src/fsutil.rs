@@ -1,6 +1,8 @@
 //! Crash-safe file writes shared by every module that writes files others read (shards,
 //! manifests, model directories, PNGs, stage markers, reports): one implementation, so every
-//! writer gets the same guarantees and [`remove_stale_temps`] recognises every temp file.
+//! writer gets the same guarantees and [`remove_stale_temps`] recognises every temp file. And the
+//! one bounded read ([`read_bounded`]) for every file a user or another process can put in our
+//! way, so a FIFO, a device or a huge file is an error instead of a hang or an allocation.
 
 use crate::error::{IdcError, Result};
 use std::fs::{self, File, OpenOptions};
@@ -93,5 +95,95 @@ fn process_alive(pid: u32) -> bool {
         Path::new("/proc").join(pid.to_string()).exists()
     } else {
         true
+    }
+}
+/// Reads the regular file `path` if it holds at most `max_bytes` bytes. Anything else (a FIFO, a
+/// socket, a device such as `/dev/zero` behind a symlink, a directory, a larger file) is an
+/// error before any large allocation: the type and size are checked from the metadata before
+/// opening (so a FIFO is never opened and cannot block), checked again on the opened handle, and
+/// the read itself is bounded in case the file grows meanwhile.
+pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let check = |meta: &fs::Metadata| -> Result<()> {
+        if !meta.is_file() {
+            return Err(IdcError::InvalidInput(format!(
+                "{} is not a regular file ({})",
+                path.display(),
+                file_kind(meta)
+            )));
+        }
+        if meta.len() > max_bytes {
+            return Err(IdcError::InvalidInput(format!(
+                "{} is {} bytes, more than the {max_bytes} allowed for this kind of file",
+                path.display(),
+                meta.len()
+            )));
+        }
+        Ok(())
+    };
+    check(&fs::metadata(path).map_err(|e| IdcError::io(path, e))?)?;
+    let file = File::open(path).map_err(|e| IdcError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| IdcError::io(path, e))?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IdcError::io(path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(IdcError::InvalidInput(format!(
+            "{} grew beyond {max_bytes} bytes while being read",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    match () {
+        _ if t.is_dir() => "a directory",
+        _ if t.is_fifo() => "a FIFO",
+        _ if t.is_socket() => "a socket",
+        _ if t.is_char_device() => "a character device",
+        _ if t.is_block_device() => "a block device",
+        _ => "not a plain file",
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    if meta.is_dir() { "a directory" } else { "not a plain file" }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_bounded_refuses_special_and_oversized_files() {
+        let d = tempfile::tempdir().unwrap();
+        let ok = d.path().join("ok");
+        fs::write(&ok, b"12345").unwrap();
+        assert_eq!(read_bounded(&ok, 5).unwrap(), b"12345");
+        assert!(matches!(read_bounded(&ok, 4), Err(IdcError::InvalidInput(_))));
+        assert!(matches!(read_bounded(d.path(), 1 << 20), Err(IdcError::InvalidInput(_))));
+        #[cfg(unix)]
+        {
+            let zero = d.path().join("zero");
+            std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+            let e = read_bounded(&zero, 1 << 20).unwrap_err().to_string();
+            assert!(e.contains("character device"), "{e}");
+            // A FIFO with no writer would block a plain open: it must be refused without opening.
+            let fifo = d.path().join("fifo");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            if made.is_ok_and(|s| s.success()) {
+                let e = read_bounded(&fifo, 1 << 20).unwrap_err().to_string();
+                assert!(e.contains("FIFO"), "{e}");
+            }
+        }
+        assert!(matches!(read_bounded(&d.path().join("missing"), 9), Err(IdcError::Io { .. })));
     }
 }

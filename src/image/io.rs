@@ -140,8 +140,14 @@ pub fn decode_rgb8(path: &Path) -> Result<Rgb8Image> {
 
 /// Decodes an image file into compact 8-bit RGB, refusing images above `max_pixels`.
 pub fn decode_rgb8_with_limit(path: &Path, max_pixels: u64) -> Result<Rgb8Image> {
-    let bytes = std::fs::read(path).map_err(|e| IdcError::io(path, e))?;
+    let bytes = crate::fsutil::read_bounded(path, max_file_bytes(max_pixels))?;
     decode_rgb8_bytes(&bytes, path, max_pixels)
+}
+
+/// The largest image file accepted for `max_pixels`: uncompressed 16-bit RGBA (8 bytes per
+/// pixel) plus room for metadata, so no legal image is refused and nothing larger is read.
+pub fn max_file_bytes(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(64 << 20)
 }
 
 /// Decodes in-memory file bytes (`path` is only used for the format fallback and messages).
@@ -158,6 +164,9 @@ pub fn decode_rgb8_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<R
             Ok(f) => reader.set_format(f),
             Err(_) => return Err(decode_err(path, "not a recognised image format")),
         }
+    }
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        check_jpeg_complete(bytes, path)?;
     }
     let mut limits = Limits::default();
     // Our own pixel check below is the policy; the allocation cap only has to admit it
@@ -184,6 +193,22 @@ pub fn decode_rgb8_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<R
         max_pixels,
     )?;
     Ok(to_rgb8(&dynimg))
+}
+
+/// Rejects a JPEG whose main scan is not closed by an end-of-image marker: the decoder fills a
+/// truncated scan with grey without an error, which would silently train on a damaged image.
+/// Entropy-coded data never contains `FF DA` or `FF D9` (byte stuffing), so the marker must follow
+/// the last start-of-scan; bytes after it (padding some writers add) are allowed.
+fn check_jpeg_complete(bytes: &[u8], path: &Path) -> Result<()> {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) if eoi > sos => Ok(()),
+        (None, _) => Err(decode_err(path, "JPEG without a start-of-scan marker")),
+        _ => Err(decode_err(
+            path,
+            "truncated JPEG: no end-of-image marker after the last scan",
+        )),
+    }
 }
 
 fn check_size(path: &Path, w: u64, h: u64, max_pixels: u64) -> Result<()> {
@@ -472,6 +497,30 @@ mod tests {
 
         let missing = d.path().join("missing.png");
         assert!(matches!(decode_image(&missing), Err(IdcError::Io { .. })));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_and_trailing_padding_is_not() {
+        let d = tmp();
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&img)
+            .unwrap();
+        let whole = d.path().join("whole.jpg");
+        std::fs::write(&whole, &bytes).unwrap();
+        assert_eq!(decode_rgb8(&whole).unwrap().width, 64);
+        for keep in [bytes.len() / 4, bytes.len() / 2, bytes.len() - 2] {
+            let cut = d.path().join(format!("cut{keep}.jpg"));
+            std::fs::write(&cut, &bytes[..keep]).unwrap();
+            let err = decode_rgb8(&cut).unwrap_err();
+            assert!(matches!(err, IdcError::Decode { .. }), "{keep}: {err}");
+        }
+        let mut padded = bytes.clone();
+        padded.extend_from_slice(&[0, 0, 0, 0]);
+        let pad = d.path().join("padded.jpg");
+        std::fs::write(&pad, &padded).unwrap();
+        assert_eq!(decode_rgb8(&pad).unwrap().height, 48);
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::path::Path;
 pub const CONFIG_FILE: &str = "config.json";
 /// File name of the weights (Burn record) inside a model directory.
 pub const WEIGHTS_FILE: &str = "model.mpk";
+/// Largest weights file read (SwinIR-classical, the largest model in view, is ~50 MB).
+const MAX_WEIGHTS_BYTES: u64 = 2 << 30;
 
 pub use crate::fsutil::write_atomic;
 
@@ -34,9 +36,12 @@ pub fn model_from_bytes<B: Backend>(
     config.validate()?;
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
         .load(bytes, device)
-        .map_err(|e| {
+        .map_err(|_| {
+            // Burn's own message ("the format has changed since 0.14") misleads for the usual
+            // cause, a damaged or truncated file, so it is not passed on.
             IdcError::Model(format!(
-                "cannot read weights (do they match config {}x{} x{}?): {e}",
+                "the weights are not a readable Burn record for config {}x{} x{} (file damaged, \
+                 truncated, or not written by burn-idc)",
                 config.num_feat, config.num_block, config.upscale
             ))
         })?;
@@ -105,7 +110,7 @@ pub fn save_model_dir<B: Backend>(model: &Edsr<B>, config: &EdsrConfig, dir: &Pa
 /// Reads only the config of a model directory.
 pub fn load_model_config(dir: &Path) -> Result<EdsrConfig> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read(&path).map_err(|e| IdcError::io(&path, e))?;
+    let text = crate::fsutil::read_bounded(&path, 1 << 20)?;
     let config: EdsrConfig = serde_json::from_slice(&text)
         .map_err(|e| IdcError::Model(format!("{}: not an EDSR config: {e}", path.display())))?;
     config.validate()?;
@@ -116,8 +121,11 @@ pub fn load_model_config(dir: &Path) -> Result<EdsrConfig> {
 pub fn load_model_dir<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Edsr<B>, EdsrConfig)> {
     let config = load_model_config(dir)?;
     let path = dir.join(WEIGHTS_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| IdcError::io(&path, e))?;
-    let model = model_from_bytes(&config, bytes, device)?;
+    let bytes = crate::fsutil::read_bounded(&path, MAX_WEIGHTS_BYTES)?;
+    let model = model_from_bytes(&config, bytes, device).map_err(|e| match e {
+        IdcError::Model(m) => IdcError::Model(format!("{}: {m}", path.display())),
+        e => e,
+    })?;
     Ok((model, config))
 }
 
@@ -180,5 +188,19 @@ mod tests {
         ));
         // save refuses a config that is not the model's.
         assert!(save_model_dir(&model, &wrong, dir.path()).is_err());
+    }
+
+    #[test]
+    fn truncated_weights_say_damaged_not_burn_format_change() {
+        let device = Default::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = EdsrConfig::new(8, 2, 2);
+        save_model_dir(&cfg.init_seeded::<B>(&device, 3), &cfg, dir.path()).unwrap();
+        let weights = dir.path().join(WEIGHTS_FILE);
+        let bytes = std::fs::read(&weights).unwrap();
+        std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
+        let msg = load_model_dir::<B>(dir.path(), &device).unwrap_err().to_string();
+        assert!(msg.contains("damaged") && msg.contains(WEIGHTS_FILE), "{msg}");
+        assert!(!msg.contains("0.14"), "{msg}");
     }
 }
