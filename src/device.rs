@@ -136,19 +136,37 @@ mod tests {
     use std::path::PathBuf;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn kernel_cache_dir_follows_env_precedence() {
-        let all = [("IDC_KERNEL_CACHE", "/shared/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
-        assert_eq!(kernel_cache_dir(env(&all)), Some(PathBuf::from("/shared/k")));
-        assert_eq!(kernel_cache_dir(env(&all[1..])), Some(PathBuf::from("/x/burn-idc/cubecl")));
+        let all = [
+            ("IDC_KERNEL_CACHE", "/shared/k"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        assert_eq!(
+            kernel_cache_dir(env(&all)),
+            Some(PathBuf::from("/shared/k"))
+        );
+        assert_eq!(
+            kernel_cache_dir(env(&all[1..])),
+            Some(PathBuf::from("/x/burn-idc/cubecl"))
+        );
         assert_eq!(
             kernel_cache_dir(env(&all[2..])),
             Some(PathBuf::from("/h/.cache/burn-idc/cubecl"))
         );
-        assert_eq!(kernel_cache_dir(env(&[("IDC_KERNEL_CACHE", "off"), ("HOME", "/h")])), None);
+        assert_eq!(
+            kernel_cache_dir(env(&[("IDC_KERNEL_CACHE", "off"), ("HOME", "/h")])),
+            None
+        );
         assert_eq!(kernel_cache_dir(env(&[])), None);
     }
 }

@@ -154,9 +154,12 @@ fn file_kind(meta: &fs::Metadata) -> &'static str {
 
 #[cfg(not(unix))]
 fn file_kind(meta: &fs::Metadata) -> &'static str {
-    if meta.is_dir() { "a directory" } else { "not a plain file" }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a plain file"
+    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -168,8 +171,14 @@ mod tests {
         let ok = d.path().join("ok");
         fs::write(&ok, b"12345").unwrap();
         assert_eq!(read_bounded(&ok, 5).unwrap(), b"12345");
-        assert!(matches!(read_bounded(&ok, 4), Err(IdcError::InvalidInput(_))));
-        assert!(matches!(read_bounded(d.path(), 1 << 20), Err(IdcError::InvalidInput(_))));
+        assert!(matches!(
+            read_bounded(&ok, 4),
+            Err(IdcError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            read_bounded(d.path(), 1 << 20),
+            Err(IdcError::InvalidInput(_))
+        ));
         #[cfg(unix)]
         {
             let zero = d.path().join("zero");
@@ -184,6 +193,9 @@ mod tests {
                 assert!(e.contains("FIFO"), "{e}");
             }
         }
-        assert!(matches!(read_bounded(&d.path().join("missing"), 9), Err(IdcError::Io { .. })));
+        assert!(matches!(
+            read_bounded(&d.path().join("missing"), 9),
+            Err(IdcError::Io { .. })
+        ));
     }
 }

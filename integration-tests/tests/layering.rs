@@ -98,7 +98,8 @@ fn named_paths(code: &str) -> Vec<String> {
     for (i, _) in code.match_indices("use ") {
         let line_start = code[..i].rfind('\n').map_or(0, |n| n + 1);
         let lead = code[line_start..i].trim();
-        let is_use = lead.is_empty() || lead == "pub" || (lead.starts_with("pub(") && lead.ends_with(')'));
+        let is_use =
+            lead.is_empty() || lead == "pub" || (lead.starts_with("pub(") && lead.ends_with(')'));
         if let (true, Some(end)) = (is_use, code[i..].find(';')) {
             expand("", &code[i + 4..i + end], &mut out);
         }
@@ -120,7 +121,11 @@ fn named_paths(code: &str) -> Vec<String> {
 
 /// The module a path names (the longest module prefix), relative to the file's module `from`.
 fn resolve(path: &str, from: &Module, modules: &BTreeMap<Module, PathBuf>) -> Option<Module> {
-    let segments: Vec<&str> = path.split("::").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = path
+        .split("::")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let (mut base, rest): (Module, &[&str]) = match segments.first() {
         Some(&"crate") => (Vec::new(), &segments[1..]),
         Some(&"super") => {
@@ -174,9 +179,18 @@ fn layer(module: &Module) -> Option<usize> {
 #[test]
 fn every_top_level_module_has_a_layer() {
     let tops: BTreeSet<String> = module_files().keys().map(|m| m[0].clone()).collect();
-    let missing: Vec<_> = tops.iter().filter(|t| layer(&vec![t.to_string()]).is_none()).collect();
-    assert!(missing.is_empty(), "modules without a layer in LAYERS: {missing:?}");
-    assert!(tops.len() >= 10, "found only {tops:?}: is src/ where this test looks?");
+    let missing: Vec<_> = tops
+        .iter()
+        .filter(|t| layer(&vec![t.to_string()]).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "modules without a layer in LAYERS: {missing:?}"
+    );
+    assert!(
+        tops.len() >= 10,
+        "found only {tops:?}: is src/ where this test looks?"
+    );
 }
 
 #[test]
@@ -192,7 +206,11 @@ fn no_module_imports_a_higher_layer() {
             }
         }
     }
-    assert!(bad.is_empty(), "imports of higher layers:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "imports of higher layers:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -207,7 +225,11 @@ fn no_import_circles_between_modules() {
         circles: &mut Vec<String>,
     ) {
         if let Some(pos) = stack.iter().position(|s| s == m) {
-            let cycle: Vec<String> = stack[pos..].iter().chain([m]).map(|s| s.join("::")).collect();
+            let cycle: Vec<String> = stack[pos..]
+                .iter()
+                .chain([m])
+                .map(|s| s.join("::"))
+                .collect();
             circles.push(cycle.join(" -> "));
             return;
         }
@@ -226,7 +248,11 @@ fn no_import_circles_between_modules() {
     for m in graph.keys() {
         dfs(m, &graph, &mut Vec::new(), &mut done, &mut circles);
     }
-    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
 }
 
 #[test]

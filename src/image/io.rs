@@ -177,10 +177,10 @@ pub fn decode_rgb8_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<R
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let decoder = reader
             .into_decoder()
-            .map_err(|e| decode_err(path, e.to_string()))?;
+            .map_err(|e| decode_err(path, decoder_message(&e)))?;
         let (w, h) = decoder.dimensions();
         check_size(path, w as u64, h as u64, max_pixels)?;
-        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(path, e.to_string()))
+        DynamicImage::from_decoder(decoder).map_err(|e| decode_err(path, decoder_message(&e)))
     }));
     let dynimg = match decoded {
         Ok(r) => r?,
@@ -193,6 +193,20 @@ pub fn decode_rgb8_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<R
         max_pixels,
     )?;
     Ok(to_rgb8(&dynimg))
+}
+
+/// The decoder's message, with the PNG checksum failure (which the `png` crate reports as a Rust
+/// debug struct) said in words.
+fn decoder_message(e: &image::ImageError) -> String {
+    let text = e.to_string();
+    if text.contains("CRC error") || text.contains("CrcMismatch") {
+        let chunk = ["IHDR", "PLTE", "IDAT", "IEND"]
+            .into_iter()
+            .find(|c| text.contains(c))
+            .map_or(String::new(), |c| format!(" in its {c} chunk"));
+        return format!("PNG checksum (CRC) mismatch{chunk}: the file is damaged");
+    }
+    text
 }
 
 /// Rejects a JPEG whose main scan is not closed by an end-of-image marker: the decoder fills a
@@ -500,9 +514,25 @@ mod tests {
     }
 
     #[test]
+    fn damaged_png_checksum_is_a_plain_message() {
+        let d = tmp();
+        let good = d.path().join("good.png");
+        save_png(&good, &Image::zeros(3, 16, 16)).unwrap();
+        let mut bytes = std::fs::read(&good).unwrap();
+        let idat = bytes.windows(4).position(|w| w == b"IDAT").unwrap();
+        let len = u32::from_be_bytes(bytes[idat - 4..idat].try_into().unwrap()) as usize;
+        bytes[idat + 4 + len] ^= 0x55; // the chunk's CRC, data intact
+        let bad = d.path().join("bad.png");
+        std::fs::write(&bad, &bytes).unwrap();
+        let msg = decode_image(&bad).unwrap_err().to_string();
+        assert!(msg.contains("checksum") && !msg.contains('{'), "{msg}");
+    }
+
+    #[test]
     fn truncated_jpeg_is_an_error_and_trailing_padding_is_not() {
         let d = tmp();
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
             .encode_image(&img)

@@ -199,8 +199,13 @@ mod tests {
         let weights = dir.path().join(WEIGHTS_FILE);
         let bytes = std::fs::read(&weights).unwrap();
         std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
-        let msg = load_model_dir::<B>(dir.path(), &device).unwrap_err().to_string();
-        assert!(msg.contains("damaged") && msg.contains(WEIGHTS_FILE), "{msg}");
+        let msg = load_model_dir::<B>(dir.path(), &device)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("damaged") && msg.contains(WEIGHTS_FILE),
+            "{msg}"
+        );
         assert!(!msg.contains("0.14"), "{msg}");
     }
 }
