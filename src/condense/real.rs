@@ -486,3 +486,45 @@ impl<'a, B: AutodiffBackend> RealSide<'a, B> {
         (re_r, im_r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn bn_stats_match_f64_mean_and_biased_variance() {
+        let (n, c, h, w) = (3, 4, 5, 6);
+        let mut rng = StdRng::seed_from_u64(11);
+        let v: Vec<f32> = (0..n * c * h * w)
+            .map(|i| rng.random_range(-1.0f32..1.0) * (1 + i % c) as f32 + (i % c) as f32)
+            .collect();
+        let x = Tensor::<Flex, 4>::from_data(
+            TensorData::new(v.clone(), [n, c, h, w]),
+            &Default::default(),
+        );
+        let eps = 1e-5;
+        let stats = bn_stats(&x, eps).unwrap();
+        for ch in 0..c {
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|i| (0..h * w).map(move |k| (i, k)))
+                .map(|(i, k)| v[(i * c + ch) * h * w + k] as f64)
+                .collect();
+            let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+            let var = vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / vals.len() as f64;
+            let inv_std = 1.0 / (var + eps).sqrt();
+            let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-12);
+            assert!(
+                rel(stats.mean[ch] as f64, mean) < 1e-5,
+                "mean {ch}: {} vs {mean}",
+                stats.mean[ch]
+            );
+            assert!(
+                rel(stats.inv_std[ch] as f64, inv_std) < 1e-5,
+                "inv_std {ch}: {} vs {inv_std}",
+                stats.inv_std[ch]
+            );
+        }
+    }
+}
