@@ -228,6 +228,19 @@ mod tests {
     use rand::{SeedableRng, rngs::StdRng};
 
     #[test]
+    fn quotas_largest_remainder_hand_worked() {
+        // 5 * (7, 2, 1) / 10 = (3.5, 1.0, 0.5): floors (3, 1, 0), one unit left, remainders
+        // tie at 0.5 between groups 0 and 2 -> the lower index.
+        assert_eq!(quotas(&[7, 2, 1], 5), vec![4, 1, 0]);
+        // 7 * (6, 3, 2) / 11 = (3.82, 1.91, 1.27): floors (3, 1, 1), two units left, to the
+        // largest remainders 10/11 (group 1) and 9/11 (group 0).
+        assert_eq!(quotas(&[6, 3, 2], 7), vec![4, 2, 1]);
+        // Nothing to share, or nothing to share by.
+        assert_eq!(quotas(&[4, 4], 0), vec![0, 0]);
+        assert_eq!(quotas(&[0, 0], 3), vec![0, 0]);
+    }
+
+    #[test]
     fn quotas_sum_and_follow_proportions() {
         for (sizes, total) in [
             (vec![50usize, 30, 20], 10usize),

@@ -6,6 +6,10 @@
 //! - [`ncfd`]: Neural Characteristic Function Discrepancy ([`ncfd::ncfd_loss`]).
 //! - [`kmeans`]: k-means++ grouping, largest-remainder quotas, greedy assignment under quotas.
 //! - [`schedule`]: warm-up / assigning / full phases.
+//! - `real` (crate-internal): the real instance's side, built once per instance (features,
+//!   batch-norm statistics, groups, quotas, pairing space, frequency bank).
+//! - `matching` (crate-internal): synthetic assignment and pairs, one step's instance, group and
+//!   pair losses.
 //! - [`condenser`]: [`Condenser`] running Algorithm 1 and the teacher, with a [`CondenseReport`].
 //!
 //! The ratio lives in the config: an instance of `N` real patches yields
@@ -14,7 +18,9 @@
 pub mod condenser;
 pub mod config;
 pub mod kmeans;
+mod matching;
 pub mod ncfd;
+mod real;
 pub mod rlff;
 pub mod schedule;
 
@@ -27,7 +33,8 @@ use crate::error::Result;
 use crate::image::Image;
 use crate::models::FeatureExtractor;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
-use condenser::{Geometry, ToF64, bn_stats, check_images, draw, extract, real_cf_sums, stream};
+use condenser::{ToF64, check_images, stream};
+use real::{Geometry, bn_stats, draw, extract, real_cf_sums};
 
 /// Instance NCFD between the real patches `real` and another set `other` (e.g. synthetic
 /// patches, or `n` random real ones) under `extractor`, exactly as `L_ins` sees them: batch norm
