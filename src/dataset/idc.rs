@@ -19,7 +19,9 @@
 //! - `get(i)` maps `i` to (instance `j`, pair `k`) and serves pair `k` of instance `j`'s shard:
 //!   from a bounded in-memory LRU of shards, else from a valid shard file, else by condensing `j`
 //!   while holding `<instance>.lock` (re-checking the shard after acquiring it, so threads and
-//!   processes sharing the cache condense each instance once), writing the shard atomically.
+//!   processes sharing the cache condense each instance once), writing the shard atomically. The
+//!   instance table and this condense-or-load live in `super::engine`; the locking, file naming
+//!   and manifest in [`ShardCache::get_or_create`].
 //! - The shard's fingerprint hashes everything that determines the result (condenser config,
 //!   extractor and teacher fingerprints, scale, ratio, patch grid, image bytes, seed): a changed
 //!   input never serves a stale shard, it re-condenses (or, in [`CacheMode::LoadOnly`], errors).
