@@ -20,10 +20,10 @@
 use burn::data::dataset::Dataset;
 use burn_idc::cli::condense::write_synthetic_images;
 use burn_idc::config::PatchConfig;
-use burn_idc::dataset::SrPair;
 use burn_idc::dataset::idc::IdcDataset;
 use burn_idc::dataset::idc::testing::FakeCondenser;
 use burn_idc::dataset::sr_patch::SrPatchDataset;
+use burn_idc::image::SrPair;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,11 +74,10 @@ fn main() -> anyhow::Result<()> {
     };
     let cache = root.path().join("cache");
     let build_idc = || {
-        IdcDataset::builder(&hr)
-            .patch_config(patch.clone())
-            .ratio(0.1)
-            .cache_dir(&cache)
-            .condenser(Arc::new(FakeCondenser::new(2, "bench")))
+        IdcDataset::builder(&hr, patch.clone())
+            .with_ratio(0.1)
+            .with_cache_dir(&cache)
+            .with_condenser(Arc::new(FakeCondenser::new(2, "bench")))
             .build()
     };
     // Fill the cache once (not timed).

@@ -14,8 +14,8 @@
 //! of another ablation design in the same work dir are left out.
 
 use anyhow::{Context, Result, bail};
+use burn_idc::cache::shard::{read_shard, shard_path};
 use burn_idc::config::PatchConfig;
-use burn_idc::dataset::shard::{read_shard, shard_path};
 use burn_idc::dataset::sr_patch::SrPatchDataset;
 use std::path::PathBuf;
 

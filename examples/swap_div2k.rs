@@ -10,9 +10,9 @@
 //! type, `SrPair`, and everything downstream stay the same):
 //!
 //! ```ignore
-//! let train_set = IdcDataset::builder(&hr_dir).patch_config(patch).ratio(0.1)
-//!     .models::<TrainBackend, _, _>(extractor.clone(), extractor, device.clone())
-//!     .cache_dir(cache).condense_ahead(4).build()?;
+//! let train_set = IdcDataset::builder(&hr_dir, patch).with_ratio(0.1)
+//!     .with_models::<TrainBackend, _, _>(extractor.clone(), extractor, device.clone())
+//!     .with_cache_dir(cache).with_condense_ahead(4).build()?;
 //! ```
 //!
 //! The first run condenses each image on first access (a background worker condenses ahead of
@@ -81,12 +81,11 @@ fn main() -> anyhow::Result<()> {
         };
         // `clone`, not a copy: the CUDA device is not `Copy` (the same line must build for both).
         #[allow(clippy::clone_on_copy)]
-        let train_set = IdcDataset::builder(&hr_dir)
-            .patch_config(patch)
-            .ratio(0.1)
-            .models::<TrainBackend, _, _>(extractor.clone(), extractor, device.clone())
-            .cache_dir(out.join("idc-cache"))
-            .condense_ahead(4)
+        let train_set = IdcDataset::builder(&hr_dir, patch)
+            .with_ratio(0.1)
+            .with_models::<TrainBackend, _, _>(extractor.clone(), extractor, device.clone())
+            .with_cache_dir(out.join("idc-cache"))
+            .with_condense_ahead(4)
             .build()?;
         eprintln!(
             "IdcDataset: {} condensed pairs from {} images",

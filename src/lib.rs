@@ -56,10 +56,13 @@
 //! - [`metrics`]: PSNR/SSIM exactly as BasicSR computes them.
 //! - [`models`]: EDSR, the [`models::FeatureExtractor`] / [`models::Teacher`] traits, weight import.
 //! - [`condense`]: RLFF, NCFD, grouping, multi-level losses, Algorithm 1.
+//! - [`source`]: the image catalogue (listing, probing, hashing, naming, skip policy).
+//! - [`cache`]: [`cache::ShardCache`], the shard cache directory (format, locks, manifest).
 //! - [`select`]: selection baselines (random, herding, k-center, DCSR-style).
-//! - [`dataset`]: [`dataset::SrPair`] datasets: whole set, shard cache, lazy `IdcDataset`.
+//! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 
+pub mod cache;
 #[doc(hidden)]
 pub mod cli;
 pub mod condense;
@@ -74,6 +77,7 @@ pub mod models;
 pub mod repro;
 pub mod seed;
 pub mod select;
+pub mod source;
 pub mod train;
 
 pub use error::{IdcError, Result};

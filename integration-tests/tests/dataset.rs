@@ -7,12 +7,13 @@
 //! few-step condense config, on small synthetic images, so they stay fast on 2 cores.
 
 use burn_idc::IdcError;
+use burn_idc::cache::{self, shard};
 use burn_idc::cli::condense::synthetic_image;
-use burn_idc::dataset::SrPair;
+use burn_idc::config::PatchConfig;
 use burn_idc::dataset::idc::testing::FakeCondenser;
 use burn_idc::dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
-use burn_idc::dataset::shard;
 use burn_idc::image::Image;
+use burn_idc::image::SrPair;
 use burn_idc::image::io::save_png;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -152,13 +153,18 @@ fn cmyk_jpeg() -> Vec<u8> {
 }
 
 fn builder(hr: &Path, cache: &Path, fake: Arc<FakeCondenser>) -> IdcDatasetBuilder {
-    IdcDataset::builder(hr)
-        .scale(2)
-        .ratio(0.25)
-        .hr_patch(16)
-        .step(16)
-        .cache_dir(cache)
-        .condenser(fake)
+    let patch = PatchConfig {
+        scale: 2,
+        hr_patch: 16,
+        step: 16,
+        thresh_size: 0,
+    };
+    // Strict about small images: the bad-input table below expects them to fail `build`.
+    IdcDataset::builder(hr, patch)
+        .with_ratio(0.25)
+        .with_skip_small_images(false)
+        .with_cache_dir(cache)
+        .with_condenser(fake)
 }
 
 fn all_items(ds: &IdcDataset) -> Vec<SrPair> {
@@ -202,9 +208,9 @@ fn cold_and_warm_cache_serve_identical_items() {
         assert_eq!((p.lr.channels, p.lr.height, p.lr.width), (3, 8, 8));
         assert_eq!((p.hr.channels, p.hr.height, p.hr.width), (3, 16, 16));
     }
-    let report = shard::verify_cache(cache.path()).unwrap();
+    let report = cache::verify_cache(cache.path()).unwrap();
     assert_eq!((report.instances, report.valid, report.patches), (3, 3, 8));
-    let manifest = shard::Manifest::read(cache.path()).unwrap();
+    let manifest = cache::Manifest::read(cache.path()).unwrap();
     assert_eq!(manifest.instances.len(), 3);
 }
 
@@ -215,7 +221,7 @@ fn load_only_on_empty_cache_is_a_typed_error() {
     write_rgb(hr.path(), "a.png", 32, 32, 0);
     let fake = Arc::new(FakeCondenser::new(2, "v1"));
     let ds = builder(hr.path(), cache.path(), fake.clone())
-        .mode(CacheMode::LoadOnly)
+        .with_mode(CacheMode::LoadOnly)
         .build()
         .unwrap();
     assert_eq!(ds.len(), 1);
@@ -235,8 +241,8 @@ fn config_or_image_change_recondenses() {
     let run = |tag: &str, seed: u64, ratio: f64| {
         let f = Arc::new(FakeCondenser::new(2, tag));
         let ds = builder(hr.path(), cache.path(), f.clone())
-            .seed(seed)
-            .ratio(ratio)
+            .with_seed(seed)
+            .with_ratio(ratio)
             .build()
             .unwrap();
         let items = all_items(&ds);
@@ -253,9 +259,9 @@ fn config_or_image_change_recondenses() {
     write_rgb(hr.path(), "b.png", 32, 32, 7);
     let f = Arc::new(FakeCondenser::new(2, "v2"));
     let ds = builder(hr.path(), cache.path(), f.clone())
-        .seed(1)
-        .ratio(0.5)
-        .mode(CacheMode::LoadOnly)
+        .with_seed(1)
+        .with_ratio(0.5)
+        .with_mode(CacheMode::LoadOnly)
         .build()
         .unwrap();
     assert!(ds.try_get(0).is_ok());
@@ -288,7 +294,7 @@ fn flipped_bytes_are_detected() {
                 ),
                 "flip at byte {i} not detected"
             );
-            let r = shard::verify_cache(cache.path()).unwrap();
+            let r = cache::verify_cache(cache.path()).unwrap();
             assert_eq!(r.valid, 0);
             assert_eq!(r.invalid.len(), 1);
         }
@@ -470,7 +476,7 @@ fn bad_inputs_have_documented_outcomes() {
         let fake = Arc::new(FakeCondenser::new(2, "v1"));
         let strict = builder(hr.path(), cache.path(), fake.clone()).build();
         let skipping = builder(hr.path(), cache.path(), fake.clone())
-            .skip_bad_images(true)
+            .with_skip_bad_images(true)
             .build();
         match expect {
             Expect::Served => {
@@ -528,13 +534,13 @@ fn bad_inputs_have_documented_outcomes() {
     for skip in [false, true] {
         let fake = Arc::new(FakeCondenser::new(2, "v1"));
         let r = builder(empty.path(), cache.path(), fake.clone())
-            .skip_bad_images(skip)
+            .with_skip_bad_images(skip)
             .build();
         assert!(matches!(r, Err(IdcError::InvalidInput(_))), "empty folder");
         let file = empty.path().join("f.txt");
         std::fs::write(&file, b"x").unwrap();
         let r = builder(&file, cache.path(), fake)
-            .skip_bad_images(skip)
+            .with_skip_bad_images(skip)
             .build();
         assert!(
             matches!(r, Err(IdcError::InvalidInput(_))),

@@ -10,8 +10,8 @@
 //! - CLI: `idc eval` (bicubic, .pth) and `idc upscale`.
 
 use burn_idc::IdcError;
-use burn_idc::dataset::SrPair;
 use burn_idc::device::{DefaultBackend, TrainBackend, default_device};
+use burn_idc::image::SrPair;
 use burn_idc::image::{Image, images_to_batch};
 use burn_idc::models::edsr::EdsrConfig;
 use burn_idc::models::weights::{PTH_SUPPORTED, load_basicsr_pth};

@@ -15,6 +15,7 @@
 //! Bad images are skipped with a warning and counted in `failed`; the exit status stays 0 so a
 //! job array is not retried for a broken input file (inspect `failed`).
 
+use crate::cache::ShardCache;
 use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
@@ -251,72 +252,15 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
     Ok(m)
 }
 
-/// Runs the sub-command.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    let (worker, workers) = match &args.shard {
-        Some(s) => parse_shard(s)?,
-        None => (0, 1),
-    };
-    let mut config = match &args.config {
-        Some(p) => read_config(p)?,
-        None => CondenseConfig::default(),
-    };
-    config.ratio = args.ratio;
-    config.validate()?;
-    let patch = PatchConfig {
-        scale: args.scale,
-        hr_patch: args.hr_patch,
-        step: args.step,
-        thresh_size: 0,
-    };
-    patch.validate()?;
-    std::fs::create_dir_all(&args.cache)
-        .with_context(|| format!("creating cache {}", args.cache.display()))?;
-    let hr_dir = resolve_hr_dir(&args)?;
-    let extractor = resolve_extractor(&args, &hr_dir)?;
-    let teacher = match &args.teacher {
-        Some(dir) => {
-            load_model_dir::<TrainBackend>(dir, &default_device())
-                .with_context(|| format!("loading teacher {}", dir.display()))?
-                .0
-        }
-        None => extractor.clone(),
-    };
-    if teacher.config().upscale != args.scale {
-        bail!(
-            "the teacher up-samples x{} but --scale is {}; pass --teacher with a x{} model",
-            teacher.config().upscale,
-            args.scale,
-            args.scale
-        );
-    }
-
-    let dataset = IdcDataset::builder(&hr_dir)
-        .patch_config(patch)
-        .ratio(args.ratio)
-        .condense(config)
-        .models::<TrainBackend, _, _>(extractor, teacher, default_device())
-        .cache_dir(&args.cache)
-        .mode(if args.rebuild {
-            CacheMode::Rebuild
-        } else {
-            CacheMode::LazyCondense
-        })
-        .seed(args.seed)
-        .skip_bad_images(true)
-        .verify_decode(false)
-        .memory_shards(0)
-        .build()?;
-
-    let mine: Vec<usize> = (0..dataset.num_instances())
-        .filter(|j| j % workers == worker)
-        .collect();
-    let skipped = if worker == 0 {
-        dataset.skipped().len()
-    } else {
-        0
-    };
+/// Loads or condenses instances `mine` with a progress bar; returns (condensed, loaded, failed),
+/// `failed` starting at `skipped`. Pass 1 skips instances another process is working on; pass 2
+/// waits for them.
+fn condense_instances(
+    dataset: &IdcDataset,
+    mine: &[usize],
+    skipped: usize,
+    (worker, workers): (usize, usize),
+) -> (usize, usize, usize) {
     let bar = indicatif::ProgressBar::new(mine.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -345,7 +289,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // Pass 1: skip instances another process is working on; pass 2: wait for them.
     let mut deferred = Vec::new();
-    for &j in &mine {
+    for &j in mine {
         match dataset.try_ensure_instance(j) {
             Ok(None) => deferred.push(j),
             Ok(Some(o)) => record(Ok(o), j, &bar),
@@ -356,6 +300,77 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         record(dataset.ensure_instance(j), j, &bar);
     }
     bar.finish_and_clear();
+    (condensed, loaded, failed)
+}
+
+/// Runs the sub-command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let (worker, workers) = match &args.shard {
+        Some(s) => parse_shard(s)?,
+        None => (0, 1),
+    };
+    let mut config = match &args.config {
+        Some(p) => read_config(p)?,
+        None => CondenseConfig::default(),
+    };
+    config.ratio = args.ratio;
+    config.validate()?;
+    let patch = PatchConfig {
+        scale: args.scale,
+        hr_patch: args.hr_patch,
+        step: args.step,
+        thresh_size: 0,
+    };
+    patch.validate()?;
+    // The cache exists before the default extractor is trained into it.
+    ShardCache::open(&args.cache)
+        .with_context(|| format!("creating cache {}", args.cache.display()))?;
+    let hr_dir = resolve_hr_dir(&args)?;
+    let extractor = resolve_extractor(&args, &hr_dir)?;
+    let teacher = match &args.teacher {
+        Some(dir) => {
+            load_model_dir::<TrainBackend>(dir, &default_device())
+                .with_context(|| format!("loading teacher {}", dir.display()))?
+                .0
+        }
+        None => extractor.clone(),
+    };
+    if teacher.config().upscale != args.scale {
+        bail!(
+            "the teacher up-samples x{} but --scale is {}; pass --teacher with a x{} model",
+            teacher.config().upscale,
+            args.scale,
+            args.scale
+        );
+    }
+
+    let dataset = IdcDataset::builder(&hr_dir, patch)
+        .with_ratio(args.ratio)
+        .with_condense_config(config)
+        .with_models::<TrainBackend, _, _>(extractor, teacher, default_device())
+        .with_cache_dir(&args.cache)
+        .with_mode(if args.rebuild {
+            CacheMode::Rebuild
+        } else {
+            CacheMode::LazyCondense
+        })
+        .with_seed(args.seed)
+        .with_skip_bad_images(true)
+        .with_verify_decode(false)
+        .with_memory_shards(0)
+        .build()?;
+
+    let mine: Vec<usize> = (0..dataset.num_instances())
+        .filter(|j| j % workers == worker)
+        .collect();
+    let skipped = if worker == 0 {
+        dataset.skipped().len()
+    } else {
+        0
+    };
+    let (condensed, loaded, failed) =
+        condense_instances(&dataset, &mine, skipped, (worker, workers));
     let seconds = t0.elapsed().as_secs_f64();
     let summary = serde_json::json!({
         "instances": mine.len() + skipped,

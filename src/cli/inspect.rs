@@ -5,7 +5,7 @@
 //! `{"instances","valid","invalid":[..],"patches","bytes","verified","manifest_instances"}`.
 //! The exit status is 1 when a shard is invalid, so scripts can gate on it.
 
-use crate::dataset::shard::{Manifest, inspect_cache};
+use crate::cache::ShardCache;
 use std::path::PathBuf;
 
 /// Arguments of `idc inspect`.
@@ -21,8 +21,9 @@ pub struct Args {
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let report = inspect_cache(&args.cache, args.verify)?;
-    let manifest = Manifest::read(&args.cache).ok();
+    let cache = ShardCache::at(&args.cache);
+    let report = cache.inspect(args.verify)?;
+    let manifest = cache.manifest().ok();
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         if let Some(o) = v.as_object_mut() {

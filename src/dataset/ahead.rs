@@ -18,7 +18,7 @@
 //! renderer next to the loss, and is logged with the other metrics, so progress needs no custom
 //! renderer. Register it with `.metric_train_numeric(dataset.progress_metric())`.
 
-use super::idc::Inner;
+use crate::error::Result;
 use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
@@ -44,7 +44,7 @@ pub struct ProgressSnapshot {
     pub eta_s: Option<f64>,
 }
 
-/// Observer called with every progress snapshot (`IdcDatasetBuilder::on_progress`).
+/// Observer called with every progress snapshot (`IdcDatasetBuilder::with_progress`).
 pub(crate) type ProgressFn = Arc<dyn Fn(&ProgressSnapshot) + Send + Sync>;
 
 impl ProgressSnapshot {
@@ -201,6 +201,17 @@ impl Numeric for CondenseProgressMetric {
     }
 }
 
+/// What the condense-ahead worker works on: the dataset's engine, seen through this small
+/// interface so the worker does not depend on the dataset's internals.
+pub(crate) trait CondenseTarget: Send + Sync + 'static {
+    /// Number of instances.
+    fn num_instances(&self) -> usize;
+    /// Whether instance `j` already has a valid shard.
+    fn is_done(&self, j: usize) -> bool;
+    /// Loads or condenses instance `j` (under its lock) without keeping it in memory.
+    fn ensure(&self, j: usize) -> Result<()>;
+}
+
 /// Background condense-ahead thread (see the module docs).
 pub(crate) struct AheadWorker {
     tx: Option<SyncSender<usize>>,
@@ -209,14 +220,14 @@ pub(crate) struct AheadWorker {
 }
 
 impl AheadWorker {
-    pub(crate) fn start(inner: Arc<Inner>, queue: usize) -> Self {
+    pub(crate) fn start(target: Arc<dyn CondenseTarget>, queue: usize) -> Self {
         let (tx, rx) = sync_channel(queue);
         let stop = Arc::new(AtomicBool::new(false));
         let idle = Arc::new((Mutex::new(false), Condvar::new()));
         let (s, i) = (stop.clone(), idle.clone());
         let spawned = std::thread::Builder::new()
             .name("idc-condense-ahead".into())
-            .spawn(move || run(inner, rx, s, i));
+            .spawn(move || run(target, rx, s, i));
         if let Err(e) = spawned {
             eprintln!("warning: condense-ahead worker not started: {e}");
             let (m, c) = &*idle;
@@ -260,18 +271,18 @@ impl AheadWorker {
 }
 
 fn run(
-    inner: Arc<Inner>,
+    target: Arc<dyn CondenseTarget>,
     rx: Receiver<usize>,
     stop: Arc<AtomicBool>,
     idle: Arc<(Mutex<bool>, Condvar)>,
 ) {
-    let n = inner.num_instances();
+    let n = target.num_instances();
     let mut attempted = vec![false; n];
     let mut cursor = 0usize;
     let work = |j: usize, attempted: &mut Vec<bool>| {
-        if j < n && !attempted[j] && !inner.is_done(j) {
+        if j < n && !attempted[j] && !target.is_done(j) {
             attempted[j] = true;
-            if let Err(e) = inner.obtain(j, false) {
+            if let Err(e) = target.ensure(j) {
                 eprintln!("warning: condense-ahead of instance {j}: {e}");
             }
         }
@@ -288,7 +299,7 @@ fn run(
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {}
         }
-        while cursor < n && (attempted[cursor] || inner.is_done(cursor)) {
+        while cursor < n && (attempted[cursor] || target.is_done(cursor)) {
             cursor += 1;
         }
         if cursor < n {

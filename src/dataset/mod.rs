@@ -1,27 +1,22 @@
 //! Burn datasets of LR/HR pairs.
 //!
-//! - [`SrPair`]: the item type every dataset here yields.
+//! - [`SrPair`] (defined in [`crate::image`]): the item type every dataset here yields.
 //! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR), the
 //!   [`sr_patch::SrBatcher`] and the flip/rot90 augmentation wrapper.
-//! - `shard`: the on-disk shard format (one file per instance, fingerprinted, checksummed).
-//! - `idc`: `IdcDataset`, lazy condense-or-load over a shard cache.
+//! - `idc`: `IdcDataset`, lazy condense-or-load over a [`crate::cache::ShardCache`]; its
+//!   `engine` (instance table, LRU, condense-or-load), `condenser` (the object-safe condenser it
+//!   calls) and `ahead` (condense-ahead worker, progress).
+//! - `selection`: `SelectionDataset` over a cache written by a selection baseline.
 //! - `relabel`: [`relabel::TeacherLabeled`], the same LR patches with teacher HR targets (the
 //!   control that separates condensation from distillation).
 
-use crate::image::Image;
-
 pub mod ahead;
+pub mod condenser;
+mod engine;
 pub mod idc;
-pub mod lock;
 pub mod relabel;
 pub mod selection;
-pub mod shard;
-pub mod source;
 pub mod sr_patch;
 
-/// One training pair: LR patch `[3, p, p]` and HR patch `[3, s p, s p]`, values in `[0, 1]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SrPair {
-    pub lr: Image,
-    pub hr: Image,
-}
+/// Re-export for code not yet moved to [`crate::image::SrPair`] (the training modules).
+pub use crate::image::SrPair;

@@ -7,8 +7,8 @@
 //! targets ("Random+T" in the reproduction) — so a table can say what the condensation itself
 //! adds.
 
-use super::SrPair;
 use crate::error::{IdcError, Result};
+use crate::image::SrPair;
 use crate::image::{Image, batch_to_images, images_to_batch};
 use crate::models::Teacher;
 use burn::data::dataset::Dataset;

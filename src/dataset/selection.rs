@@ -1,5 +1,6 @@
 //! [`SelectionDataset`]: a `Dataset<SrPair>` over a shard cache written by a selection baseline
-//! (`idc select`, [`crate::select::pipeline::select_to_cache`]).
+//! (`idc select`, [`crate::select::pipeline::select_to_cache`]), and the [`PatchPool`] view of
+//! `SrPatchDataset` that selection draws from (here because `select` sits below `dataset`).
 //!
 //! It reads any cache of the shard format, so it also serves a fully condensed IDC cache
 //! read-only. Opening validates every shard once (checksum, dimensions) and records its pair
@@ -7,9 +8,11 @@
 //! served from a small bounded cache of decoded shards (shards hold one image's pairs, and
 //! loaders that shuffle hit many shards, so only a few are kept).
 
-use super::SrPair;
-use super::shard::{SHARD_EXT, Shard, read_shard};
+use super::sr_patch::SrPatchDataset;
+use crate::cache::shard::{SHARD_EXT, Shard, read_shard};
 use crate::error::{IdcError, Result};
+use crate::image::SrPair;
+use crate::select::pipeline::PatchPool;
 use burn::data::dataset::Dataset;
 use std::collections::VecDeque;
 use std::fs;
@@ -165,10 +168,32 @@ impl Dataset<SrPair> for SelectionDataset {
     }
 }
 
+/// The whole-set dataset is the pool `idc select` draws from.
+impl PatchPool for SrPatchDataset {
+    fn instance_count(&self) -> usize {
+        self.instances().len()
+    }
+    fn instance_name(&self, j: usize) -> String {
+        self.instances()[j].name.clone()
+    }
+    fn instance_len(&self, j: usize) -> usize {
+        self.instances()[j].num_patches
+    }
+    fn instance_pairs(&self, j: usize) -> Result<Vec<SrPair>> {
+        SrPatchDataset::instance_pairs(self, j)
+    }
+    fn instance_pairs_at(&self, j: usize, ks: &[usize]) -> Result<Vec<SrPair>> {
+        ks.iter().map(|&k| self.pair(j, k)).collect()
+    }
+    fn instance_source_hash(&self, j: usize) -> Result<String> {
+        Ok(self.instances()[j].source_hash.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::shard::{shard_path, write_shard_atomic};
+    use crate::cache::shard::{shard_path, write_shard_atomic};
     use crate::image::Image;
 
     fn img(c: usize, h: usize, w: usize, seed: usize) -> Image {

@@ -2,7 +2,7 @@
 //! by MATLAB bicubic (see [`crate::image::patch`]), plus the batcher and a flip/rot90 wrapper.
 //!
 //! - [`SrPatchDataset`]: `Dataset<SrPair>`; item `i` is patch `i - offset[j]` of instance `j`
-//!   (prefix sums over the instances' patch counts, images in [`list_images`] order, patches in
+//!   (prefix sums over the instances' patch counts, images in [`list_candidates`] order, patches in
 //!   grid order). Decoded HR images stay in memory as 8-bit planar RGB (3 bytes per pixel, about
 //!   100 MB for T91 + BSD200); each pair is cut and down-scaled on `get`, so memory does not grow
 //!   with the number of patches. With `with_in_memory(false)` only headers are read at build and
@@ -13,12 +13,13 @@
 //!   `hflip` and `rotation`), the same transform for LR and HR, a pure function of
 //!   `(seed, epoch, index)`.
 
-use super::SrPair;
 use crate::config::{PatchConfig, hex_sha256};
 use crate::error::{IdcError, Result};
 use crate::image::Image;
-use crate::image::io::{DEFAULT_MAX_PIXELS, Rgb8Image, decode_rgb8_bytes, list_images};
+use crate::image::SrPair;
+use crate::image::io::{DEFAULT_MAX_PIXELS, Rgb8Image, decode_rgb8_bytes};
 use crate::image::patch::{PairMaker, grid_positions};
+use crate::source::{SkipPolicy, SkippedImage, header_size, instance_name, list_candidates};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
@@ -43,20 +44,12 @@ pub struct InstanceInfo {
     pub source_hash: String,
 }
 
-/// An image that was left out while loading a folder, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SkippedImage {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
 /// Options for loading a folder (burn-dataset style builder; see [`SrPatchDataset::builder`]).
 #[derive(Clone, Debug)]
 pub struct SrPatchDatasetBuilder {
     hr_dir: PathBuf,
     cfg: PatchConfig,
-    skip_bad_images: bool,
-    skip_small_images: bool,
+    skip: SkipPolicy,
     max_pixels: u64,
     in_memory: bool,
 }
@@ -73,14 +66,14 @@ impl SrPatchDatasetBuilder {
     /// Skip files that fail to decode (recorded in [`SrPatchDataset::skipped`]) instead of
     /// failing the whole load. Default `false`: a broken data set is an error.
     pub fn with_skip_bad_images(mut self, skip: bool) -> Self {
-        self.skip_bad_images = skip;
+        self.skip.bad_images = skip;
         self
     }
 
     /// Skip images smaller than one HR patch (recorded in `skipped`). Default `true`: T91 holds
     /// images of 78 px, below the usual 96 px patch; `false` makes them an error.
     pub fn with_skip_small_images(mut self, skip: bool) -> Self {
-        self.skip_small_images = skip;
+        self.skip.small_images = skip;
         self
     }
 
@@ -93,7 +86,7 @@ impl SrPatchDatasetBuilder {
     /// Lists, decodes and indexes the folder.
     pub fn build(self) -> Result<SrPatchDataset> {
         self.cfg.validate()?;
-        let files = list_images(&self.hr_dir)?;
+        let files = list_candidates(&self.hr_dir)?;
         let mut ds = SrPatchDataset::empty(self.cfg.clone())?;
         ds.max_pixels = self.max_pixels;
         for path in files {
@@ -109,7 +102,7 @@ impl SrPatchDatasetBuilder {
                 });
             let (img, hash) = match loaded {
                 Ok(v) => v,
-                Err(e) if self.skip_bad_images => {
+                Err(e) if self.skip.bad_images => {
                     ds.skipped.push(SkippedImage {
                         path: path.clone(),
                         reason: e.to_string(),
@@ -118,9 +111,9 @@ impl SrPatchDatasetBuilder {
                 }
                 Err(e) => return Err(e),
             };
-            let name = relative_name(&self.hr_dir, &path);
+            let name = instance_name(&self.hr_dir, &path);
             if let Err(e) = ds.push(name, Some(path.clone()), img, hash) {
-                if self.skip_small_images {
+                if self.skip.small_images {
                     ds.skipped.push(SkippedImage {
                         path,
                         reason: e.to_string(),
@@ -145,30 +138,6 @@ impl SrPatchDatasetBuilder {
 enum Stored {
     Decoded(Rgb8Image),
     OnDisk((usize, usize)),
-}
-
-/// `(height, width)` from the header, with the pixel limit checked; pixels are not decoded.
-fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize, usize)> {
-    let (w, h) = super::source::header_dims(path, std::io::Cursor::new(bytes))?;
-    if w == 0 || h == 0 {
-        return Err(IdcError::Decode {
-            path: path.to_path_buf(),
-            reason: format!("header declares {w}x{h} pixels"),
-        });
-    }
-    if (w as u64) * (h as u64) > max_pixels {
-        return Err(IdcError::InvalidInput(format!(
-            "{}: {w}x{h} pixels exceeds the limit of {max_pixels}",
-            path.display()
-        )));
-    }
-    Ok((h as usize, w as usize))
-}
-
-/// Instance name: `path` relative to `root`, `/`-separated (lossy for non-UTF-8 names).
-fn relative_name(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.to_string_lossy().replace('\\', "/")
 }
 
 /// Whole-set dataset of LR/HR patch pairs over a folder of HR images (see the module docs).
@@ -198,8 +167,7 @@ impl SrPatchDataset {
         SrPatchDatasetBuilder {
             hr_dir: hr_dir.as_ref().to_path_buf(),
             cfg,
-            skip_bad_images: false,
-            skip_small_images: true,
+            skip: SkipPolicy::default(),
             max_pixels: DEFAULT_MAX_PIXELS,
             in_memory: true,
         }

@@ -5,14 +5,18 @@
 //! - `resize`: MATLAB-style bicubic resize with antialiasing (BasicSR `imresize`), `mod_crop`.
 //! - `color`: BasicSR's RGB -> Y (YCbCr, ITU-R BT.601).
 //! - `patch`: BasicSR's sub-image grid (`extract_subimages.py`) and HR -> LR patch pairs.
+//! - `pair`: [`SrPair`], one LR/HR training pair.
 
 use crate::error::{IdcError, Result};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 pub mod color;
 pub mod io;
+pub mod pair;
 pub mod patch;
 pub mod resize;
+
+pub use pair::SrPair;
 
 /// Planar (channel, row, column) `f32` image, values nominally in `[0, 1]`.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,11 +12,10 @@
 //! border rather than the neighbouring image content; this keeps every pair self-contained (IDC
 //! condenses patch pairs independently).
 
-use super::Image;
 use super::io::quantize_image;
 use super::resize::{AxisWeights, axis_weights, resize_with};
+use super::{Image, SrPair};
 use crate::config::PatchConfig;
-use crate::dataset::SrPair;
 use crate::error::{IdcError, Result};
 
 /// Window origins along one axis (BasicSR `np.arange(0, len - crop + 1, step)` plus the snapped

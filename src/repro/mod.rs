@@ -411,16 +411,15 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         // `clone`, not a copy: the CUDA device is not `Copy`, and this closure must stay `Fn`.
         #[allow(clippy::clone_on_copy)]
         let device = device.clone();
-        IdcDataset::builder(images)
-            .patch_config(patch.clone())
-            .ratio(cfg.ratio)
-            .condense(cfg.clone())
-            .models::<TrainBackend, _, _>(load(&extractor_dir)?, load(&teacher_dir)?, device)
-            .cache_dir(cache.join("shards"))
-            .mode(mode)
-            .seed(seed)
+        IdcDataset::builder(images, patch.clone())
+            .with_ratio(cfg.ratio)
+            .with_condense_config(cfg.clone())
+            .with_models::<TrainBackend, _, _>(load(&extractor_dir)?, load(&teacher_dir)?, device)
+            .with_cache_dir(cache.join("shards"))
+            .with_mode(mode)
+            .with_seed(seed)
             // The Whole pool (SrPatchDataset) skips images below one patch; IDC must too.
-            .skip_small_images(true)
+            .with_skip_small_images(true)
             .build()
     };
     let build_idc = |cache: &Path, cfg: &CondenseConfig, mode: CacheMode| {

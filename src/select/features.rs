@@ -5,8 +5,8 @@
 //! (`N x c` floats: 100k patches x 64 channels = 25 MB) while the patch tensors themselves are
 //! only ever held one batch at a time.
 
-use crate::dataset::SrPair;
 use crate::error::{IdcError, Result};
+use crate::image::SrPair;
 use crate::image::{Image, images_to_batch};
 use crate::models::FeatureExtractor;
 use burn::tensor::backend::Backend;

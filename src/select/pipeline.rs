@@ -6,29 +6,24 @@
 //! one instance's *selected* pairs) is in memory at a time, so the pool can be far larger than
 //! RAM allows for its pixels (the feature matrix is `N x c` floats).
 //!
-//! The output is the shard cache format of `IdcDataset` ([`crate::dataset::shard`]): one shard
-//! per instance that has selected pairs, named by [`shard_path`], plus `manifest.json`, so
-//! `idc inspect`, `SelectionDataset` and training code treat a selected set like a condensed one.
+//! The output is the shard cache of `IdcDataset` (written through [`ShardCache`]): one shard per
+//! instance that has selected pairs, plus `manifest.json`, so `idc inspect`, `SelectionDataset`
+//! and training code treat a selected set like a condensed one.
 
 use super::dcsr::texture_score;
 use super::features::{FeatureMatrix, pooled_pair_features};
 use super::{PoolInputs, SelectConfig, SelectMethod, pool_budget, select_indices};
+use crate::cache::{Shard, ShardCache};
 use crate::config::{PatchConfig, fingerprint, hex_sha256};
-use crate::dataset::SrPair;
-use crate::dataset::lock::InstanceLock;
-use crate::dataset::shard::{
-    FORMAT_VERSION, Manifest, ManifestEntry, Shard, shard_path, write_shard_atomic,
-};
-use crate::dataset::sr_patch::SrPatchDataset;
 use crate::error::{IdcError, Result};
+use crate::image::SrPair;
 use crate::models::FeatureExtractor;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
-use std::fs;
 use std::path::Path;
 
 /// A pool of real LR/HR pairs grouped into instances (images). Implemented for the whole-set
-/// dataset; tests implement it in memory.
+/// dataset (in `dataset::selection`, above this layer); tests implement it in memory.
 pub trait PatchPool {
     /// Number of instances.
     fn instance_count(&self) -> usize;
@@ -53,28 +48,6 @@ pub trait PatchPool {
     /// Hash of instance `j`'s source (e.g. SHA-256 of the image file), part of the fingerprint so
     /// a changed image never leaves a stale selection.
     fn instance_source_hash(&self, j: usize) -> Result<String>;
-}
-
-/// The whole-set dataset is the pool `idc select` draws from.
-impl PatchPool for SrPatchDataset {
-    fn instance_count(&self) -> usize {
-        self.instances().len()
-    }
-    fn instance_name(&self, j: usize) -> String {
-        self.instances()[j].name.clone()
-    }
-    fn instance_len(&self, j: usize) -> usize {
-        self.instances()[j].num_patches
-    }
-    fn instance_pairs(&self, j: usize) -> Result<Vec<SrPair>> {
-        SrPatchDataset::instance_pairs(self, j)
-    }
-    fn instance_pairs_at(&self, j: usize, ks: &[usize]) -> Result<Vec<SrPair>> {
-        ks.iter().map(|&k| self.pair(j, k)).collect()
-    }
-    fn instance_source_hash(&self, j: usize) -> Result<String> {
-        Ok(self.instances()[j].source_hash.clone())
-    }
 }
 
 /// Summary of a selection run (the CLI's `--json`, without timing).
@@ -251,7 +224,7 @@ pub fn select_to_cache_with_progress<B: Backend, E: FeatureExtractor<B> + ?Sized
     drop(features);
     drop(texture);
 
-    fs::create_dir_all(cache_dir).map_err(|e| IdcError::io(cache_dir, e))?;
+    let cache = ShardCache::open(cache_dir)?;
     let mut entries = Vec::new();
     let mut stale = Vec::new();
     let mut cursor = 0; // position in `picked` (ascending global indices)
@@ -264,58 +237,17 @@ pub fn select_to_cache_with_progress<B: Backend, E: FeatureExtractor<B> + ?Sized
             cursor += 1;
         }
         let name = pool.instance_name(j);
-        let path = shard_path(cache_dir, &name);
         if local.is_empty() {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(IdcError::io(&path, e)),
-            }
+            cache.remove(&name)?;
             stale.push(name);
         } else {
-            let pairs = pool.instance_pairs_at(j, &local)?;
-            if pairs.len() != local.len() {
-                return Err(IdcError::InvalidInput(format!(
-                    "instance {name} gave {} of {} requested pairs",
-                    pairs.len(),
-                    local.len()
-                )));
-            }
-            let (lr, hr) = pairs.into_iter().map(|p| (p.lr, p.hr)).unzip();
-            let shard = Shard {
-                fingerprint: instance_fingerprint(&selection_fp, &name),
-                scale: patch.scale,
-                lr,
-                hr,
-            };
-            write_shard_atomic(&path, &shard)?;
-            let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            entries.push(ManifestEntry {
-                instance: name,
-                file: path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                fingerprint: shard.fingerprint,
-                patches: local.len(),
-                bytes,
-            });
+            let shard = selected_shard(pool, j, &local, &selection_fp, patch.scale)?;
+            entries.push(cache.put_unlisted(&name, &shard)?);
         }
         start = end;
         progress(Stage::Write, j + 1, n_inst);
     }
-    {
-        let _guard = InstanceLock::acquire_path(&cache_dir.join("manifest.lock"))?;
-        let mut m = Manifest::read(cache_dir).unwrap_or_default();
-        m.format_version = FORMAT_VERSION;
-        for name in &stale {
-            m.instances.remove(name);
-        }
-        for e in &entries {
-            m.instances.insert(e.instance.clone(), e.clone());
-        }
-        m.write(cache_dir)?;
-    }
+    cache.update_manifest(&entries, &stale)?;
     Ok(SelectionReport {
         method: config.method,
         pool: sizes.iter().sum(),
@@ -324,6 +256,32 @@ pub fn select_to_cache_with_progress<B: Backend, E: FeatureExtractor<B> + ?Sized
         pool_instances: n_inst,
         per_instance: config.per_instance,
         fingerprint: selection_fp,
+    })
+}
+
+/// The shard of instance `j` holding its pairs `local` (grid indices, ascending).
+fn selected_shard(
+    pool: &dyn PatchPool,
+    j: usize,
+    local: &[usize],
+    selection_fp: &str,
+    scale: usize,
+) -> Result<Shard> {
+    let name = pool.instance_name(j);
+    let pairs = pool.instance_pairs_at(j, local)?;
+    if pairs.len() != local.len() {
+        return Err(IdcError::InvalidInput(format!(
+            "instance {name} gave {} of {} requested pairs",
+            pairs.len(),
+            local.len()
+        )));
+    }
+    let (lr, hr) = pairs.into_iter().map(|p| (p.lr, p.hr)).unzip();
+    Ok(Shard {
+        fingerprint: instance_fingerprint(selection_fp, &name),
+        scale,
+        lr,
+        hr,
     })
 }
 
@@ -338,10 +296,12 @@ pub fn expected_selected(pool: &dyn PatchPool, ratio: f64) -> usize {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::dataset::shard::{read_shard, verify_cache};
+    use crate::cache::shard::{read_shard, shard_path};
+    use crate::cache::{Manifest, verify_cache};
     use crate::image::Image;
     use burn::tensor::Tensor;
     use std::collections::HashSet;
+    use std::fs;
 
     /// In-memory pool: instance `j` has `sizes[j]` pairs of 3x4x4 LR / 3x8x8 HR patches whose
     /// values encode (instance, index), so a pair can be traced back after selection.

@@ -25,13 +25,12 @@
 //!
 //! Files are written with [`write_shard_atomic`] (temp file in the same directory, fsync, rename,
 //! fsync the directory): a reader or a crash sees either the old file, no file, or the complete
-//! new one. Concurrent writers coordinate with per-instance [`lock`](super::lock) files; the
-//! human-readable [`Manifest`] (`manifest.json`) lists what the cache holds.
+//! new one. Concurrent writers coordinate through [`ShardCache`](super::ShardCache) (per-instance
+//! [`lock`](super::lock) files); the human-readable [`Manifest`](super::Manifest)
+//! (`manifest.json`) lists what the cache holds.
 
 use crate::error::{IdcError, Result};
 use crate::image::Image;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,8 +45,6 @@ pub const MAX_FINGERPRINT_LEN: usize = 1024;
 pub const SHARD_EXT: &str = "shard";
 /// File name extension of per-instance lock files.
 pub const LOCK_EXT: &str = "lock";
-/// Name of the cache manifest.
-pub const MANIFEST_NAME: &str = "manifest.json";
 
 /// Fixed header size after the fingerprint: scale, count, channels, lr_h, lr_w, hr_h, hr_w.
 const DIMS_LEN: usize = 7 * 4;
@@ -383,126 +380,6 @@ pub fn lock_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
     cache_dir.join(format!("{}.{LOCK_EXT}", instance_key(instance_name)))
 }
 
-/// One instance as listed in `manifest.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ManifestEntry {
-    /// Instance name (image path relative to the HR folder).
-    pub instance: String,
-    /// Shard file name inside the cache directory.
-    pub file: String,
-    /// Fingerprint the shard was written under.
-    pub fingerprint: String,
-    /// Number of LR/HR pairs.
-    pub patches: usize,
-    /// Shard file size in bytes.
-    pub bytes: u64,
-}
-
-/// `manifest.json`: what the cache holds, for people and tools. The shards themselves are the
-/// source of truth (each carries its fingerprint and checksum); the manifest is an index that
-/// is updated after each shard write, under `manifest.lock` so concurrent writers don't lose
-/// each other's entries.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Shard format version of the entries.
-    pub format_version: u32,
-    /// Entries keyed by instance name (sorted, so the file is stable).
-    pub instances: BTreeMap<String, ManifestEntry>,
-}
-
-impl Manifest {
-    /// Reads `<dir>/manifest.json`; a missing file is an empty manifest, a malformed one is an
-    /// [`IdcError::Cache`].
-    pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(MANIFEST_NAME);
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
-                format_version: FORMAT_VERSION,
-                instances: BTreeMap::new(),
-            }),
-            Err(e) => Err(IdcError::io(&path, e)),
-        }
-    }
-
-    /// Writes `<dir>/manifest.json` atomically.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| IdcError::cache(dir.join(MANIFEST_NAME), e.to_string()))?;
-        write_bytes_atomic(&dir.join(MANIFEST_NAME), &json)
-    }
-
-    /// Adds or replaces entries under the manifest lock (read, merge, atomic write), so several
-    /// processes updating one cache never drop each other's entries. A malformed manifest is
-    /// rebuilt from the given entries rather than blocking the cache.
-    pub fn upsert(dir: &Path, entries: &[ManifestEntry]) -> Result<()> {
-        let _guard = super::lock::InstanceLock::acquire_path(&dir.join("manifest.lock"))?;
-        let mut m = Manifest::read(dir).unwrap_or_default();
-        m.format_version = FORMAT_VERSION;
-        for e in entries {
-            m.instances.insert(e.instance.clone(), e.clone());
-        }
-        m.write(dir)
-    }
-}
-
-/// Result of [`verify_cache`] (the JSON of `idc inspect`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CacheReport {
-    /// Number of `.shard` files.
-    pub instances: usize,
-    /// Shards that pass every check.
-    pub valid: usize,
-    /// File names of shards that fail a check.
-    pub invalid: Vec<String>,
-    /// LR/HR pairs in the valid shards.
-    pub patches: usize,
-    /// Total size of all shard files.
-    pub bytes: u64,
-}
-
-/// Fully reads and checks every `.shard` file in `dir` (magic, version, dimensions, checksum).
-/// Fingerprints are not compared (the report does not know the expected configuration); the
-/// manifest is not needed. Temp files of interrupted writes are not shards and are ignored.
-pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
-    inspect_cache(dir, true)
-}
-
-/// Like [`verify_cache`]; with `full = false` only each shard's header is read and checked
-/// against the file size (fast for large caches; flipped patch bytes go unnoticed).
-pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
-    let entries = fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == SHARD_EXT))
-        .collect();
-    files.sort();
-    let mut report = CacheReport::default();
-    for path in files {
-        report.instances += 1;
-        report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let checked = if full {
-            read_shard(&path, None).map(|s| s.len())
-        } else {
-            read_header(&path).map(|h| h.count)
-        };
-        match checked {
-            Ok(n) => {
-                report.valid += 1;
-                report.patches += n;
-            }
-            Err(_) => report.invalid.push(
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-        }
-    }
-    Ok(report)
-}
-
 /// A shard's header fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardHeader {
@@ -570,6 +447,7 @@ pub fn read_header(path: &Path) -> Result<ShardHeader> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::{Manifest, ManifestEntry, verify_cache};
 
     fn patch(c: usize, h: usize, w: usize, seed: u32) -> Image {
         let data = (0..c * h * w)

@@ -20,11 +20,6 @@ pub struct InstanceLock {
 }
 
 impl InstanceLock {
-    /// Blocks until the lock for `instance_name` in `cache_dir` is held.
-    pub fn acquire(cache_dir: &Path, instance_name: &str) -> Result<InstanceLock> {
-        Self::acquire_path(&super::shard::lock_path(cache_dir, instance_name))
-    }
-
     /// Blocks until the lock file at `path` (created if missing) is held.
     pub fn acquire_path(path: &Path) -> Result<InstanceLock> {
         let file = open_lock_file(path)?;

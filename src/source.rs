@@ -1,5 +1,8 @@
-//! Source images of an [`IdcDataset`](super::idc::IdcDataset): listing, cheap probing (header,
-//! content hash, patch count) and loading one instance's LR patches.
+//! The image catalogue: the one place that lists a folder of HR images, reads their headers,
+//! hashes their bytes (with [`HashCache`], `sources.json`), names instances and decides which
+//! unusable images are skipped ([`SkipPolicy`], [`SkippedImage`]). `SrPatchDataset`,
+//! `IdcDataset` and `idc select` all see a folder through it, so they agree on which images
+//! exist, what they are called and which are left out.
 //!
 //! Probing reads the file once (to hash it) and decodes only the header, so `IdcDataset::build`
 //! knows every instance's patch count and fingerprint without decoding pixels, and a header that
@@ -19,6 +22,33 @@ use std::path::{Path, PathBuf};
 /// 30 GB decoded). 64 Mpixel covers DIV2K/Flickr2K (<= 2K x 2K) with a wide margin.
 pub const MAX_PIXELS: u64 = crate::image::io::DEFAULT_MAX_PIXELS;
 
+/// A source image that a dataset left out (bad or smaller than one patch), and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedImage {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Which unusable images a dataset leaves out (recording a [`SkippedImage`]) instead of failing.
+/// One default for every dataset, so swapping one dataset for another keeps the same instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkipPolicy {
+    /// Files that cannot be read or decoded. Default `false`: a broken data set is an error.
+    pub bad_images: bool,
+    /// Images smaller than one HR patch. Default `true`: T91 holds 78-pixel images, below the
+    /// usual 96-pixel patch.
+    pub small_images: bool,
+}
+
+impl Default for SkipPolicy {
+    fn default() -> Self {
+        Self {
+            bad_images: false,
+            small_images: true,
+        }
+    }
+}
+
 /// One probed source image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceImage {
@@ -34,8 +64,8 @@ pub struct SourceImage {
     pub n_real: usize,
 }
 
-/// Image paths under `dir` (recursive, sorted), listed exactly as `SrPatchDataset` lists them
-/// ([`crate::image::io::list_images`]): directories named `*.png` are searched, not listed;
+/// Image paths under `dir` (recursive, sorted; [`crate::image::io::list_images`]), the listing of
+/// every dataset: directories named `*.png` are searched, not listed;
 /// dangling symlinks, FIFOs and the like are listed so [`probe_image`] reports them.
 pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     let meta = fs::metadata(dir).map_err(|e| IdcError::io(dir, e))?;
@@ -48,7 +78,8 @@ pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     crate::image::io::list_images(dir)
 }
 
-/// Instance name of `path` relative to `root` (see [`SourceImage::name`]).
+/// Instance name of `path` relative to `root`, `/`-separated; the one naming function of the
+/// crate (see [`SourceImage::name`] for non-UTF-8 names).
 pub fn instance_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     match rel.to_str() {
@@ -126,19 +157,7 @@ pub fn probe_image_cached(
             (hash, dims)
         }
     };
-    if w == 0 || h == 0 {
-        return Err(IdcError::Decode {
-            path: path.to_path_buf(),
-            reason: format!("header declares {w}x{h} pixels"),
-        });
-    }
-    if (w as u64) * (h as u64) > MAX_PIXELS {
-        return Err(IdcError::InvalidInput(format!(
-            "{}: {w}x{h} pixels exceeds the limit of {MAX_PIXELS}",
-            path.display()
-        )));
-    }
-    let (h, w) = (h as usize, w as usize);
+    let (h, w) = checked_size(path, (w, h), MAX_PIXELS)?;
     let n_real = patch_count(h, w, patch);
     if n_real == 0 && !allow_small {
         return Err(IdcError::InvalidInput(format!(
@@ -286,10 +305,7 @@ impl HashCache {
 }
 
 /// `(width, height)` from the image header of `input` (format guessed from the bytes).
-pub(crate) fn header_dims<R: std::io::BufRead + std::io::Seek>(
-    path: &Path,
-    input: R,
-) -> Result<(u32, u32)> {
+fn header_dims<R: std::io::BufRead + std::io::Seek>(path: &Path, input: R) -> Result<(u32, u32)> {
     let decode_err = |reason: String| IdcError::Decode {
         path: path.to_path_buf(),
         reason,
@@ -303,6 +319,31 @@ pub(crate) fn header_dims<R: std::io::BufRead + std::io::Seek>(
     reader
         .into_dimensions()
         .map_err(|e| decode_err(e.to_string()))
+}
+
+/// `(height, width)` of an image header's `(width, height)`, rejecting empty images and images
+/// above `max_pixels` before anything is decoded.
+fn checked_size(path: &Path, (w, h): (u32, u32), max_pixels: u64) -> Result<(usize, usize)> {
+    if w == 0 || h == 0 {
+        return Err(IdcError::Decode {
+            path: path.to_path_buf(),
+            reason: format!("header declares {w}x{h} pixels"),
+        });
+    }
+    if (w as u64) * (h as u64) > max_pixels {
+        return Err(IdcError::InvalidInput(format!(
+            "{}: {w}x{h} pixels exceeds the limit of {max_pixels}",
+            path.display()
+        )));
+    }
+    Ok((h as usize, w as usize))
+}
+
+/// `(height, width)` from the header in a file's `bytes`, with the pixel limit checked; pixels
+/// are not decoded.
+pub fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize, usize)> {
+    let dims = header_dims(path, Cursor::new(bytes))?;
+    checked_size(path, dims, max_pixels)
 }
 
 /// Decodes `src` (RGB; grey, RGBA and 16-bit are converted) and cuts its patch grid with

@@ -1,0 +1,88 @@
+//! `manifest.json`: the human-readable index of a shard cache, and its one update protocol
+//! (`manifest.lock`, read, merge, atomic write) shared by every writer.
+
+use super::lock::InstanceLock;
+use super::shard::{FORMAT_VERSION, write_bytes_atomic};
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// Name of the cache manifest.
+pub const MANIFEST_NAME: &str = "manifest.json";
+/// Lock file that serialises manifest updates.
+const MANIFEST_LOCK: &str = "manifest.lock";
+
+/// One instance as listed in `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Instance name (image path relative to the HR folder).
+    pub instance: String,
+    /// Shard file name inside the cache directory.
+    pub file: String,
+    /// Fingerprint the shard was written under.
+    pub fingerprint: String,
+    /// Number of LR/HR pairs.
+    pub patches: usize,
+    /// Shard file size in bytes.
+    pub bytes: u64,
+}
+
+/// `manifest.json`: what the cache holds, for people and tools. The shards themselves are the
+/// source of truth (each carries its fingerprint and checksum); the manifest is an index that
+/// is updated after each shard write, under `manifest.lock` so concurrent writers don't lose
+/// each other's entries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Shard format version of the entries.
+    pub format_version: u32,
+    /// Entries keyed by instance name (sorted, so the file is stable).
+    pub instances: BTreeMap<String, ManifestEntry>,
+}
+
+impl Manifest {
+    /// Reads `<dir>/manifest.json`; a missing file is an empty manifest, a malformed one is an
+    /// [`IdcError::Cache`].
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_NAME);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                format_version: FORMAT_VERSION,
+                instances: BTreeMap::new(),
+            }),
+            Err(e) => Err(IdcError::io(&path, e)),
+        }
+    }
+
+    /// Writes `<dir>/manifest.json` atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| IdcError::cache(dir.join(MANIFEST_NAME), e.to_string()))?;
+        write_bytes_atomic(&dir.join(MANIFEST_NAME), &json)
+    }
+
+    /// Adds or replaces entries under the manifest lock (read, merge, atomic write), so several
+    /// processes updating one cache never drop each other's entries. A malformed manifest is
+    /// rebuilt from the given entries rather than blocking the cache.
+    pub fn upsert(dir: &Path, entries: &[ManifestEntry]) -> Result<()> {
+        Self::update(dir, entries, &[])
+    }
+
+    /// Removes the instances `removed`, then adds or replaces `entries`, under the manifest lock
+    /// (see [`Self::upsert`]).
+    pub fn update(dir: &Path, entries: &[ManifestEntry], removed: &[String]) -> Result<()> {
+        let _guard = InstanceLock::acquire_path(&dir.join(MANIFEST_LOCK))?;
+        let mut m = Manifest::read(dir).unwrap_or_default();
+        m.format_version = FORMAT_VERSION;
+        for name in removed {
+            m.instances.remove(name);
+        }
+        for e in entries {
+            m.instances.insert(e.instance.clone(), e.clone());
+        }
+        m.write(dir)
+    }
+}

@@ -1,0 +1,278 @@
+//! The shard cache: one directory of per-instance shard files, owned by [`ShardCache`].
+//!
+//! Every reader and writer of a cache goes through [`ShardCache`]: `IdcDataset` and its
+//! condense-ahead worker (via [`ShardCache::get_or_create`]), `idc condense`, `idc inspect`
+//! ([`ShardCache::inspect`]) and the selection baselines ([`ShardCache::put`],
+//! [`ShardCache::remove`], [`ShardCache::update_manifest`]). So file naming, the per-instance
+//! locks, the double-checked create and the manifest protocol exist once.
+//!
+//! - [`shard`]: the file format (encode, decode, read, atomic write, header) and file naming.
+//! - [`lock`]: per-instance `File::lock` files.
+//! - [`manifest`]: `manifest.json` and its locked read-merge-write update.
+
+pub mod lock;
+pub mod manifest;
+pub mod shard;
+
+pub use lock::InstanceLock;
+pub use manifest::{MANIFEST_NAME, Manifest, ManifestEntry};
+pub use shard::{Shard, ShardHeader};
+
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A cache directory and the rules for touching it (see the module docs).
+#[derive(Clone, Debug)]
+pub struct ShardCache {
+    dir: PathBuf,
+    write_manifest: bool,
+}
+
+/// What [`ShardCache::get_or_create`] may do.
+pub struct GetOrCreate<'a> {
+    /// Whether an existing valid shard may be served; asked before and again after taking the
+    /// lock (a rebuild that another thread finished meanwhile is then reused).
+    pub reuse: &'a dyn Fn() -> bool,
+    /// `false`: only load; a missing, stale or corrupt shard is the error.
+    pub create: bool,
+    /// `false`: return `Ok(None)` instead of waiting when another holder has the lock.
+    pub wait: bool,
+}
+
+/// A shard served by [`ShardCache::get_or_create`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fetched {
+    /// The shard exactly as a later load returns it (8-bit values, even when just created).
+    pub shard: Shard,
+    /// `true` when this call created and wrote it.
+    pub created: bool,
+}
+
+impl ShardCache {
+    /// The cache at `dir`, for reading (nothing is created or cleaned).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            write_manifest: true,
+        }
+    }
+
+    /// The cache at `dir` for writing: creates the directory and removes temp files that dead
+    /// processes left behind.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let cache = Self::at(dir);
+        fs::create_dir_all(&cache.dir).map_err(|e| IdcError::io(&cache.dir, e))?;
+        shard::remove_stale_temps(&cache.dir);
+        Ok(cache)
+    }
+
+    /// Whether shard writes keep `manifest.json` up to date (default true).
+    pub fn with_manifest(mut self, write: bool) -> Self {
+        self.write_manifest = write;
+        self
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `<dir>/<instance_key>.shard`.
+    pub fn shard_path(&self, instance: &str) -> PathBuf {
+        shard::shard_path(&self.dir, instance)
+    }
+
+    /// The fingerprint in the header of `instance`'s shard, without reading or checking the
+    /// patches (cheap: for progress and skip decisions only; serving always validates fully).
+    pub fn peek_fingerprint(&self, instance: &str) -> Option<String> {
+        shard::read_header(&self.shard_path(instance))
+            .ok()
+            .map(|h| h.fingerprint)
+    }
+
+    /// Reads and fully validates `instance`'s shard against `fingerprint`.
+    pub fn load(&self, instance: &str, fingerprint: &str) -> Result<Shard> {
+        shard::read_shard(&self.shard_path(instance), Some(fingerprint))
+    }
+
+    /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
+    /// processes: check the shard, take `<instance>.lock`, check again, then `create`, write
+    /// atomically and record it in the manifest. `check` rejects a shard that decodes but does not
+    /// fit the caller (e.g. wrong pair count). `Ok(None)` only without `opts.wait`.
+    pub fn get_or_create(
+        &self,
+        instance: &str,
+        fingerprint: &str,
+        opts: &GetOrCreate,
+        check: &dyn Fn(&Shard, &Path) -> Result<()>,
+        create: impl FnOnce() -> Result<Shard>,
+    ) -> Result<Option<Fetched>> {
+        let path = self.shard_path(instance);
+        let load = || {
+            let s = self.load(instance, fingerprint)?;
+            check(&s, &path)?;
+            Ok::<_, IdcError>(Fetched {
+                shard: s,
+                created: false,
+            })
+        };
+        if (opts.reuse)() {
+            match load() {
+                Ok(f) => return Ok(Some(f)),
+                Err(e) if !opts.create => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let lock_path = shard::lock_path(&self.dir, instance);
+        let _lock = if opts.wait {
+            InstanceLock::acquire_path(&lock_path)?
+        } else {
+            match InstanceLock::try_acquire_path(&lock_path)? {
+                Some(l) => l,
+                None => return Ok(None),
+            }
+        };
+        // Someone (thread or process) may have written it while we waited for the lock.
+        if (opts.reuse)()
+            && let Ok(f) = load()
+        {
+            return Ok(Some(f));
+        }
+        let made = create()?;
+        if made.fingerprint != fingerprint {
+            return Err(IdcError::InvalidInput(format!(
+                "internal: shard for {instance} made under another fingerprint"
+            )));
+        }
+        let bytes = self.put(instance, &made)?;
+        // Serve exactly what a later load returns (8-bit values).
+        let shard = shard::decode_shard(&bytes, &path, Some(fingerprint))?;
+        Ok(Some(Fetched {
+            shard,
+            created: true,
+        }))
+    }
+
+    /// Writes `instance`'s shard atomically (no lock: for single writers such as a selection
+    /// run) and, unless turned off, records it in the manifest (a failed manifest update is only
+    /// a warning: the shards are the source of truth). Returns the file's bytes.
+    pub fn put(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
+        let bytes = self.write(instance, shard)?;
+        if self.write_manifest
+            && let Err(e) = self.update_manifest(&[self.entry(instance, shard, &bytes)], &[])
+        {
+            eprintln!("warning: manifest not updated: {e}");
+        }
+        Ok(bytes)
+    }
+
+    /// Writes `instance`'s shard atomically without touching the manifest; returns its
+    /// manifest entry (for callers that update the manifest once for many shards).
+    pub fn put_unlisted(&self, instance: &str, shard: &Shard) -> Result<ManifestEntry> {
+        let bytes = self.write(instance, shard)?;
+        Ok(self.entry(instance, shard, &bytes))
+    }
+
+    fn write(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
+        let bytes = shard::encode_shard(shard)?;
+        shard::write_bytes_atomic(&self.shard_path(instance), &bytes)?;
+        Ok(bytes)
+    }
+
+    fn entry(&self, instance: &str, shard: &Shard, bytes: &[u8]) -> ManifestEntry {
+        ManifestEntry {
+            instance: instance.to_string(),
+            file: self
+                .shard_path(instance)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            fingerprint: shard.fingerprint.clone(),
+            patches: shard.len(),
+            bytes: bytes.len() as u64,
+        }
+    }
+
+    /// Deletes `instance`'s shard if present (the manifest is left to [`Self::update_manifest`]).
+    pub fn remove(&self, instance: &str) -> Result<()> {
+        let path = self.shard_path(instance);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(IdcError::io(&path, e)),
+        }
+    }
+
+    /// Adds or replaces `entries` and drops `removed` in `manifest.json`, under its lock.
+    pub fn update_manifest(&self, entries: &[ManifestEntry], removed: &[String]) -> Result<()> {
+        Manifest::update(&self.dir, entries, removed)
+    }
+
+    /// The manifest (empty when missing; an error when malformed).
+    pub fn manifest(&self) -> Result<Manifest> {
+        Manifest::read(&self.dir)
+    }
+
+    /// Checks every shard: headers against file sizes, or with `full` whole files and checksums.
+    pub fn inspect(&self, full: bool) -> Result<CacheReport> {
+        inspect_cache(&self.dir, full)
+    }
+}
+
+/// Result of [`verify_cache`] (the JSON of `idc inspect`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheReport {
+    /// Number of `.shard` files.
+    pub instances: usize,
+    /// Shards that pass every check.
+    pub valid: usize,
+    /// File names of shards that fail a check.
+    pub invalid: Vec<String>,
+    /// LR/HR pairs in the valid shards.
+    pub patches: usize,
+    /// Total size of all shard files.
+    pub bytes: u64,
+}
+
+/// Fully reads and checks every `.shard` file in `dir` (magic, version, dimensions, checksum).
+/// Fingerprints are not compared (the report does not know the expected configuration); the
+/// manifest is not needed. Temp files of interrupted writes are not shards and are ignored.
+pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
+    inspect_cache(dir, true)
+}
+
+/// Like [`verify_cache`]; with `full = false` only each shard's header is read and checked
+/// against the file size (fast for large caches; flipped patch bytes go unnoticed).
+pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
+    let entries = fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == shard::SHARD_EXT))
+        .collect();
+    files.sort();
+    let mut report = CacheReport::default();
+    for path in files {
+        report.instances += 1;
+        report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let checked = if full {
+            shard::read_shard(&path, None).map(|s| s.len())
+        } else {
+            shard::read_header(&path).map(|h| h.count)
+        };
+        match checked {
+            Ok(n) => {
+                report.valid += 1;
+                report.patches += n;
+            }
+            Err(_) => report.invalid.push(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+    Ok(report)
+}

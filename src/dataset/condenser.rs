@@ -1,0 +1,175 @@
+//! The condenser seen by `IdcDataset`: [`InstanceCondenser`] (object-safe, so the dataset is not
+//! generic over backend and models), [`BurnCondenser`] (the IDC [`Condenser`] with owned models)
+//! and, for tests and benches, [`testing::FakeCondenser`].
+
+use crate::condense::{CondenseConfig, Condenser, Instance};
+use crate::config::fingerprint;
+use crate::error::{IdcError, Result};
+use crate::image::Image;
+use crate::models::{FeatureExtractor, Teacher};
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Object-safe condensation of one instance, so the dataset is not generic over backend,
+/// extractor and teacher. [`BurnCondenser`] adapts [`crate::condense::Condenser`]; tests use cheap
+/// fakes.
+pub trait InstanceCondenser: Send + Sync {
+    /// Stable hash of everything in the condenser that influences its output (config, weights).
+    fn fingerprint(&self) -> String;
+    /// `n` synthetic `(lr, hr)` patches for `instance` (`n` LR patches of the instance's LR size
+    /// and `n` HR patches `scale` times larger). Must be deterministic for a `seed`.
+    fn condense(
+        &self,
+        instance: &Instance,
+        n: usize,
+        seed: u64,
+    ) -> Result<(Vec<Image>, Vec<Image>)>;
+}
+
+/// [`InstanceCondenser`] over the IDC [`Condenser`] (Algorithm 1) with owned models.
+pub struct BurnCondenser<B: AutodiffBackend, E, T> {
+    config: CondenseConfig,
+    extractor: Arc<E>,
+    teacher: Arc<T>,
+    device: B::Device,
+    fingerprint: String,
+}
+
+impl<B, E, T> BurnCondenser<B, E, T>
+where
+    B: AutodiffBackend,
+    E: FeatureExtractor<B>,
+    T: Teacher<B>,
+{
+    /// Validates by constructing a [`Condenser`] once (config and extractor checks).
+    pub fn new(
+        config: CondenseConfig,
+        extractor: Arc<E>,
+        teacher: Arc<T>,
+        device: B::Device,
+    ) -> Result<Self> {
+        Condenser::new(
+            config.clone(),
+            extractor.as_ref(),
+            teacher.as_ref(),
+            device.clone(),
+        )?;
+        #[derive(Serialize)]
+        struct Key<'a> {
+            kind: &'static str,
+            config: &'a CondenseConfig,
+            extractor: String,
+            teacher: String,
+            teacher_scale: usize,
+        }
+        let fingerprint = fingerprint(&Key {
+            kind: "idc-condenser-v1",
+            config: &config,
+            extractor: extractor.fingerprint(),
+            teacher: teacher.fingerprint(),
+            teacher_scale: teacher.scale(),
+        });
+        Ok(Self {
+            config,
+            extractor,
+            teacher,
+            device,
+            fingerprint,
+        })
+    }
+}
+
+impl<B, E, T> InstanceCondenser for BurnCondenser<B, E, T>
+where
+    B: AutodiffBackend,
+    E: FeatureExtractor<B>,
+    T: Teacher<B>,
+{
+    fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    fn condense(
+        &self,
+        instance: &Instance,
+        n: usize,
+        seed: u64,
+    ) -> Result<(Vec<Image>, Vec<Image>)> {
+        let condenser = Condenser::new(
+            self.config.clone(),
+            self.extractor.as_ref(),
+            self.teacher.as_ref(),
+            self.device.clone(),
+        )?;
+        let expected = self.config.synthetic_count(instance.lr.len());
+        if expected != n {
+            return Err(IdcError::config(
+                "ratio",
+                format!("condenser makes {expected} patches, dataset expects {n}"),
+            ));
+        }
+        let out = condenser.condense(instance, seed)?;
+        Ok((out.lr, out.hr))
+    }
+}
+/// Test helpers: a fast deterministic [`InstanceCondenser`] (no network, no gradient).
+pub mod testing {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Picks `n` real LR patches (evenly spaced, offset by the seed) and makes HR targets by
+    /// pixel replication; counts its calls. For tests of the caching machinery.
+    pub struct FakeCondenser {
+        pub scale: usize,
+        /// Part of the fingerprint: changing it must re-condense.
+        pub tag: String,
+        pub calls: AtomicUsize,
+    }
+
+    impl FakeCondenser {
+        pub fn new(scale: usize, tag: &str) -> Self {
+            Self {
+                scale,
+                tag: tag.into(),
+                calls: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl InstanceCondenser for FakeCondenser {
+        fn fingerprint(&self) -> String {
+            crate::config::hex_sha256(format!("fake:{}:{}", self.scale, self.tag).as_bytes())
+        }
+
+        fn condense(
+            &self,
+            instance: &Instance,
+            n: usize,
+            seed: u64,
+        ) -> Result<(Vec<Image>, Vec<Image>)> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let m = instance.lr.len();
+            if m == 0 {
+                return Err(IdcError::InvalidInput("empty instance".into()));
+            }
+            let s = self.scale;
+            let mut lr = Vec::new();
+            let mut hr = Vec::new();
+            for i in 0..n {
+                let p = &instance.lr[(i * m / n + seed as usize) % m];
+                let mut data = Vec::with_capacity(p.data.len() * s * s);
+                for c in 0..p.channels {
+                    for y in 0..p.height * s {
+                        for x in 0..p.width * s {
+                            data.push(p.at(c, y / s, x / s));
+                        }
+                    }
+                }
+                hr.push(Image::new(p.channels, p.height * s, p.width * s, data)?);
+                lr.push(p.clone());
+            }
+            Ok((lr, hr))
+        }
+    }
+}

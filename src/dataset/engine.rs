@@ -1,0 +1,582 @@
+//! The engine behind [`IdcDataset`](super::idc::IdcDataset): the instance table (built from the
+//! image catalogue without decoding pixels), a small LRU of decoded shards, and condense-or-load
+//! of one instance through [`ShardCache::get_or_create`]. The dataset and its condense-ahead
+//! worker share one engine; the worker sees it only as an [`ahead::CondenseTarget`].
+
+use super::ahead::{self, ProgressFn, ProgressState};
+use super::condenser::InstanceCondenser;
+use crate::cache::{Fetched, GetOrCreate, Shard, ShardCache, shard};
+use crate::condense::{CondenseConfig, Instance};
+use crate::config::{PatchConfig, fingerprint};
+use crate::error::{IdcError, Result};
+use crate::image::SrPair;
+use crate::source::{self, HashCache, SkipPolicy, SkippedImage, SourceImage};
+use serde::Serialize;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What to do when an instance's shard is missing or invalid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Load valid shards; condense (and cache) the others on first access.
+    #[default]
+    LazyCondense,
+    /// Only load; a missing, stale or corrupt shard is an [`IdcError::Cache`].
+    LoadOnly,
+    /// Ignore existing shards: condense every instance again (once per dataset object) and
+    /// overwrite its shard.
+    Rebuild,
+}
+
+/// How an instance's shard was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A valid shard was already there (file or memory).
+    Loaded,
+    /// This call condensed the instance and wrote its shard.
+    Condensed,
+}
+
+/// Counters over the dataset's lifetime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DatasetStats {
+    /// Instances condensed by this process.
+    pub condensed: usize,
+    /// Shard files read and validated.
+    pub loaded: usize,
+    /// Failed attempts (bad image, condensation error, LoadOnly miss).
+    pub failed: usize,
+}
+
+/// One instance of the dataset.
+#[derive(Clone, Debug)]
+pub(crate) struct InstanceInfo {
+    pub(crate) src: SourceImage,
+    /// Synthetic pairs `n_j`.
+    pub(crate) n: usize,
+    /// First dataset index of this instance.
+    pub(crate) offset: usize,
+    pub(crate) fingerprint: String,
+    seed: u64,
+}
+
+/// Small LRU of decoded shards (by instance); eviction scans, fine for tens of entries.
+struct Lru {
+    cap: usize,
+    tick: u64,
+    map: HashMap<usize, (Arc<Vec<SrPair>>, u64)>,
+}
+
+impl Lru {
+    fn get(&mut self, j: usize) -> Option<Arc<Vec<SrPair>>> {
+        self.tick += 1;
+        let t = self.tick;
+        self.map.get_mut(&j).map(|e| {
+            e.1 = t;
+            e.0.clone()
+        })
+    }
+
+    fn put(&mut self, j: usize, v: Arc<Vec<SrPair>>) {
+        if self.cap == 0 {
+            return;
+        }
+        self.tick += 1;
+        if !self.map.contains_key(&j)
+            && self.map.len() >= self.cap
+            && let Some(old) = self.map.iter().min_by_key(|(_, e)| e.1).map(|(k, _)| *k)
+        {
+            self.map.remove(&old);
+        }
+        self.map.insert(j, (v, self.tick));
+    }
+}
+
+/// Pairs (when asked to keep them) and how they were obtained.
+pub(crate) type Loaded = (Option<Arc<Vec<SrPair>>>, Outcome);
+
+/// Everything [`Engine::build`] needs, validated by the builder.
+pub(crate) struct EngineSettings {
+    pub hr_dir: PathBuf,
+    pub patch: PatchConfig,
+    pub ratio: f64,
+    /// Decides `n_j` (its ratio is already [`Self::ratio`]).
+    pub config: CondenseConfig,
+    pub condenser: Arc<dyn InstanceCondenser>,
+    pub cache: ShardCache,
+    pub mode: CacheMode,
+    pub seed: u64,
+    pub skip: SkipPolicy,
+    pub verify_decode: bool,
+    pub memory_shards: usize,
+    pub on_progress: Option<ProgressFn>,
+}
+
+/// One probed image: usable (with whether a valid-looking shard exists) or below one patch.
+enum Probed {
+    Usable(InstanceInfo, bool),
+    Small(SourceImage),
+}
+
+/// State shared by the dataset and its condense-ahead worker.
+pub(crate) struct Engine {
+    instances: Vec<InstanceInfo>,
+    total: usize,
+    condenser: Arc<dyn InstanceCondenser>,
+    pub(crate) cache: ShardCache,
+    mode: CacheMode,
+    patch: PatchConfig,
+    lru: Mutex<Lru>,
+    rebuilt: Mutex<HashSet<usize>>,
+    done: Vec<AtomicBool>,
+    condensed: AtomicUsize,
+    loaded: AtomicUsize,
+    failed: AtomicUsize,
+    pub(crate) progress: Arc<ProgressState>,
+}
+
+impl EngineSettings {
+    /// Probes `path` (header, cached content hash, patch count) and keys its shard. Under
+    /// `verify_decode` an image that will have to be condensed is decoded now, so a truncated
+    /// file is skipped here rather than failing mid-training.
+    fn probe(&self, path: &Path, hashes: &HashCache, cond_fp: &str) -> Result<Probed> {
+        let src = source::probe_image_cached(
+            &self.hr_dir,
+            path,
+            &self.patch,
+            Some(hashes),
+            self.skip.small_images,
+        )?;
+        if src.n_real == 0 {
+            return Ok(Probed::Small(src));
+        }
+        let n = self.config.synthetic_count(src.n_real);
+        let seed = crate::seed::named_seed(self.seed, &src.name);
+        let fp = instance_fingerprint(cond_fp, &self.patch, self.ratio, &src, n, seed);
+        let has_shard = self.mode != CacheMode::Rebuild
+            && self.cache.peek_fingerprint(&src.name).as_deref() == Some(fp.as_str());
+        if self.verify_decode && !has_shard && self.mode != CacheMode::LoadOnly {
+            source::load_pairs(&src, &self.patch)?;
+        }
+        let info = InstanceInfo {
+            src,
+            n,
+            offset: 0,
+            fingerprint: fp,
+            seed,
+        };
+        Ok(Probed::Usable(info, has_shard))
+    }
+}
+
+impl Engine {
+    /// Probes every image of the folder and computes `len()`; condenses nothing. Content hashes
+    /// of unchanged images come from the cache dir, so a warm build reads image headers rather
+    /// than every image in full.
+    pub(crate) fn build(s: EngineSettings) -> Result<(Engine, Vec<SkippedImage>)> {
+        let cond_fp = s.condenser.fingerprint();
+        let hashes = HashCache::open(s.cache.dir());
+        let (mut instances, mut done, mut skipped, mut total) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
+        for path in source::list_candidates(&s.hr_dir)? {
+            match s.probe(&path, &hashes, &cond_fp) {
+                Ok(Probed::Usable(mut info, has_shard)) => {
+                    info.offset = total;
+                    total += info.n;
+                    instances.push(info);
+                    done.push(AtomicBool::new(has_shard));
+                }
+                Ok(Probed::Small(src)) => {
+                    let side = s.patch.hr_patch;
+                    eprintln!(
+                        "warning: skipping {}: {}x{} is smaller than one {side}x{side} patch",
+                        path.display(),
+                        src.width,
+                        src.height,
+                    );
+                    let reason = format!("smaller than one {side}-pixel patch");
+                    skipped.push(SkippedImage { path, reason });
+                }
+                Err(e) if s.skip.bad_images => {
+                    eprintln!("warning: skipping {}: {e}", path.display());
+                    let reason = e.to_string();
+                    skipped.push(SkippedImage { path, reason });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Err(e) = hashes.save() {
+            // Only a speed-up is lost (e.g. a read-only cache under LoadOnly).
+            eprintln!("warning: source hash cache not saved: {e}");
+        }
+        if instances.is_empty() {
+            return Err(IdcError::InvalidInput(format!(
+                "no usable images in {} ({} skipped)",
+                s.hr_dir.display(),
+                skipped.len()
+            )));
+        }
+        let initially_done = done.iter().filter(|d| d.load(Ordering::Relaxed)).count();
+        let progress = ProgressState::new(instances.len(), initially_done, s.on_progress);
+        let engine = Engine {
+            instances,
+            total,
+            condenser: s.condenser,
+            cache: s.cache,
+            mode: s.mode,
+            patch: s.patch,
+            lru: Mutex::new(Lru {
+                cap: s.memory_shards,
+                tick: 0,
+                map: HashMap::new(),
+            }),
+            rebuilt: Mutex::new(HashSet::new()),
+            done,
+            condensed: AtomicUsize::new(0),
+            loaded: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            progress: Arc::new(progress),
+        };
+        engine.progress.notify();
+        Ok((engine, skipped))
+    }
+
+    /// Number of items (`sum_j n_j`).
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
+    pub(crate) fn instances(&self) -> &[InstanceInfo] {
+        &self.instances
+    }
+
+    /// Shard path of instance `info`.
+    pub(crate) fn shard_path(&self, info: &InstanceInfo) -> PathBuf {
+        self.cache.shard_path(&info.src.name)
+    }
+
+    /// (instance, pair within the instance) of dataset index `i`.
+    pub(crate) fn locate(&self, i: usize) -> Option<(usize, usize)> {
+        if i >= self.total {
+            return None;
+        }
+        let j = self.instances.partition_point(|x| x.offset <= i) - 1;
+        Some((j, i - self.instances[j].offset))
+    }
+
+    pub(crate) fn is_done(&self, j: usize) -> bool {
+        self.done.get(j).is_some_and(|d| d.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn stats(&self) -> DatasetStats {
+        DatasetStats {
+            condensed: self.condensed.load(Ordering::Relaxed),
+            loaded: self.loaded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Pairs of instance `j` (memory, file or fresh condensation).
+    pub(crate) fn pairs(&self, j: usize) -> Result<Arc<Vec<SrPair>>> {
+        if let Some(p) = self.lru.lock().ok().and_then(|mut l| l.get(j)) {
+            return Ok(p);
+        }
+        let (pairs, _) = self.obtain(j, true)?;
+        pairs.ok_or_else(|| IdcError::InvalidInput("internal: no pairs".into()))
+    }
+
+    fn mark_done(&self, j: usize) {
+        if !self.done[j].swap(true, Ordering::AcqRel) {
+            self.progress.instance_done();
+        }
+    }
+
+    fn needs_rebuild(&self, j: usize) -> bool {
+        self.mode == CacheMode::Rebuild
+            && !self.rebuilt.lock().map(|s| s.contains(&j)).unwrap_or(false)
+    }
+
+    /// Loads instance `j`'s shard if valid, else (mode permitting) condenses it under its lock.
+    /// With `keep`, returns the pairs and caches them in the LRU.
+    pub(crate) fn obtain(&self, j: usize, keep: bool) -> Result<Loaded> {
+        self.obtain_with(j, keep, true)?
+            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
+    }
+
+    /// [`Self::obtain`]; without `blocking`, `Ok(None)` when the lock is held elsewhere.
+    pub(crate) fn obtain_with(
+        &self,
+        j: usize,
+        keep: bool,
+        blocking: bool,
+    ) -> Result<Option<Loaded>> {
+        let r = self.obtain_inner(j, keep, blocking);
+        match &r {
+            Ok(Some(_)) => self.mark_done(j),
+            Ok(None) => {}
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    fn obtain_inner(&self, j: usize, keep: bool, blocking: bool) -> Result<Option<Loaded>> {
+        let info = self
+            .instances
+            .get(j)
+            .ok_or_else(|| IdcError::InvalidInput(format!("instance {j} out of range")))?;
+        let reuse = || !self.needs_rebuild(j);
+        let opts = GetOrCreate {
+            reuse: &reuse,
+            create: self.mode != CacheMode::LoadOnly,
+            wait: blocking,
+        };
+        let started = Cell::new(None);
+        let check = |s: &Shard, path: &Path| self.check_shard(info, s, path);
+        let create = || {
+            started.set(Some(Instant::now()));
+            self.condense(info)
+        };
+        let fetched =
+            self.cache
+                .get_or_create(&info.src.name, &info.fingerprint, &opts, &check, create)?;
+        let Some(Fetched { shard, created }) = fetched else {
+            return Ok(None);
+        };
+        let outcome = if created {
+            if let Ok(mut s) = self.rebuilt.lock() {
+                s.insert(j);
+            }
+            self.condensed.fetch_add(1, Ordering::Relaxed);
+            let t0 = started.get().unwrap_or_else(Instant::now);
+            self.progress.condensed_in(t0.elapsed());
+            Outcome::Condensed
+        } else {
+            self.loaded.fetch_add(1, Ordering::Relaxed);
+            Outcome::Loaded
+        };
+        if !keep {
+            return Ok(Some((None, outcome)));
+        }
+        let pairs = Arc::new(to_pairs(shard));
+        if let Ok(mut l) = self.lru.lock() {
+            l.put(j, pairs.clone());
+        }
+        Ok(Some((Some(pairs), outcome)))
+    }
+
+    /// A shard with the right fingerprint must also have `n_j` pairs at the dataset's scale.
+    fn check_shard(&self, info: &InstanceInfo, s: &Shard, path: &Path) -> Result<()> {
+        if s.len() != info.n || s.scale != self.patch.scale {
+            return Err(IdcError::cache(
+                path,
+                format!(
+                    "shard has {} pairs at scale {}, expected {} at {}",
+                    s.len(),
+                    s.scale,
+                    info.n,
+                    self.patch.scale
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decodes the instance's image, cuts its real pairs and condenses them into its shard.
+    fn condense(&self, info: &InstanceInfo) -> Result<Shard> {
+        let (lr_real, _hr_real) = source::load_pairs(&info.src, &self.patch)?;
+        let instance = Instance {
+            name: info.src.name.clone(),
+            lr: lr_real,
+        };
+        let (lr, hr) = self.condenser.condense(&instance, info.n, info.seed)?;
+        if lr.len() != info.n || hr.len() != info.n {
+            return Err(IdcError::InvalidInput(format!(
+                "condenser returned {} LR / {} HR patches for {}, expected {}",
+                lr.len(),
+                hr.len(),
+                info.src.name,
+                info.n
+            )));
+        }
+        Ok(Shard {
+            fingerprint: info.fingerprint.clone(),
+            scale: self.patch.scale,
+            lr,
+            hr,
+        })
+    }
+}
+
+impl ahead::CondenseTarget for Engine {
+    fn num_instances(&self) -> usize {
+        self.instances.len()
+    }
+
+    fn is_done(&self, j: usize) -> bool {
+        Engine::is_done(self, j)
+    }
+
+    fn ensure(&self, j: usize) -> Result<()> {
+        self.obtain(j, false).map(|_| ())
+    }
+}
+
+fn to_pairs(s: Shard) -> Vec<SrPair> {
+    s.lr.into_iter()
+        .zip(s.hr)
+        .map(|(lr, hr)| SrPair { lr, hr })
+        .collect()
+}
+
+/// Shard key: everything that determines the instance's condensed patches.
+fn instance_fingerprint(
+    condenser: &str,
+    patch: &PatchConfig,
+    ratio: f64,
+    src: &SourceImage,
+    n: usize,
+    seed: u64,
+) -> String {
+    #[derive(Serialize)]
+    struct Key<'a> {
+        format: u32,
+        condenser: &'a str,
+        patch: &'a PatchConfig,
+        ratio: f64,
+        image_sha256: &'a str,
+        image_size: (usize, usize),
+        n_real: usize,
+        n: usize,
+        seed: u64,
+    }
+    fingerprint(&Key {
+        format: shard::FORMAT_VERSION,
+        condenser,
+        patch,
+        ratio,
+        image_sha256: &src.content_hash,
+        image_size: (src.height, src.width),
+        n_real: src.n_real,
+        n,
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::idc::tests::{builder, write_images};
+    use super::*;
+    use crate::cache::verify_cache;
+    use crate::dataset::idc::testing::FakeCondenser;
+
+    #[test]
+    fn small_images_are_skipped_only_when_asked_and_hashes_are_cached() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 2, 32);
+        image::RgbImage::from_pixel(12, 40, image::Rgb([9, 9, 9]))
+            .save(hr.path().join("tiny.png"))
+            .unwrap();
+        let fake = Arc::new(FakeCondenser::new(2, "a"));
+        assert!(matches!(
+            builder(hr.path(), cache.path(), fake.clone())
+                .with_skip_small_images(false)
+                .build(),
+            Err(IdcError::InvalidInput(_))
+        ));
+        let ds = builder(hr.path(), cache.path(), fake.clone())
+            .with_skip_small_images(true)
+            .build()
+            .unwrap();
+        assert_eq!(ds.len(), 3 + 4);
+        assert_eq!(ds.skipped().len(), 1);
+        assert!(ds.skipped()[0].path.ends_with("tiny.png"));
+        // The build recorded every probed image's hash for the next warm build.
+        let text =
+            std::fs::read_to_string(cache.path().join(crate::source::HashCache::FILE)).unwrap();
+        assert_eq!(text.matches("sha256").count(), 3);
+    }
+
+    #[test]
+    fn corrupt_shard_is_recondensed_lazily() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 1, 32);
+        let a = Arc::new(FakeCondenser::new(2, "a"));
+        let ds = builder(hr.path(), cache.path(), a.clone()).build().unwrap();
+        let first = ds.try_get(0).unwrap();
+        let p = ds.shard_path(0).unwrap();
+        drop(ds);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 10] ^= 0x55;
+        std::fs::write(&p, &bytes).unwrap();
+        let b = Arc::new(FakeCondenser::new(2, "a"));
+        let ds = builder(hr.path(), cache.path(), b.clone())
+            .with_mode(CacheMode::LoadOnly)
+            .build()
+            .unwrap();
+        assert!(matches!(ds.try_get(0), Err(IdcError::Cache { .. })));
+        let ds = builder(hr.path(), cache.path(), b.clone()).build().unwrap();
+        assert_eq!(ds.try_get(0).unwrap(), first);
+        assert_eq!(b.calls.load(Ordering::SeqCst), 1);
+        assert!(verify_cache(cache.path()).unwrap().invalid.is_empty());
+    }
+
+    #[test]
+    fn threads_condense_each_instance_once() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 3, 32);
+        let fake = Arc::new(FakeCondenser::new(2, "a"));
+        let ds = Arc::new(
+            builder(hr.path(), cache.path(), fake.clone())
+                .with_memory_shards(1)
+                .build()
+                .unwrap(),
+        );
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let ds = ds.clone();
+                std::thread::spawn(move || {
+                    for i in 0..ds.len() {
+                        let i = (i * 5 + t) % ds.len();
+                        ds.try_get(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn bad_images_error_or_skip() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 1, 32);
+        std::fs::write(hr.path().join("zzz.png"), b"").unwrap();
+        let fake = Arc::new(FakeCondenser::new(2, "a"));
+        let err = builder(hr.path(), cache.path(), fake.clone()).build();
+        assert!(matches!(err, Err(IdcError::Decode { .. })));
+        let ds = builder(hr.path(), cache.path(), fake.clone())
+            .with_skip_bad_images(true)
+            .build()
+            .unwrap();
+        assert_eq!(ds.num_instances(), 1);
+        assert_eq!(ds.skipped().len(), 1);
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            builder(empty.path(), cache.path(), fake).build(),
+            Err(IdcError::InvalidInput(_))
+        ));
+    }
+}
