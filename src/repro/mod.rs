@@ -15,6 +15,9 @@ pub mod preset;
 pub mod report;
 pub mod stage;
 
+#[cfg(test)]
+mod golden_test;
+
 pub use preset::{AblationSpec, Preset, TrainSpec};
 
 use crate::condense::CondenseConfig;

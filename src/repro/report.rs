@@ -407,6 +407,25 @@ fn curve_gaps(outcome: &RunOutcome) -> String {
 
 /// Writes every result file into `out`.
 pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    write_all_as(outcome, out, &commit, out)
+}
+
+/// [`write_all`] with the two facts the README states that the outcome does not hold: the git
+/// commit, and the folder its re-run command names (`shown_out`), so committed results can be
+/// regenerated elsewhere byte for byte.
+pub fn write_all_as(
+    outcome: &RunOutcome,
+    out: &Path,
+    commit: &str,
+    shown_out: &Path,
+) -> Result<()> {
     let t = table1(outcome);
     let j = table1_json(outcome, &t);
     let to_bytes = |v: &Value| {
@@ -521,13 +540,6 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
     };
     write_atomic(&out.join("table3.md"), t3.as_bytes())?;
 
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
     let stages: String = outcome
         .stage_seconds
         .iter()
@@ -566,7 +578,10 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
     let args = if super::Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
         format!("--preset {name}")
     } else {
-        format!("--preset-file {0}/preset.json --out {0}", out.display())
+        format!(
+            "--preset-file {0}/preset.json --out {0}",
+            shown_out.display()
+        )
     };
     let readme = format!(
         "# Reproduction results: preset `{name}`\n\n{status}\
