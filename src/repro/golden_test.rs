@@ -10,7 +10,7 @@
 //! commit it was written at, and the folder its re-run command names. `READING.md` is written
 //! by hand; it is copied in because the README links it only when it exists.
 
-use super::RunOutcome;
+use super::outcome::RunOutcome;
 use super::report::write_all_as;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,7 @@ fn without_later_ablation_fields(mut value: serde_json::Value) -> serde_json::Va
         ("reseed_full", serde_json::Value::Bool(false)),
         ("seeds_full", serde_json::Value::Null),
     ];
-    let mut strip = |preset: &mut serde_json::Value| {
+    let strip = |preset: &mut serde_json::Value| {
         if let Some(ablation) = preset.get_mut("ablation").and_then(|a| a.as_object_mut()) {
             for (key, default) in &defaults {
                 if ablation.get(*key) == Some(default) {
@@ -69,7 +69,7 @@ fn regenerates_byte_identical(folder: &str, json_drift: &[&str]) {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
     let read = |name: &str| std::fs::read(committed.join(name)).expect(name);
     let outcome: RunOutcome = serde_json::from_slice(&read("run.json")).expect("run.json parses");
-    let preset: super::Preset =
+    let preset: super::preset::Preset =
         serde_json::from_slice(&read("preset.json")).expect("preset.json parses");
     assert!(
         preset == outcome.preset,
