@@ -64,7 +64,7 @@ pub(crate) enum Data {
     /// The set of stage `set` with the teacher's HR targets.
     TeacherLabeled { set: String },
     /// A Table-3 variant's condensed set.
-    AblationIdc(AblationVariant),
+    AblationIdc(Box<AblationVariant>),
 }
 
 impl Step {
@@ -173,7 +173,7 @@ fn ablation_steps(preset: &Preset) -> Vec<Step> {
             let s = student(
                 format!("abl-{}", variant.name),
                 seed,
-                Data::AblationIdc(variant.clone()),
+                Data::AblationIdc(Box::new(variant.clone())),
             );
             steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
         }

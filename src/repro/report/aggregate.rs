@@ -127,8 +127,11 @@ pub(super) fn significant(row: &Cell, full: &Cell, runs: Option<f64>, diff: f64)
     spread.is_some_and(|s| diff.abs() > 2.0 * s)
 }
 
+/// One point of a mean validation curve: (iteration, mean, min, max) of RGB PSNR over seeds.
+pub(super) type CurvePoint = (f64, f64, f64, f64);
+
 /// Mean validation curve of every method that has one, in table order (Bicubic has none).
-pub(super) fn method_curves(outcome: &RunOutcome) -> Vec<(String, Vec<(f64, f64, f64, f64)>)> {
+pub(super) fn method_curves(outcome: &RunOutcome) -> Vec<(String, Vec<CurvePoint>)> {
     METHODS
         .iter()
         .chain(CONTROLS.iter())

@@ -2,7 +2,7 @@
 //! plot's series, as strings and values (nothing here touches the disk).
 
 use super::aggregate::{
-    CONTROLS, Cell, METHODS, cell, iterations_to, mean_std, significant, single_row,
+    CONTROLS, Cell, CurvePoint, METHODS, cell, iterations_to, mean_std, significant, single_row,
 };
 use crate::repro::ablation::{ABLATION_FULL, ABLATION_FULL_RESEEDED, ABLATION_RANDOM_TEACHER};
 use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, StudentResult, TEST_SETS, VALID_SET};
@@ -325,7 +325,7 @@ pub(super) fn table1_md(
 /// The convergence plot: its title and one series per method curve.
 pub(super) fn convergence_plot(
     outcome: &RunOutcome,
-    curves: &[(String, Vec<(f64, f64, f64, f64)>)],
+    curves: &[(String, Vec<CurvePoint>)],
 ) -> (String, Vec<Series>) {
     let title = format!(
         "{VALID_SET} validation PSNR (RGB), x{}",
@@ -343,12 +343,9 @@ pub(super) fn convergence_plot(
 
 /// `table2.md`: iterations each method's mean curve needs to reach two targets (empty without
 /// bicubic and Whole scores to place the targets).
-pub(super) fn table2_md(
-    outcome: &RunOutcome,
-    curves: &[(String, Vec<(f64, f64, f64, f64)>)],
-) -> String {
+pub(super) fn table2_md(outcome: &RunOutcome, curves: &[(String, Vec<CurvePoint>)]) -> String {
     // Alphabetical, as Table 2 has always listed them.
-    let curves: BTreeMap<&str, &[(f64, f64, f64, f64)]> = curves
+    let curves: BTreeMap<&str, &[CurvePoint]> = curves
         .iter()
         .map(|(m, c)| (m.as_str(), c.as_slice()))
         .collect();
