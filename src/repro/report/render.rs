@@ -1,116 +1,22 @@
-//! Tables, plot and README of a reproduction run, all derived from [`RunOutcome`].
-//!
-//! - `table1.json` / `table1.md`: mean RGB PSNR (and its seed standard deviation) and SSIM per
-//!   method and test set (Table 1 analogue).
-//! - `table2.md`: iterations each set needs to reach two target PSNRs on the validation set.
-//! - `table3.md`: the ablation (if the preset has one).
-//! - `convergence.png`: validation PSNR vs iteration, mean line and min-max band over seeds.
-//! - `run.json`: everything, for tools.
-//!
-//! A difference between two methods is called significant only when it exceeds twice the larger
-//! of their seed standard deviations (and both have at least two seeds).
+//! The result files' contents: markdown tables, `table1.json`, the README and the convergence
+//! plot's series, as strings and values (nothing here touches the disk).
 
-use super::plot::{Series, line_plot_png};
-use super::stage::write_atomic;
-use super::{
-    ABLATION_FULL, ABLATION_FULL_RESEEDED, ABLATION_RANDOM_TEACHER, AblationSpec, RunOutcome,
-    Scores, StudentResult, TEST_SETS, VALID_SET,
+use super::aggregate::{
+    CONTROLS, Cell, CurvePoint, METHODS, cell, iterations_to, mean_std, significant, single_row,
 };
-use crate::error::{IdcError, Result};
+use crate::repro::ablation::{ABLATION_FULL, ABLATION_FULL_RESEEDED, ABLATION_RANDOM_TEACHER};
+use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, StudentResult, TEST_SETS, VALID_SET};
+use crate::repro::plot::Series;
+use crate::repro::preset::{AblationSpec, Preset};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Table-1 method order.
-pub const METHODS: [&str; 7] = [
-    "Whole", "Random", "Herding", "K-center", "DCSR", "IDC", "Bicubic",
-];
-
-/// Control rows, reported beside Table 1 (not among its methods): `Random+T` is Random's sets
-/// with the teacher's HR targets, which separates IDC's condensation from its distillation.
-pub const CONTROLS: [&str; 1] = [super::RANDOM_TEACHER];
-
 /// What a control row is, for the tables' footnotes.
 pub const CONTROL_NOTE: &str = "Random+T: control, not a Table-1 method. Random's own sets (same LR patches, same seeds) with \
      HR targets from the teacher, like IDC's; IDC vs Random+T isolates what condensing the LR patches adds, \
      IDC vs Random mixes that with the teacher's distillation.";
-
-/// Mean and sample standard deviation (0 for a single value).
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = xs.iter().sum::<f64>() / n;
-    let v = if xs.len() > 1 {
-        xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, v.sqrt())
-}
-
-/// One cell: mean PSNR, its seed std, mean SSIM, number of seeds.
-#[derive(Clone, Copy, Debug)]
-pub struct Cell {
-    pub psnr: f64,
-    pub psnr_std: f64,
-    pub ssim: f64,
-    pub seeds: usize,
-}
-
-fn cell(results: &[&StudentResult], set: &str) -> Option<Cell> {
-    let scores: Vec<Scores> = results
-        .iter()
-        .filter_map(|r| r.eval.iter().find(|(n, _)| n == set).map(|(_, s)| *s))
-        .collect();
-    if scores.is_empty() {
-        return None;
-    }
-    let (psnr, psnr_std) = mean_std(&scores.iter().map(|s| s.psnr_rgb).collect::<Vec<_>>());
-    let (ssim, _) = mean_std(&scores.iter().map(|s| s.ssim_rgb).collect::<Vec<_>>());
-    Some(Cell {
-        psnr,
-        psnr_std,
-        ssim,
-        seeds: scores.len(),
-    })
-}
-
-/// Table 1 as `method -> set -> cell`.
-pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> {
-    let mut t = BTreeMap::new();
-    for m in METHODS.iter().chain(CONTROLS.iter()).copied() {
-        if m == "Bicubic" {
-            t.insert(m.to_string(), single_row(&outcome.bicubic));
-            continue;
-        }
-        let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == m).collect();
-        let row = TEST_SETS
-            .iter()
-            .filter_map(|set| cell(&rs, set).map(|c| (set.to_string(), c)))
-            .collect();
-        t.insert(m.to_string(), row);
-    }
-    t
-}
-
-/// A row of one-off scores (bicubic, the teacher): no seeds, no spread.
-fn single_row(scores: &[(String, Scores)]) -> BTreeMap<String, Cell> {
-    scores
-        .iter()
-        .map(|(set, s)| {
-            let c = Cell {
-                psnr: s.psnr_rgb,
-                psnr_std: 0.0,
-                ssim: s.ssim_rgb,
-                seeds: 1,
-            };
-            (set.clone(), c)
-        })
-        .collect()
-}
 
 /// The JSON cells of one row, in test-set order (sets without a cell are left out).
 fn row_json(row: Option<&BTreeMap<String, Cell>>) -> serde_json::Map<String, Value> {
@@ -135,7 +41,10 @@ fn md_row(label: &str, row: Option<&BTreeMap<String, Cell>>) -> String {
     format!("| {label} | {} |\n", cells.join(" | "))
 }
 
-fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>>) -> Value {
+pub(super) fn table1_json(
+    outcome: &RunOutcome,
+    t: &BTreeMap<String, BTreeMap<String, Cell>>,
+) -> Value {
     let rows_of = |methods: &[&str]| -> Vec<Value> {
         methods
             .iter()
@@ -162,31 +71,6 @@ fn table1_json(outcome: &RunOutcome, t: &BTreeMap<String, BTreeMap<String, Cell>
     })
 }
 
-/// Mean validation curve of a method: (iteration, mean, min, max) of RGB PSNR over seeds.
-pub fn curve(results: &[&StudentResult]) -> Vec<(f64, f64, f64, f64)> {
-    let mut by_iter: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for r in results {
-        for v in &r.validation {
-            by_iter.entry(v.iteration).or_default().push(v.psnr_rgb);
-        }
-    }
-    by_iter
-        .into_iter()
-        .filter(|(_, v)| v.len() == results.len())
-        .map(|(it, v)| {
-            let (m, _) = mean_std(&v);
-            let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            (it as f64, m, lo, hi)
-        })
-        .collect()
-}
-
-/// First iteration at which the mean curve reaches `target` (None: never).
-pub fn iterations_to(curve: &[(f64, f64, f64, f64)], target: f64) -> Option<usize> {
-    curve.iter().find(|p| p.1 >= target).map(|p| p.0 as usize)
-}
-
 /// PSNR of a cell, with its seed std when there is more than one seed.
 fn fmt_psnr(c: &Cell) -> String {
     if c.seeds > 1 {
@@ -205,7 +89,7 @@ fn fmt_cell(c: Option<&Cell>) -> String {
 
 /// Table 3: one row per variant (in run order) with its PSNR, its difference to the full
 /// variant and SSIM, plus what the seed count allows concluding (a single seed allows none).
-fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
+pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
     let mut t3 = String::new();
     let _ = writeln!(
         t3,
@@ -320,20 +204,6 @@ fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
     t3
 }
 
-/// Whether `diff` (a row minus the full method) exceeds twice the spread: the larger of the two
-/// rows' seed stds (a single-seed row borrows the other's: the same students' noise) and, when
-/// measured, the std between two condensation runs of the full method (`runs`). With no spread
-/// measured nothing is significant.
-fn significant(row: &Cell, full: &Cell, runs: Option<f64>, diff: f64) -> bool {
-    let spread = [row, full]
-        .iter()
-        .filter(|c| c.seeds >= 2)
-        .map(|c| c.psnr_std)
-        .chain(runs)
-        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
-    spread.is_some_and(|s| diff.abs() > 2.0 * s)
-}
-
 /// The automatic, conservative reading: which differences to Whole and to Random exceed twice
 /// the seed spread.
 fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
@@ -352,7 +222,7 @@ fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
         for (other, oc) in [
             ("Whole", Some(whole)),
             ("Random", get("Random")),
-            (super::RANDOM_TEACHER, get(super::RANDOM_TEACHER)),
+            (RANDOM_TEACHER, get(RANDOM_TEACHER)),
         ] {
             let Some(oc) = oc else { continue };
             let diff = idc.psnr - oc.psnr;
@@ -405,17 +275,11 @@ fn curve_gaps(outcome: &RunOutcome) -> String {
     out
 }
 
-/// Writes every result file into `out`.
-pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
-    let t = table1(outcome);
-    let j = table1_json(outcome, &t);
-    let to_bytes = |v: &Value| {
-        serde_json::to_vec_pretty(v).map_err(|e| IdcError::InvalidInput(format!("json: {e}")))
-    };
-    write_atomic(&out.join("table1.json"), &to_bytes(&j)?)?;
-    let run = serde_json::to_value(outcome).map_err(|e| IdcError::InvalidInput(e.to_string()))?;
-    write_atomic(&out.join("run.json"), &to_bytes(&run)?)?;
-
+/// `table1.md`: Table 1, the control rows, the teacher's reference row and the footnote.
+pub(super) fn table1_md(
+    outcome: &RunOutcome,
+    t: &BTreeMap<String, BTreeMap<String, Cell>>,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -447,7 +311,7 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
             outcome.missing.len()
         )
     };
-    let table1_md = format!(
+    format!(
         "# Table 1 analogue (x{}, ratio {}, preset `{}`)\n\n{partial_note}RGB PSNR (dB, mean ± seed std) / SSIM, BasicSR protocol (crop = scale). \
          {} real pool patches; every reduced set has {} pairs.\n\n{md}",
         outcome.preset.scale,
@@ -455,39 +319,36 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
         outcome.preset.name,
         outcome.pool_patches,
         outcome.set_patches
-    );
-    write_atomic(&out.join("table1.md"), table1_md.as_bytes())?;
+    )
+}
 
-    // Convergence plot and Table 2.
-    let mut series = Vec::new();
-    let mut curves = BTreeMap::new();
-    for m in METHODS
+/// The convergence plot: its title and one series per method curve.
+pub(super) fn convergence_plot(
+    outcome: &RunOutcome,
+    curves: &[(String, Vec<CurvePoint>)],
+) -> (String, Vec<Series>) {
+    let title = format!(
+        "{VALID_SET} validation PSNR (RGB), x{}",
+        outcome.preset.scale
+    );
+    let series = curves
         .iter()
-        .chain(CONTROLS.iter())
-        .filter(|m| **m != "Bicubic")
-    {
-        let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == *m).collect();
-        let c = curve(&rs);
-        if !c.is_empty() {
-            series.push(Series {
-                label: m.to_string(),
-                points: c.clone(),
-            });
-            curves.insert(m.to_string(), c);
-        }
-    }
-    if !series.is_empty() {
-        line_plot_png(
-            &out.join("convergence.png"),
-            &format!(
-                "{VALID_SET} validation PSNR (RGB), x{}",
-                outcome.preset.scale
-            ),
-            "iteration",
-            "PSNR (dB)",
-            &series,
-        )?;
-    }
+        .map(|(label, points)| Series {
+            label: label.clone(),
+            points: points.clone(),
+        })
+        .collect();
+    (title, series)
+}
+
+/// `table2.md`: iterations each method's mean curve needs to reach two targets (empty without
+/// bicubic and Whole scores to place the targets).
+pub(super) fn table2_md(outcome: &RunOutcome, curves: &[(String, Vec<CurvePoint>)]) -> String {
+    // Alphabetical, as Table 2 has always listed them.
+    let curves: BTreeMap<&str, &[CurvePoint]> = curves
+        .iter()
+        .map(|(m, c)| (m.as_str(), c.as_slice()))
+        .collect();
     let bic = outcome
         .bicubic
         .iter()
@@ -512,22 +373,28 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
             let _ = writeln!(t2, "| {m} | {} | {} |", f(targets[0]), f(targets[1]));
         }
     }
-    write_atomic(&out.join("table2.md"), t2.as_bytes())?;
+    t2
+}
 
-    // Table 3 (ablation).
-    let t3 = match &outcome.preset.ablation {
+/// `table3.md` (empty without an ablation).
+pub(super) fn table3_file(outcome: &RunOutcome) -> String {
+    match &outcome.preset.ablation {
         Some(a) => table3_md(a, &outcome.ablation),
         None => String::new(),
-    };
-    write_atomic(&out.join("table3.md"), t3.as_bytes())?;
+    }
+}
 
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
+/// The `README.md` of a results folder: command, provenance, the three tables, the automatic
+/// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
+/// `has_reading` links the hand-written `READING.md`.
+pub(super) fn readme(
+    outcome: &RunOutcome,
+    t: &BTreeMap<String, BTreeMap<String, Cell>>,
+    [table1_md, t2, t3]: [&str; 3],
+    commit: &str,
+    shown_out: &Path,
+    has_reading: bool,
+) -> String {
     let stages: String = outcome
         .stage_seconds
         .iter()
@@ -558,17 +425,16 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
                 .join(", ")
         )
     };
-    // The preset as run, so a custom one (`--preset-file`) can be re-run from this folder.
-    let preset_json =
-        serde_json::to_value(&outcome.preset).map_err(|e| IdcError::InvalidInput(e.to_string()))?;
-    write_atomic(&out.join("preset.json"), &to_bytes(&preset_json)?)?;
     let name = &outcome.preset.name;
-    let args = if super::Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
+    let args = if Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
         format!("--preset {name}")
     } else {
-        format!("--preset-file {0}/preset.json --out {0}", out.display())
+        format!(
+            "--preset-file {0}/preset.json --out {0}",
+            shown_out.display()
+        )
     };
-    let readme = format!(
+    format!(
         "# Reproduction results: preset `{name}`\n\n{status}\
          Command: `cargo run --release --example reproduce -- {args}` (same as `idc reproduce {args}`).\n\
          Git commit: `{commit}`. Backend: {backend}. Measured compute time of the finished stages: {known:.0} s ({hours:.1} h; \
@@ -578,130 +444,13 @@ pub fn write_all(outcome: &RunOutcome, out: &Path) -> Result<()> {
         backend = outcome.backend,
         wall = outcome.wall_seconds,
         hours = known / 3600.0,
-        read = reading(&t),
+        read = reading(t),
         gaps = curve_gaps(outcome),
-        human = if out.join("READING.md").is_file() {
+        human = if has_reading {
             "The interpretation (written by hand from these numbers, with the controls and \
              ablation that explain them) is in [READING.md](READING.md).\n\n"
         } else {
             ""
         },
-    );
-    write_atomic(&out.join("README.md"), readme.as_bytes())?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mean_std_matches_hand_values() {
-        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
-        assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
-        assert_eq!(mean_std(&[5.0]), (5.0, 0.0));
-    }
-
-    fn result(method: &str, psnr: f64) -> StudentResult {
-        let scores = Scores {
-            psnr_rgb: psnr,
-            ssim_rgb: 0.9,
-            psnr_y: psnr,
-            ssim_y: 0.9,
-        };
-        StudentResult {
-            method: method.into(),
-            seed: 0,
-            items: 1,
-            train_seconds: 1.0,
-            final_loss: None,
-            validation: Vec::new(),
-            eval: TEST_SETS.iter().map(|s| (s.to_string(), scores)).collect(),
-        }
-    }
-
-    #[test]
-    fn table3_shows_each_variant_against_the_full_method() {
-        let spec = crate::repro::Preset::cpu()
-            .ablation
-            .expect("cpu has an ablation");
-        let rs = vec![
-            result("abl-ins", 30.0),
-            result("abl-ins+group+pair", 30.5),
-            result("abl-rlff-off", 30.75),
-            result("abl-random+T", 30.25),
-        ];
-        let md = table3_md(&spec, &rs);
-        let rows: Vec<&str> = md
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| variant"))
-            .collect();
-        assert_eq!(rows.len(), 4, "{md}");
-        assert!(
-            rows[0].starts_with("| ins | 30.00 (-0.50) / 0.9000"),
-            "{md}"
-        );
-        assert!(
-            rows[1].starts_with("| ins+group+pair | 30.50 / 0.9000"),
-            "{md}"
-        );
-        assert!(rows[2].contains("30.75 (+0.25)"), "{md}");
-        assert!(rows[3].starts_with("| random+T | 30.25 (-0.25)"), "{md}");
-        assert!(md.contains("`random+T`: control"), "{md}");
-        assert!(md.contains("no difference here is claimed"), "{md}");
-    }
-
-    #[test]
-    fn table3_marks_only_differences_beyond_twice_the_full_methods_spread() {
-        let spec = crate::repro::Preset::cpu()
-            .ablation
-            .expect("cpu has an ablation");
-        // Full method: three seeds, mean 30.5, sample std 0.1.
-        let rs = vec![
-            result("abl-ins", 30.0),
-            result("abl-ins+group+pair", 30.4),
-            result("abl-ins+group+pair", 30.5),
-            result("abl-ins+group+pair", 30.6),
-            result("abl-rlff-off", 30.65),
-        ];
-        let md = table3_md(&spec, &rs);
-        assert!(md.contains("| ins | 30.00 (-0.50*) / 0.9000"), "{md}");
-        assert!(
-            md.contains("| ins+group+pair | 30.50 ± 0.10 / 0.9000"),
-            "{md}"
-        );
-        assert!(md.contains("| rlff-off | 30.65 (+0.15) / 0.9000"), "{md}");
-        assert!(md.contains("3 for `ins+group+pair`"), "{md}");
-        assert!(
-            md.contains("exceeds twice the seed std of `ins+group+pair` (3 seeds"),
-            "{md}"
-        );
-
-        // A second condensation of the full method 0.4 dB higher: the run-to-run std (0.28)
-        // now bounds the claims, so -0.50 is no longer one and -0.70 still is.
-        let mut rs = rs;
-        rs.push(result("abl-ins+group+pair@1", 30.9));
-        rs.push(result("abl-unfold-off", 29.8));
-        let md = table3_md(&spec, &rs);
-        assert!(md.contains("| ins | 30.00 (-0.50) / 0.9000"), "{md}");
-        assert!(
-            md.contains("| unfold-off | 29.80 (-0.70*) / 0.9000"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| ins+group+pair@1 | 30.90 (+0.40) / 0.9000"),
-            "{md}"
-        );
-        assert!(
-            md.contains("two condensation runs of the full method"),
-            "{md}"
-        );
-    }
-
-    #[test]
-    fn iterations_to_target() {
-        let c = vec![(100.0, 30.0, 30.0, 30.0), (200.0, 31.0, 31.0, 31.0)];
-        assert_eq!(iterations_to(&c, 30.5), Some(200));
-        assert_eq!(iterations_to(&c, 32.0), None);
-    }
+    )
 }

@@ -1,0 +1,582 @@
+//! How each planned stage runs: its fingerprinted key, its work, and what it leaves for the
+//! stages after it.
+
+use super::ablation::AblationVariant;
+use super::outcome::{Scores, StudentResult, TEST_SETS};
+use super::plan::{ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, ablation_set_name};
+use super::preset::{AblationSpec, Preset, TrainSpec};
+use super::progress::{Progress, if_done};
+use super::stage::Stage;
+use super::tasks::{DynSet, evaluate_dir, instances_key, subset_dir, train_config, train_in};
+use crate::condense::CondenseConfig;
+use crate::config::PatchConfig;
+use crate::dataset::idc::{CacheMode, IdcDataset};
+use crate::dataset::relabel::TeacherLabeled;
+use crate::dataset::selection::SelectionDataset;
+use crate::dataset::sr_patch::SrPatchDataset;
+use crate::device::{DefaultBackend, DefaultDevice, TrainBackend, default_device};
+use crate::error::{IdcError, Result};
+use crate::models::edsr::Edsr;
+use crate::models::load_model_dir;
+use crate::select::pipeline::select_to_cache;
+use crate::select::{SelectConfig, SelectMethod};
+use crate::train::{TrainSummary, evaluate_bicubic};
+use burn::data::dataset::Dataset;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a run reads and writes.
+#[derive(Clone, Debug)]
+pub struct RunPaths {
+    /// HR training images (T91 + BSD200 by default; DIV2K for the paper preset).
+    pub train_dir: PathBuf,
+    /// Folder holding `Set5`, `Set14`, `BSD100`.
+    pub test_root: PathBuf,
+    /// Stage cache (large; not committed).
+    pub work: PathBuf,
+    /// Results (tables, plot, README) to commit.
+    pub out: PathBuf,
+}
+
+#[derive(Serialize)]
+struct StudentKey<'a> {
+    method: &'a str,
+    set: &'a str,
+    spec: &'a TrainSpec,
+    scale: usize,
+    seed: u64,
+    tests: &'a [(String, PathBuf)],
+}
+
+/// A set stage's folder, and whether the stage has finished (a report-only run may find it not).
+struct SetDir {
+    dir: PathBuf,
+    done: bool,
+}
+
+/// What the stages run so far left for the ones after them, and the results.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Extractor and teacher by role.
+    models: BTreeMap<&'static str, TrainSummary>,
+    /// Patch count of IDC's set (every reduced set must have as many).
+    pub(crate) set_patches: Option<usize>,
+    /// Set stages by name.
+    sets: BTreeMap<String, SetDir>,
+    /// The student trained by the last `Train` step, waiting for its `Eval`.
+    trained: Option<TrainSummary>,
+    /// The ablation's subset of the training images, made at its first stage.
+    ablation_dir: Option<PathBuf>,
+    pub(crate) bicubic: Vec<(String, Scores)>,
+    pub(crate) teacher: Vec<(String, Scores)>,
+    pub(crate) students: Vec<StudentResult>,
+    pub(crate) ablation: Vec<StudentResult>,
+}
+
+impl State {
+    fn model(&self, role: &str) -> Result<&TrainSummary> {
+        self.models
+            .get(role)
+            .ok_or_else(|| IdcError::InvalidInput(format!("the {role} stage has not run")))
+    }
+
+    fn set(&self, name: &str) -> Result<&SetDir> {
+        self.sets
+            .get(name)
+            .ok_or_else(|| IdcError::InvalidInput(format!("the {name} stage has not run")))
+    }
+}
+
+/// The inputs every stage shares: data folders, patch pool and device.
+pub(crate) struct Ctx<'a> {
+    preset: &'a Preset,
+    work: &'a Path,
+    train_dir: PathBuf,
+    test_dirs: Vec<(String, PathBuf)>,
+    valid_dir: PathBuf,
+    patch: PatchConfig,
+    pool: SrPatchDataset,
+    /// What a stage keyed on the pool depends on: its instances and the patch geometry.
+    pool_key: (Vec<(String, usize)>, PatchConfig),
+    /// The preset's condensation at the preset's ratio.
+    condense: CondenseConfig,
+    device: DefaultDevice,
+}
+
+impl<'a> Ctx<'a> {
+    /// Creates the work and output folders, the image subsets and the patch pool.
+    pub(crate) fn prepare(preset: &'a Preset, paths: &'a RunPaths) -> Result<Self> {
+        let work = &paths.work;
+        std::fs::create_dir_all(work).map_err(|e| IdcError::io(work, e))?;
+        std::fs::create_dir_all(&paths.out).map_err(|e| IdcError::io(&paths.out, e))?;
+        let data = work.join("data");
+        let train_dir = subset_dir(
+            &paths.train_dir,
+            &data.join("train"),
+            preset.max_train_images,
+        )?;
+        let test_dirs: Vec<(String, PathBuf)> = TEST_SETS
+            .iter()
+            .map(|s| {
+                let d = subset_dir(
+                    &paths.test_root.join(s),
+                    &data.join(s),
+                    preset.max_test_images,
+                )?;
+                Ok((s.to_string(), d))
+            })
+            .collect::<Result<_>>()?;
+        let patch = PatchConfig {
+            scale: preset.scale,
+            hr_patch: preset.hr_patch,
+            step: preset.step,
+            thresh_size: 0,
+        };
+        patch.validate()?;
+        let pool = SrPatchDataset::new(&train_dir, patch.clone())?;
+        let pool_key = (instances_key(&pool), patch.clone());
+        let mut condense = preset.condense.clone();
+        condense.ratio = preset.ratio;
+        Ok(Ctx {
+            preset,
+            work,
+            valid_dir: test_dirs[0].1.clone(),
+            train_dir,
+            test_dirs,
+            patch,
+            pool,
+            pool_key,
+            condense,
+            device: default_device(),
+        })
+    }
+
+    /// Patches in the whole pool.
+    pub(crate) fn pool_patches(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Runs (or, report-only, loads) one stage. A missing extractor or teacher stops a
+    /// report-only run; any other missing stage only leaves its results out.
+    pub(crate) fn run_step(
+        &self,
+        step: &Step,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let name = step.name();
+        match step {
+            Step::Model(role) => self.model(role, state, progress),
+            Step::IdcSet => self.idc_set(state, progress),
+            Step::SelectSet { method, seed } => {
+                self.select_set(&name, *method, *seed, state, progress)
+            }
+            Step::Bicubic => self.bicubic(&name, state, progress),
+            Step::EvalTeacher => self.eval_teacher(&name, state, progress),
+            Step::Train(s) => self.train(&name, s, state, progress),
+            Step::Eval(s) => self.eval(&name, s, state, progress),
+            Step::AblationSet(v) => self.ablation_set(&name, v, state, progress),
+            Step::AblationRandomSet => self.ablation_random_set(state, progress),
+        }
+    }
+}
+
+/// The model stages, the sets and the reference evaluations.
+impl Ctx<'_> {
+    fn model(&self, role: &'static str, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let spec = match role {
+            "extractor" => &self.preset.extractor,
+            _ => &self.preset.teacher,
+        };
+        let cfg = train_config(spec, self.preset.scale, 1000);
+        let st = Stage::new(self.work, role, &(&cfg, &self.pool_key));
+        let whole = || SrPatchDataset::new(&self.train_dir, self.patch.clone());
+        let summary: TrainSummary = progress.stage(&st, |dir| {
+            train_in(&cfg, &whole, Some(&self.valid_dir), dir)
+        })?;
+        state.models.insert(role, summary);
+        Ok(())
+    }
+
+    fn load(&self, dir: &Path) -> Result<Edsr<TrainBackend>> {
+        Ok(load_model_dir::<TrainBackend>(dir, &self.device)?.0)
+    }
+
+    /// IDC's dataset over `images`, condensed into (or loaded from) `cache`.
+    fn build_idc(
+        &self,
+        state: &State,
+        images: &Path,
+        cache: &Path,
+        cfg: &CondenseConfig,
+        seed: u64,
+        mode: CacheMode,
+    ) -> Result<IdcDataset> {
+        // `clone`, not a copy: the CUDA device is not `Copy`.
+        #[allow(clippy::clone_on_copy)]
+        let device = self.device.clone();
+        let extractor = self.load(&state.model("extractor")?.model_dir)?;
+        let teacher = self.load(&state.model("teacher")?.model_dir)?;
+        IdcDataset::builder(images, self.patch.clone())
+            .with_ratio(cfg.ratio)
+            .with_condense_config(cfg.clone())
+            .with_models::<TrainBackend, _, _>(extractor, teacher, device)
+            .with_cache_dir(cache.join("shards"))
+            .with_mode(mode)
+            .with_seed(seed)
+            // The Whole pool (SrPatchDataset) skips images below one patch; IDC must too.
+            .with_skip_small_images(true)
+            .build()
+    }
+
+    fn idc_set(&self, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let key = (
+            &self.condense,
+            &self.pool_key,
+            &state.model("extractor")?.fingerprint,
+            &state.model("teacher")?.fingerprint,
+        );
+        let st = Stage::new(self.work, IDC_SET, &key);
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let ds = self.build_idc(
+                state,
+                &self.train_dir,
+                dir,
+                &self.condense,
+                0,
+                CacheMode::LazyCondense,
+            )?;
+            ds.condense_all()?;
+            Ok(ds.len())
+        }))?;
+        state.set_patches = made;
+        let done = made.is_some();
+        state
+            .sets
+            .insert(IDC_SET.into(), SetDir { dir: st.dir, done });
+        Ok(())
+    }
+
+    fn select_set(
+        &self,
+        name: &str,
+        method: SelectMethod,
+        seed: u64,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let cfg = SelectConfig {
+            method,
+            ratio: self.preset.ratio,
+            seed,
+            ..SelectConfig::default()
+        };
+        let extractor = state.model("extractor")?;
+        let st = Stage::new(
+            self.work,
+            name,
+            &(&cfg, &self.pool_key, &extractor.fingerprint),
+        );
+        let n: Option<usize> = if_done(progress.stage(&st, |dir| {
+            // Inference backend: forward passes on the autodiff backend keep their graphs
+            // (activations) until a backward that never comes; over a whole pool that
+            // exhausted 24 GiB.
+            let ex = load_model_dir::<DefaultBackend>(&extractor.model_dir, &self.device)?.0;
+            let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+                &self.pool,
+                &dir.join("shards"),
+                &self.patch,
+                &cfg,
+                Some(&ex),
+                &self.device,
+            )?;
+            Ok(r.selected)
+        }))?;
+        if let (Some(n), Some(m)) = (n, state.set_patches)
+            && n != m
+        {
+            return Err(IdcError::InvalidInput(format!(
+                "{method} selected {n} patches, IDC made {m}: the sets must be equal in size"
+            )));
+        }
+        let done = n.is_some();
+        state.sets.insert(name.into(), SetDir { dir: st.dir, done });
+        Ok(())
+    }
+
+    fn bicubic(&self, name: &str, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let st = Stage::new(self.work, name, &(&self.test_dirs, self.preset.scale));
+        let scores: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
+            self.test_dirs
+                .iter()
+                .map(|(n, d)| {
+                    let report = evaluate_bicubic(d, self.preset.scale)?;
+                    Ok((n.clone(), Scores::from(&report)))
+                })
+                .collect()
+        }))?;
+        state.bicubic = scores.unwrap_or_default();
+        Ok(())
+    }
+
+    /// The teacher on the test sets: the reference the teacher-labelled sets (IDC, Random+T)
+    /// are distilled from (not a Table-1 method).
+    fn eval_teacher(&self, name: &str, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let teacher = state.model("teacher")?;
+        let key = (&teacher.fingerprint, &self.test_dirs, self.preset.scale);
+        let st = Stage::new(self.work, name, &key);
+        let scores: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
+            evaluate_dir(&teacher.model_dir, &self.test_dirs, self.preset.scale)
+        }))?;
+        state.teacher = scores.unwrap_or_default();
+        Ok(())
+    }
+}
+
+/// A student's training data, built only when its training stage runs.
+type DataFn<'a> = Box<dyn Fn() -> Result<DynSet> + 'a>;
+
+/// The students and the ablation's sets.
+impl Ctx<'_> {
+    fn ablation(&self) -> Result<&AblationSpec> {
+        self.preset
+            .ablation
+            .as_ref()
+            .ok_or_else(|| IdcError::InvalidInput("the preset has no ablation".into()))
+    }
+
+    /// The ablation may run on the first `max_images` training images (its cost is six
+    /// condensed sets); the subset is part of every ablation stage's key.
+    fn ablation_dir(&self, state: &mut State) -> Result<PathBuf> {
+        if let Some(dir) = &state.ablation_dir {
+            return Ok(dir.clone());
+        }
+        let dst = self.work.join("data").join("ablation");
+        let dir = subset_dir(&self.train_dir, &dst, self.ablation()?.max_images)?;
+        state.ablation_dir = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// The tag that keys a student's set and the function that loads it; `None` when the set
+    /// has not finished (report-only), so the student is not tried.
+    fn student_data<'s>(
+        &'s self,
+        data: &'s Data,
+        state: &'s State,
+    ) -> Result<Option<(String, DataFn<'s>)>> {
+        let finished = |name: &str| -> Result<Option<PathBuf>> {
+            let set = state.set(name)?;
+            Ok(set.done.then(|| set.dir.clone()))
+        };
+        let tag_of = |dir: &Path| dir.to_string_lossy().into_owned();
+        Ok(match data {
+            Data::Whole => {
+                let f = || {
+                    Ok(DynSet::new(SrPatchDataset::new(
+                        &self.train_dir,
+                        self.patch.clone(),
+                    )?))
+                };
+                Some(("whole".to_string(), Box::new(f) as DataFn))
+            }
+            Data::Idc => {
+                let dir = state.set(IDC_SET)?.dir.clone();
+                let tag = tag_of(&dir);
+                let f = move || {
+                    let ds = self.build_idc(
+                        state,
+                        &self.train_dir,
+                        &dir,
+                        &self.condense,
+                        0,
+                        CacheMode::LoadOnly,
+                    )?;
+                    Ok(DynSet::new(ds))
+                };
+                Some((tag, Box::new(f) as DataFn))
+            }
+            Data::Selected { set } => finished(set)?.map(|dir| {
+                let tag = tag_of(&dir);
+                let f = move || Ok(DynSet::new(SelectionDataset::open(&dir.join("shards"))?));
+                (tag, Box::new(f) as DataFn)
+            }),
+            Data::TeacherLabeled { set } => {
+                let teacher = state.model("teacher")?;
+                finished(set)?.map(|dir| {
+                    let tag = format!("{}+teacher:{}", dir.to_string_lossy(), teacher.fingerprint);
+                    let f = move || self.teacher_labeled(&teacher.model_dir, &dir);
+                    (tag, Box::new(f) as DataFn)
+                })
+            }
+            Data::AblationIdc(v) => {
+                let images = state.ablation_dir.clone().unwrap_or_default();
+                finished(&ablation_set_name(&v.name))?.map(|dir| {
+                    let tag = tag_of(&dir);
+                    let f = move || {
+                        let ds = self.build_idc(
+                            state,
+                            &images,
+                            &dir,
+                            &v.config,
+                            v.condense_seed,
+                            CacheMode::LoadOnly,
+                        )?;
+                        Ok(DynSet::new(ds))
+                    };
+                    (tag, Box::new(f) as DataFn)
+                })
+            }
+        })
+    }
+
+    /// A selected set with the teacher's HR targets.
+    fn teacher_labeled(&self, teacher_dir: &Path, set_dir: &Path) -> Result<DynSet> {
+        let teacher = load_model_dir::<DefaultBackend>(teacher_dir, &self.device)?.0;
+        let sel = SelectionDataset::open(&set_dir.join("shards"))?;
+        Ok(DynSet::new(TeacherLabeled::new::<DefaultBackend, _, _>(
+            &sel,
+            &teacher,
+            &self.device,
+            16,
+        )?))
+    }
+
+    fn train(
+        &self,
+        name: &str,
+        s: &Student,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let spec = if s.ablation {
+            &self.ablation()?.student
+        } else {
+            &self.preset.student
+        };
+        let trained = match self.student_data(&s.data, state)? {
+            None => None,
+            Some((tag, data)) => {
+                let cfg = train_config(spec, self.preset.scale, s.seed);
+                let key = StudentKey {
+                    method: &s.method,
+                    set: &tag,
+                    spec,
+                    scale: self.preset.scale,
+                    seed: s.seed,
+                    tests: &self.test_dirs,
+                };
+                let st = Stage::new(self.work, name, &key);
+                if_done(progress.stage(&st, |dir| {
+                    train_in(&cfg, &*data, Some(&self.valid_dir), dir)
+                }))?
+            }
+        };
+        state.trained = trained;
+        Ok(())
+    }
+
+    fn eval(
+        &self,
+        name: &str,
+        s: &Student,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let Some(summary) = state.trained.take() else {
+            return Ok(());
+        };
+        let st = Stage::new(self.work, name, &(&summary.fingerprint, &self.test_dirs));
+        let eval: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
+            evaluate_dir(&summary.model_dir, &self.test_dirs, self.preset.scale)
+        }))?;
+        let Some(eval) = eval else {
+            return Ok(());
+        };
+        let result = StudentResult {
+            method: s.method.clone(),
+            seed: s.seed,
+            items: summary.config.iters,
+            train_seconds: summary.wall_seconds,
+            final_loss: summary.final_loss,
+            validation: summary.validation,
+            eval,
+        };
+        match s.ablation {
+            true => state.ablation.push(result),
+            false => state.students.push(result),
+        }
+        Ok(())
+    }
+
+    fn ablation_set(
+        &self,
+        name: &str,
+        v: &AblationVariant,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let a = self.ablation()?;
+        let images = self.ablation_dir(state)?;
+        let key = (
+            &v.config,
+            &self.pool_key,
+            &state.model("extractor")?.fingerprint,
+            &state.model("teacher")?.fingerprint,
+            a.max_images,
+        );
+        // Seed 0 keeps the key it had before condensation seeds were varied.
+        let st = match v.condense_seed {
+            0 => Stage::new(self.work, name, &key),
+            s => Stage::new(self.work, name, &(key, s)),
+        };
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let ds = self.build_idc(
+                state,
+                &images,
+                dir,
+                &v.config,
+                v.condense_seed,
+                CacheMode::LazyCondense,
+            )?;
+            ds.condense_all()?;
+            Ok(ds.len())
+        }))?;
+        let done = made.is_some();
+        state.sets.insert(name.into(), SetDir { dir: st.dir, done });
+        Ok(())
+    }
+
+    /// Control at the ablation's ratio: real patches drawn at random, the same number from
+    /// each image as IDC makes (`per_instance`), with the teacher's HR targets. What separates
+    /// it from the IDC variants is only the condensation of the LR patches.
+    fn ablation_random_set(&self, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let a = self.ablation()?;
+        let abl_pool = SrPatchDataset::new(&self.ablation_dir(state)?, self.patch.clone())?;
+        let cfg = SelectConfig {
+            method: SelectMethod::Random,
+            ratio: a.ratio,
+            seed: 0,
+            per_instance: true,
+            ..SelectConfig::default()
+        };
+        let key = (&cfg, &instances_key(&abl_pool), &self.patch, a.max_images);
+        let st = Stage::new(self.work, ABLATION_RANDOM_SET, &key);
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+                &abl_pool,
+                &dir.join("shards"),
+                &self.patch,
+                &cfg,
+                None,
+                &self.device,
+            )?;
+            Ok(r.selected)
+        }))?;
+        let done = made.is_some();
+        state
+            .sets
+            .insert(ABLATION_RANDOM_SET.into(), SetDir { dir: st.dir, done });
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Progress over the stages of a run: `[repro i/N]`, elapsed time and a naive ETA; in a
+//! report-only run nothing runs and the unfinished stages are recorded as missing.
+
+use super::stage::Stage;
+use crate::error::{IdcError, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::time::Instant;
+
+pub(crate) struct Progress {
+    start: Instant,
+    done: usize,
+    /// Length of the planned stage list.
+    total: usize,
+    /// Stages run by this invocation, with their seconds (for the ETA).
+    ran: Vec<(String, f64)>,
+    /// Every finished stage met so far, with its measured seconds (whenever it ran).
+    pub(crate) times: Vec<(String, Option<f64>)>,
+    report_only: bool,
+    pub(crate) missing: Vec<String>,
+}
+
+impl Progress {
+    pub(crate) fn new(start: Instant, total: usize, report_only: bool) -> Self {
+        Progress {
+            start,
+            done: 0,
+            total,
+            ran: Vec::new(),
+            times: Vec::new(),
+            report_only,
+            missing: Vec::new(),
+        }
+    }
+
+    /// Runs (or loads) one stage; in a report-only run only loads it, failing with
+    /// [`IdcError::StageMissing`] when it has not finished.
+    pub(crate) fn stage<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Path) -> Result<T>,
+    {
+        self.done += 1;
+        if self.report_only {
+            return self.load(stage);
+        }
+        let t0 = Instant::now();
+        eprintln!(
+            "[repro {}/{}] {} (elapsed {:.0} s, ETA {})",
+            self.done,
+            self.total,
+            stage.name,
+            self.start.elapsed().as_secs_f64(),
+            self.eta()
+        );
+        // `Stage::run` calls `f` only when the stage is not cached; its marker is read once there.
+        let mut ran = false;
+        let v = stage.run(|dir| {
+            ran = true;
+            f(dir)
+        })?;
+        if ran {
+            self.ran
+                .push((stage.name.clone(), t0.elapsed().as_secs_f64()));
+        }
+        self.times.push((stage.name.clone(), stage.seconds()));
+        Ok(v)
+    }
+
+    fn load<T: DeserializeOwned>(&mut self, stage: &Stage) -> Result<T> {
+        match stage.load::<T>() {
+            Some(v) => {
+                self.times.push((stage.name.clone(), stage.seconds()));
+                Ok(v)
+            }
+            None => {
+                self.missing.push(stage.name.clone());
+                Err(IdcError::StageMissing(stage.name.clone()))
+            }
+        }
+    }
+
+    /// Mean seconds of the stages this invocation ran, times the stages left.
+    fn eta(&self) -> String {
+        if self.ran.is_empty() {
+            return "unknown".to_string();
+        }
+        let run_secs: f64 = self.ran.iter().map(|(_, s)| s).sum();
+        let per = run_secs / self.ran.len() as f64;
+        format!(
+            "~{:.0} min",
+            per * (self.total + 1 - self.done) as f64 / 60.0
+        )
+    }
+}
+
+/// `Ok(None)` for a stage a report-only run found unfinished; other errors pass through.
+pub(crate) fn if_done<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(IdcError::StageMissing(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
