@@ -1,8 +1,9 @@
 //! Burn datasets of LR/HR pairs.
 //!
 //! - [`SrPair`]: the item type every dataset here yields.
-//! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR), the
-//!   [`sr_patch::SrBatcher`] and the flip/rot90 augmentation wrapper.
+//! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR).
+//! - `batch`: [`batch::SrBatch`] / [`batch::SrBatcher`], the one batch type (loaders and training).
+//! - `augment`: [`augment::Transform`] (flips/transpose) and the [`augment::Augment`] wrapper.
 //! - `shard`: the on-disk shard format (one file per instance, fingerprinted, checksummed).
 //! - `idc`: `IdcDataset`, lazy condense-or-load over a shard cache.
 //! - `relabel`: [`relabel::TeacherLabeled`], the same LR patches with teacher HR targets (the
@@ -11,6 +12,8 @@
 use crate::image::Image;
 
 pub mod ahead;
+pub mod augment;
+pub mod batch;
 pub mod idc;
 pub mod lock;
 pub mod relabel;

@@ -32,7 +32,8 @@ use crate::models::load_model_dir;
 use crate::select::pipeline::select_to_cache;
 use crate::select::{SelectConfig, SelectMethod};
 use crate::train::{
-    EvalReport, TrainConfig, TrainSummary, ValidRecord, evaluate_bicubic, evaluate_model, train_sr,
+    EvalReport, TrainConfig, TrainOptions, TrainSummary, ValidRecord, evaluate_bicubic,
+    evaluate_model, train_sr,
 };
 use burn::data::dataset::Dataset;
 use serde::{Deserialize, Serialize};
@@ -267,7 +268,10 @@ fn train_in<D: Dataset<SrPair> + 'static>(
         .unwrap_or(false);
     let device = default_device();
     if has_checkpoint {
-        match train_sr::<TrainBackend, D>(config, data()?, valid, &model, true, None, &device) {
+        let options = TrainOptions::new(config.clone(), &model)
+            .with_valid_dir(valid)
+            .with_resume(true);
+        match train_sr::<TrainBackend, D>(data()?, &options, &device) {
             Ok(s) => return Ok(s),
             Err(e) => eprintln!("[repro] resume failed ({e}); restarting this training"),
         }
@@ -275,7 +279,8 @@ fn train_in<D: Dataset<SrPair> + 'static>(
     if model.exists() {
         std::fs::remove_dir_all(&model).map_err(|e| IdcError::io(&model, e))?;
     }
-    train_sr::<TrainBackend, D>(config, data()?, valid, &model, false, None, &device)
+    let options = TrainOptions::new(config.clone(), &model).with_valid_dir(valid);
+    train_sr::<TrainBackend, D>(data()?, &options, &device)
 }
 
 fn evaluate_dir(
