@@ -119,3 +119,92 @@ where
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PatchConfig;
+    use crate::dataset::SrPair;
+    use crate::dataset::ahead::ProgressState;
+    use crate::dataset::batch::{SrBatch, SrBatcher};
+    use crate::dataset::sr_patch::SrPatchDataset;
+    use crate::image::Image;
+    use crate::models::edsr::EdsrConfig;
+    use crate::train::metric::ValidLoader;
+    use burn::backend::{Autodiff, Flex};
+    use burn::data::dataloader::DataLoaderBuilder;
+    use burn::data::dataset::Dataset;
+    use burn::optim::AdamConfig;
+    use burn::train::Learner;
+    use burn::train::metric::LossMetric;
+
+    fn textured(h: usize, w: usize, seed: usize) -> Image {
+        let data = (0..3 * h * w)
+            .map(|i| ((i * 13 + seed * 101) % 256) as f32 / 255.0)
+            .collect();
+        Image::new(3, h, w, data).unwrap()
+    }
+
+    /// A user's own loop: burn's data loader over `SrBatcher`, a plain learner, one
+    /// `with_idc_hooks` call; the registered metrics must be recorded.
+    #[test]
+    fn hooks_registered_on_a_hand_built_training_are_recorded() {
+        type B = Autodiff<Flex>;
+        let device = Default::default();
+        let patch = PatchConfig {
+            scale: 2,
+            hr_patch: 16,
+            step: 8,
+            thresh_size: 0,
+        };
+        let images = (0..2)
+            .map(|k| (format!("im{k}"), textured(24, 24, k)))
+            .collect();
+        let train_set = SrPatchDataset::from_images(images, patch).unwrap();
+        let valid = (0..2)
+            .map(|i| train_set.get(i).map(|p| (p.lr, p.hr)).unwrap())
+            .collect();
+        let train_loader = DataLoaderBuilder::<B, SrPair, SrBatch<B>>::new(SrBatcher::new())
+            .batch_size(4)
+            .shuffle(1)
+            .build(train_set);
+        let valid_loader = Arc::new(ValidLoader::<Flex>::every_epoch(valid, device));
+        // An IdcDataset's metric; here over a progress state with 3 of 3 instances done.
+        let progress = CondenseProgressMetric::new(Arc::new(ProgressState::new(3, 3, None)));
+
+        let hooks = IdcHooks::new().with_progress(progress).with_validation(2);
+        let dir = tempfile::tempdir().unwrap();
+        let training = SupervisedTraining::new(dir.path(), train_loader, valid_loader)
+            .with_application_logger(None)
+            .metric_train_numeric(LossMetric::<Flex>::new())
+            .with_idc_hooks(&hooks)
+            .num_epochs(2);
+        let model = EdsrConfig::from_arch("edsr:8x1", 2)
+            .unwrap()
+            .init_seeded::<B>(&device, 1);
+        training.launch(Learner::new(model, AdamConfig::new().init(), 1e-3));
+
+        let records = hooks.validation_records();
+        assert_eq!(
+            records.iter().map(|r| r.iteration).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(
+            records
+                .iter()
+                .all(|r| r.psnr_rgb.is_finite() && r.ssim_y > 0.0)
+        );
+        let logged = |split: &str, name: &str| {
+            std::fs::read_to_string(dir.path().join(split).join("epoch-2").join(name))
+                .unwrap_or_default()
+        };
+        assert!(logged("train", "IDC_condensed.log").contains("100.00"));
+        // One `value,count` line per validated image.
+        let psnr: Vec<f64> = logged("valid", "PSNR_(RGB).log")
+            .lines()
+            .filter_map(|l| l.split(',').next()?.parse().ok())
+            .collect();
+        assert_eq!(psnr.len(), 2);
+        assert!(psnr.iter().all(|p| p.is_finite()));
+    }
+}
