@@ -18,9 +18,9 @@
 //! The first run condenses each image on first access (a background worker condenses ahead of
 //! the loader) and caches one shard per image; later runs, other workers and other machines load
 //! the shards. The condensation progress (instances done/total, ETA) is a burn-train numeric
-//! train metric: pass `TrainHooks { progress: vec![train_set.progress_metric()] }` to
-//! `train_sr_with` (as below), or register `.metric_train_numeric(train_set.progress_metric())`
-//! on your own `SupervisedTraining`.
+//! train metric: pass it with `TrainOptions::with_progress(train_set.progress_metric())` to
+//! `train_sr` (as below), or register it on your own `SupervisedTraining` with
+//! `.with_idc_hooks(&IdcHooks::new().with_dataset(&train_set))` (`burn_idc::train::IdcTrainingExt`).
 //!
 //! Run (both variants are exercised; `IDC_VARIANT=idc` selects the condensed one):
 //!
@@ -38,7 +38,7 @@ use burn_idc::dataset::idc::IdcDataset;
 use burn_idc::dataset::sr_patch::SrPatchDataset;
 use burn_idc::device::{TrainBackend, default_device};
 use burn_idc::models::edsr::EdsrConfig;
-use burn_idc::train::{TrainConfig, TrainHooks, train_sr, train_sr_with};
+use burn_idc::train::{TrainConfig, TrainOptions, train_sr};
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
@@ -92,19 +92,9 @@ fn main() -> anyhow::Result<()> {
             train_set.len(),
             train_set.num_instances()
         );
-        let hooks = TrainHooks {
-            progress: vec![train_set.progress_metric()],
-        };
-        train_sr_with::<TrainBackend, _>(
-            &config,
-            train_set,
-            None,
-            &out.join("run"),
-            false,
-            None,
-            hooks,
-            &device,
-        )?
+        let options =
+            TrainOptions::new(config, out.join("run")).with_progress(train_set.progress_metric());
+        train_sr::<TrainBackend, _>(train_set, &options, &device)?
     } else {
         // --- whole data ----------------------------------------------------------------------
         let train_set = SrPatchDataset::new(&hr_dir, patch)?;
@@ -113,12 +103,8 @@ fn main() -> anyhow::Result<()> {
             burn::data::dataset::Dataset::len(&train_set)
         );
         train_sr::<TrainBackend, _>(
-            &config,
             train_set,
-            None,
-            &out.join("run"),
-            false,
-            None,
+            &TrainOptions::new(config, out.join("run")),
             &device,
         )?
     };

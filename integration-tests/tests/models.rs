@@ -18,7 +18,7 @@ use burn_idc::models::weights::{PTH_SUPPORTED, load_basicsr_pth};
 use burn_idc::models::{Teacher, load_model_dir};
 use burn_idc::train::data::{HrImageDataset, PairDataset};
 use burn_idc::train::eval::{InferOptions, evaluate_bicubic, evaluate_model_with};
-use burn_idc::train::{TrainConfig, train_sr};
+use burn_idc::train::{TrainConfig, TrainOptions, train_sr};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -244,45 +244,32 @@ fn resume_gives_the_same_weights() {
     }
     let valid = Some(valid.as_path());
 
-    let full = train_sr::<AB, _>(
-        &tiny_config(6),
-        toy_set(),
-        valid,
-        &one,
-        false,
-        None,
-        &device,
-    )
-    .unwrap();
+    let opts = |iters, valid, dir: &Path, resume| {
+        TrainOptions::new(tiny_config(iters), dir)
+            .with_valid_dir(valid)
+            .with_resume(resume)
+    };
+    let full = train_sr::<AB, _>(toy_set(), &opts(6, valid, &one, false), &device).unwrap();
     assert_eq!(full.iterations, 6);
 
     // Resume with nothing to resume from is an error, not a fresh start.
-    let err = train_sr::<AB, _>(&tiny_config(3), toy_set(), None, &two, true, None, &device);
+    let err = train_sr::<AB, _>(toy_set(), &opts(3, None, &two, true), &device);
     assert!(err.is_err());
-    let half = train_sr::<AB, _>(
-        &tiny_config(3),
-        toy_set(),
-        valid,
-        &two,
-        false,
-        None,
-        &device,
-    )
-    .unwrap();
+    let half = train_sr::<AB, _>(toy_set(), &opts(3, valid, &two, false), &device).unwrap();
     assert_eq!(half.iterations, 3);
     // As if killed after its last checkpoint, before the summary was written: the validation
     // made before the kill must still be reported after the resume.
     std::fs::remove_file(two.join(burn_idc::train::fit::SUMMARY_FILE)).unwrap();
     // Restarting into a used directory without --resume is refused.
-    let again = train_sr::<AB, _>(&tiny_config(6), toy_set(), None, &two, false, None, &device);
+    let again = train_sr::<AB, _>(toy_set(), &opts(6, None, &two, false), &device);
     assert!(matches!(again, Err(IdcError::InvalidInput(_))));
     // A different config cannot resume.
     let mut other = tiny_config(6);
     other.seed = 10;
-    assert!(train_sr::<AB, _>(&other, toy_set(), None, &two, true, None, &device).is_err());
+    let other = TrainOptions::new(other, &two).with_resume(true);
+    assert!(train_sr::<AB, _>(toy_set(), &other, &device).is_err());
 
-    let resumed =
-        train_sr::<AB, _>(&tiny_config(6), toy_set(), valid, &two, true, None, &device).unwrap();
+    let resumed = train_sr::<AB, _>(toy_set(), &opts(6, valid, &two, true), &device).unwrap();
     assert_eq!(resumed.start_iteration, 3);
     assert_eq!(resumed.iterations, 6);
     let its = |s: &burn_idc::train::TrainSummary| {
@@ -332,8 +319,8 @@ fn short_training_beats_bicubic_on_set5() {
     cfg.valid_every = iters;
     cfg.checkpoint_every = iters;
     let data = HrImageDataset::new(&train, 2, cfg.lr_patch).unwrap();
-    let summary =
-        train_sr::<AB, _>(&cfg, data, Some(&set5), out.path(), false, None, &device).unwrap();
+    let options = TrainOptions::new(cfg, out.path()).with_valid_dir(Some(&set5));
+    let summary = train_sr::<AB, _>(data, &options, &device).unwrap();
     let bicubic = evaluate_bicubic(&set5, 2).unwrap();
     let (model, _) = load_model_dir::<B>(out.path(), &device).unwrap();
     let ours = evaluate_model_with(&model, &set5, 2, &InferOptions::default(), &device).unwrap();

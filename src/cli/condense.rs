@@ -243,9 +243,8 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
     config.seed = args.seed;
     let data = crate::train::data::HrImageDataset::new(hr_dir, args.scale, lr_patch)?;
     let resume = run_dir.join("train_config.json").exists();
-    crate::train::train_sr::<TrainBackend, _>(
-        &config, data, None, &run_dir, resume, None, &device,
-    )?;
+    let options = crate::train::TrainOptions::new(config, &run_dir).with_resume(resume);
+    crate::train::train_sr::<TrainBackend, _>(data, &options, &device)?;
     let (m, cfg) = load_model_dir::<TrainBackend>(&run_dir, &device)
         .with_context(|| format!("loading the trained extractor from {}", run_dir.display()))?;
     crate::models::save_model_dir(&m, &cfg, &dir)?;

@@ -6,7 +6,7 @@
 
 use crate::device::{TrainBackend, default_device};
 use crate::train::data::HrImageDataset;
-use crate::train::{TrainConfig, train_sr};
+use crate::train::{TrainConfig, TrainOptions, train_sr};
 use std::path::PathBuf;
 
 /// Arguments of `idc train`.
@@ -60,15 +60,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "idc train: {} training images",
         burn::data::dataset::Dataset::len(&data)
     );
-    let summary = train_sr::<TrainBackend, _>(
-        &config,
-        data,
-        args.valid_dir.as_deref(),
-        &args.out,
-        args.resume,
-        args.init.as_deref(),
-        &default_device(),
-    )?;
+    let options = TrainOptions::new(config, &args.out)
+        .with_valid_dir(args.valid_dir.as_deref())
+        .with_resume(args.resume)
+        .with_init(args.init.as_deref());
+    let summary = train_sr::<TrainBackend, _>(data, &options, &default_device())?;
     if let Some(last) = summary.validation.last() {
         eprintln!(
             "idc train: done at iteration {} in {:.1} s; validation PSNR {:.3} dB (RGB), {:.3} dB (Y)",

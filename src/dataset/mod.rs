@@ -1,8 +1,9 @@
 //! Burn datasets of LR/HR pairs.
 //!
 //! - [`SrPair`] (defined in [`crate::image`]): the item type every dataset here yields.
-//! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR), the
-//!   [`sr_patch::SrBatcher`] and the flip/rot90 augmentation wrapper.
+//! - `sr_patch`: [`sr_patch::SrPatchDataset`] (whole set: HR patch grid + bicubic LR).
+//! - `batch`: [`batch::SrBatch`] / [`batch::SrBatcher`], the one batch type (loaders and training).
+//! - `augment`: [`augment::Transform`] (flips/transpose) and the [`augment::Augment`] wrapper.
 //! - `idc`: `IdcDataset`, lazy condense-or-load over a [`crate::cache::ShardCache`]; its
 //!   `engine` (instance table, LRU, condense-or-load), `condenser` (the object-safe condenser it
 //!   calls) and `ahead` (condense-ahead worker, progress).
@@ -11,6 +12,8 @@
 //!   control that separates condensation from distillation).
 
 pub mod ahead;
+pub mod augment;
+pub mod batch;
 pub mod condenser;
 mod engine;
 pub mod idc;

@@ -8,7 +8,7 @@ use crate::device::{DefaultBackend, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
 use crate::image::io::list_images;
 use crate::models::load_model_dir;
-use crate::train::{TrainConfig, TrainSummary, evaluate_model, train_sr};
+use crate::train::{TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr};
 use burn::data::dataset::Dataset;
 use std::path::{Path, PathBuf};
 
@@ -82,7 +82,10 @@ pub(crate) fn train_in<D: Dataset<SrPair> + 'static>(
         .unwrap_or(false);
     let device = default_device();
     if has_checkpoint {
-        match train_sr::<TrainBackend, D>(config, data()?, valid, &model, true, None, &device) {
+        let options = TrainOptions::new(config.clone(), &model)
+            .with_valid_dir(valid)
+            .with_resume(true);
+        match train_sr::<TrainBackend, D>(data()?, &options, &device) {
             Ok(s) => return Ok(s),
             Err(e) => eprintln!("[repro] resume failed ({e}); restarting this training"),
         }
@@ -90,7 +93,8 @@ pub(crate) fn train_in<D: Dataset<SrPair> + 'static>(
     if model.exists() {
         std::fs::remove_dir_all(&model).map_err(|e| IdcError::io(&model, e))?;
     }
-    train_sr::<TrainBackend, D>(config, data()?, valid, &model, false, None, &device)
+    let options = TrainOptions::new(config.clone(), &model).with_valid_dir(valid);
+    train_sr::<TrainBackend, D>(data()?, &options, &device)
 }
 
 pub(crate) fn evaluate_dir(

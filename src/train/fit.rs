@@ -19,24 +19,25 @@
 use crate::dataset::SrPair;
 use crate::dataset::ahead::CondenseProgressMetric;
 use crate::error::{IdcError, Result};
+use crate::image::Image;
 use crate::models::edsr::{Edsr, EdsrConfig};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
 use crate::train::config::TrainConfig;
 use crate::train::eval::prepare_pairs;
-use crate::train::metric::{
-    HistoryFile, SrValidMetric, ValidHistory, ValidKind, ValidLoader, history_records,
-};
+use crate::train::history::ValidRecord;
+use crate::train::hooks::{IdcHooks, IdcTrainingExt};
+use crate::train::metric::ValidLoader;
 use crate::train::progress::{IterationRenderer, LossCurve};
 use crate::train::sampler::{IterationLoader, SamplerParams, SamplerState};
 use burn::data::dataset::Dataset;
-use burn::optim::AdamConfig;
-use burn::optim::LearningRate;
+use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::lr_scheduler::LrScheduler;
+use burn::optim::{Adam, AdamConfig, LearningRate};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::LossMetric;
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::{Interrupter, Learner, LearningComponentsMarker, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -81,25 +82,6 @@ impl LrScheduler for MultiStepLr {
         self.iter = record;
         self
     }
-}
-
-/// One validation of a training run (a metric that could not be computed is NaN; JSON writes
-/// it as `null`, which reads back as NaN).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ValidRecord {
-    pub iteration: usize,
-    #[serde(deserialize_with = "f64_or_nan")]
-    pub psnr_rgb: f64,
-    #[serde(deserialize_with = "f64_or_nan")]
-    pub ssim_rgb: f64,
-    #[serde(deserialize_with = "f64_or_nan")]
-    pub psnr_y: f64,
-    #[serde(deserialize_with = "f64_or_nan")]
-    pub ssim_y: f64,
-}
-
-fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// What a training run did (also written to `<out>/summary.json`).
@@ -187,73 +169,191 @@ fn read_history(out_dir: &Path) -> Vec<ValidRecord> {
     })
 }
 
-/// Trains an EDSR of `config` on `train_set` and writes a model directory to `out_dir`.
-///
-/// - `train_set`: any `Dataset<SrPair>` (whole set, selected or condensed data train alike);
-///   items larger than `lr_patch` are randomly cropped, smaller ones are an error.
-/// - `valid_dir`: optional folder of HR images validated every `valid_every` iterations with the
-///   evaluation protocol of [`crate::train::eval`].
-/// - `resume`: continue from the newest checkpoint in `out_dir` (error if there is none, or if
-///   its config differs in anything but `iters`). Without it, an `out_dir` that already holds a
-///   run is an error, so no run is silently restarted or overwritten.
-/// - `init`: initial weights from a model directory (same architecture), instead of seeded init.
-pub fn train_sr<B, D>(
-    config: &TrainConfig,
-    train_set: D,
-    valid_dir: Option<&Path>,
-    out_dir: &Path,
-    resume: bool,
-    init: Option<&Path>,
-    device: &B::Device,
-) -> Result<TrainSummary>
-where
-    B: AutodiffBackend,
-    D: Dataset<SrPair> + 'static,
-{
-    train_sr_with::<B, D>(
-        config,
-        train_set,
-        valid_dir,
-        out_dir,
-        resume,
-        init,
-        TrainHooks::default(),
-        device,
-    )
-}
-
-/// Extra burn-train hooks of a training run.
-#[derive(Default)]
-pub struct TrainHooks {
+/// Everything [`train_sr`] needs besides the training set (builder; `config` and `out_dir` are
+/// required).
+#[derive(Clone)]
+pub struct TrainOptions {
+    pub config: TrainConfig,
+    /// The output (model) directory; also holds checkpoints and the validation history.
+    pub out_dir: PathBuf,
+    /// Folder of HR images validated every `valid_every` iterations with the evaluation
+    /// protocol of [`crate::train::eval`].
+    pub valid_dir: Option<PathBuf>,
+    /// Continue from the newest checkpoint in `out_dir` (error if there is none, or if its
+    /// config differs in anything but `iters`). Without it, an `out_dir` that already holds a
+    /// run is an error, so no run is silently restarted or overwritten.
+    pub resume: bool,
+    /// Initial weights from a model directory (same architecture), instead of seeded init.
+    pub init: Option<PathBuf>,
     /// Condensation progress metrics (from [`crate::dataset::idc::IdcDataset::progress_metric`]),
-    /// registered as burn-train numeric train metrics: burn-train updates them every iteration
-    /// and its renderer shows them next to the loss (Burn 0.21's `SupervisedTraining` has no
-    /// per-iteration user callback; an input-free metric is its extension point for this).
+    /// registered through [`IdcHooks`] like in a user's own loop.
     pub progress: Vec<CondenseProgressMetric>,
 }
 
-/// [`train_sr`] with [`TrainHooks`].
-#[allow(clippy::too_many_arguments)]
-pub fn train_sr_with<B, D>(
-    config: &TrainConfig,
+impl TrainOptions {
+    pub fn new(config: TrainConfig, out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            config,
+            out_dir: out_dir.into(),
+            valid_dir: None,
+            resume: false,
+            init: None,
+            progress: Vec::new(),
+        }
+    }
+
+    /// Validation images (`None`: no validation).
+    pub fn with_valid_dir(mut self, dir: Option<&Path>) -> Self {
+        self.valid_dir = dir.map(Path::to_path_buf);
+        self
+    }
+
+    pub fn with_resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Initial weights (`None`: seeded init).
+    pub fn with_init(mut self, dir: Option<&Path>) -> Self {
+        self.init = dir.map(Path::to_path_buf);
+        self
+    }
+
+    /// Adds a condensation progress metric.
+    pub fn with_progress(mut self, metric: CondenseProgressMetric) -> Self {
+        self.progress.push(metric);
+        self
+    }
+}
+
+/// burn-train's components for EDSR with Adam and [`MultiStepLr`].
+type EdsrComponents<B> =
+    LearningComponentsMarker<B, MultiStepLr, Edsr<B>, OptimizerAdaptor<Adam, Edsr<B>, B>>;
+type EdsrTraining<B> = SupervisedTraining<EdsrComponents<B>>;
+
+/// Where a run starts: the checkpoint epoch (resume only), its iteration and the validations
+/// made before it.
+struct StartPoint {
+    epoch: Option<usize>,
+    iteration: usize,
+    history: Vec<ValidRecord>,
+}
+
+/// Trains an EDSR of `options.config` on `train_set` and writes a model directory to
+/// `options.out_dir`. `train_set` is any `Dataset<SrPair>` (whole set, selected or condensed
+/// data train alike); items larger than `lr_patch` are randomly cropped, smaller ones are an
+/// error.
+pub fn train_sr<B, D>(
     train_set: D,
-    valid_dir: Option<&Path>,
-    out_dir: &Path,
-    resume: bool,
-    init: Option<&Path>,
-    hooks: TrainHooks,
+    options: &TrainOptions,
     device: &B::Device,
 ) -> Result<TrainSummary>
 where
     B: AutodiffBackend,
     D: Dataset<SrPair> + 'static,
 {
+    let config = &options.config;
+    let model_config = check_inputs(&train_set, options)?;
+    let out_dir = options.out_dir.as_path();
+    let start = start_point::<B>(options, device)?;
+
+    std::fs::create_dir_all(out_dir).map_err(|e| IdcError::io(out_dir, e))?;
+    let cfg_json = serde_json::to_vec_pretty(config)
+        .map_err(|e| IdcError::Model(format!("cannot serialise training config: {e}")))?;
+    write_atomic(&out_dir.join(TRAIN_CONFIG_FILE), &cfg_json)?;
+    let model = initial_model::<B>(options, &model_config, device)?;
+
+    let interrupter = Interrupter::new();
+    let state = SamplerState::new(start.iteration);
+    let train_loader = IterationLoader::<B>::new(
+        Arc::new(train_set),
+        sampler_params(config),
+        state.clone(),
+        device.clone(),
+    )
+    .with_interrupter(interrupter.clone());
+    let valid_loader = ValidLoader::<B::InnerBackend>::new(
+        Arc::new(valid_items(options)?),
+        state.counter(),
+        config.valid_every,
+        config.iters,
+        Default::default(),
+    );
+
+    let hooks = options.progress.iter().cloned().fold(
+        IdcHooks::new()
+            .with_validation(config.scale)
+            .with_history_file(out_dir.join(VALIDATION_FILE), start.history.clone()),
+        IdcHooks::with_progress,
+    );
+    let losses: LossCurve = Arc::new(Mutex::new(Vec::new()));
+    let mut training: EdsrTraining<B> = SupervisedTraining::new(
+        out_dir.join("burn"),
+        Arc::new(train_loader),
+        Arc::new(valid_loader),
+    )
+    .with_application_logger(None)
+    .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+    .with_interrupter(interrupter)
+    .renderer(IterationRenderer::new(
+        start.iteration,
+        config.iters,
+        losses.clone(),
+    ))
+    .metric_train_numeric(LossMetric::<burn::backend::Flex>::new())
+    .with_idc_hooks(&hooks)
+    .num_epochs(num_epochs(config, &start));
+    if let Some(ep) = start.epoch {
+        training = training.checkpoint(ep);
+    }
+
+    let optim = AdamConfig::new()
+        .with_beta_1(config.beta1)
+        .with_beta_2(config.beta2)
+        .with_epsilon(config.epsilon)
+        .init();
+    let t0 = Instant::now();
+    let model = launch(
+        training,
+        Learner::new(model, optim, MultiStepLr::new(config)),
+    )?;
+    let wall_seconds = t0.elapsed().as_secs_f64();
+    if let Some(e) = state.take_error() {
+        return Err(e);
+    }
+    let done = state.counter().load(Ordering::SeqCst).min(config.iters);
+
+    let model = model.refresh_fingerprint();
+    save_model_dir(&model, &model_config, out_dir)?;
+    let curve = losses.lock().map(|l| l.clone()).unwrap_or_default();
+    let summary = TrainSummary {
+        config: config.clone(),
+        start_iteration: start.iteration,
+        iterations: done,
+        wall_seconds,
+        first_loss: curve.first().map(|p| p.1),
+        final_loss: curve.last().map(|p| p.1),
+        last_losses_mean: tail_mean(&curve, 50),
+        validation: hooks.validation_records(),
+        fingerprint: Teacher::fingerprint(&model),
+        model_dir: out_dir.to_path_buf(),
+    };
+    let json = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| IdcError::Model(format!("cannot serialise summary: {e}")))?;
+    write_atomic(&out_dir.join(SUMMARY_FILE), &json)?;
+    Ok(summary)
+}
+
+/// Validates the config and the first item before anything is written; the model config.
+fn check_inputs<D: Dataset<SrPair>>(train_set: &D, options: &TrainOptions) -> Result<EdsrConfig> {
+    let config = &options.config;
     config.validate()?;
     let model_config: EdsrConfig = config.model_config()?;
     if train_set.is_empty() {
         return Err(IdcError::InvalidInput("training set is empty".into()));
     }
-    if resume && init.is_some() {
+    if options.resume && options.init.is_some() {
         return Err(IdcError::config(
             "init",
             "--init and --resume are exclusive (a resumed run continues from its checkpoint)",
@@ -269,84 +369,100 @@ where
             first.lr.height, first.lr.width, config.lr_patch
         )));
     }
+    Ok(model_config)
+}
 
+/// The resumed checkpoint (with `resume`), else a fresh start in an `out_dir` without a run.
+fn start_point<B: Backend>(options: &TrainOptions, device: &B::Device) -> Result<StartPoint> {
+    let out_dir = options.out_dir.as_path();
     let checkpoints = complete_checkpoints(out_dir);
-    let (start_epoch, start_iter, mut history) = if resume {
-        let previous = read_train_config(out_dir).map_err(|e| {
-            IdcError::InvalidInput(format!(
-                "--resume: {} holds no resumable run ({e})",
-                out_dir.display()
-            ))
-        })?;
-        if !previous.same_run_as(config) {
-            return Err(IdcError::InvalidInput(format!(
-                "--resume: {} was trained with a different config ({previous:?}); only `iters` may change",
-                out_dir.display()
-            )));
-        }
-        let mut found = None;
-        for &ep in &checkpoints {
-            if let Ok(it) = checkpoint_iterations::<B>(out_dir, ep, device) {
-                found = Some((ep, it));
-                break;
-            }
-        }
-        let (ep, it) = found.ok_or_else(|| {
-            IdcError::InvalidInput(format!(
-                "--resume: no complete checkpoint in {}",
-                checkpoint_dir(out_dir).display()
-            ))
-        })?;
-        let history = read_history(out_dir)
-            .into_iter()
-            .filter(|r| r.iteration <= it)
-            .collect::<Vec<_>>();
-        (Some(ep), it, history)
-    } else {
+    if !options.resume {
         if !checkpoints.is_empty() || out_dir.join(TRAIN_CONFIG_FILE).exists() {
             return Err(IdcError::InvalidInput(format!(
                 "{} already holds a training run; pass --resume to continue it or choose another --out",
                 out_dir.display()
             )));
         }
-        (None, 0, Vec::new())
+        return Ok(StartPoint {
+            epoch: None,
+            iteration: 0,
+            history: Vec::new(),
+        });
+    }
+    let previous = read_train_config(out_dir).map_err(|e| {
+        IdcError::InvalidInput(format!(
+            "--resume: {} holds no resumable run ({e})",
+            out_dir.display()
+        ))
+    })?;
+    if !previous.same_run_as(&options.config) {
+        return Err(IdcError::InvalidInput(format!(
+            "--resume: {} was trained with a different config ({previous:?}); only `iters` may change",
+            out_dir.display()
+        )));
+    }
+    let (epoch, iteration) = checkpoints
+        .iter()
+        .find_map(|&ep| {
+            checkpoint_iterations::<B>(out_dir, ep, device)
+                .ok()
+                .map(|it| (ep, it))
+        })
+        .ok_or_else(|| {
+            IdcError::InvalidInput(format!(
+                "--resume: no complete checkpoint in {}",
+                checkpoint_dir(out_dir).display()
+            ))
+        })?;
+    let history = read_history(out_dir)
+        .into_iter()
+        .filter(|r| r.iteration <= iteration)
+        .collect();
+    Ok(StartPoint {
+        epoch: Some(epoch),
+        iteration,
+        history,
+    })
+}
+
+/// Weights from `options.init` (same architecture required), else the seeded init.
+fn initial_model<B: Backend>(
+    options: &TrainOptions,
+    model_config: &EdsrConfig,
+    device: &B::Device,
+) -> Result<Edsr<B>> {
+    let config = &options.config;
+    let Some(dir) = options.init.as_deref() else {
+        return Ok(model_config.init_seeded::<B>(device, config.seed));
     };
+    let (m, c) = load_model_dir::<B>(dir, device)?;
+    if &c != model_config {
+        return Err(IdcError::InvalidInput(format!(
+            "--init {}: model is {}x{} x{}, training asks for {} x{}",
+            dir.display(),
+            c.num_feat,
+            c.num_block,
+            c.upscale,
+            config.arch,
+            config.scale
+        )));
+    }
+    Ok(m)
+}
 
-    std::fs::create_dir_all(out_dir).map_err(|e| IdcError::io(out_dir, e))?;
-    let cfg_json = serde_json::to_vec_pretty(config)
-        .map_err(|e| IdcError::Model(format!("cannot serialise training config: {e}")))?;
-    write_atomic(&out_dir.join(TRAIN_CONFIG_FILE), &cfg_json)?;
-
-    let model: Edsr<B> = match init {
-        Some(dir) => {
-            let (m, c) = load_model_dir::<B>(dir, device)?;
-            if c != model_config {
-                return Err(IdcError::InvalidInput(format!(
-                    "--init {}: model is {}x{} x{}, training asks for {} x{}",
-                    dir.display(),
-                    c.num_feat,
-                    c.num_block,
-                    c.upscale,
-                    config.arch,
-                    config.scale
-                )));
-            }
-            m
-        }
-        None => model_config.init_seeded::<B>(device, config.seed),
-    };
-
-    let valid_items = match valid_dir {
-        Some(dir) => prepare_pairs(dir, config.scale)?
+/// `(lr, gt)` pairs of the validation folder (none without one).
+fn valid_items(options: &TrainOptions) -> Result<Vec<(Image, Image)>> {
+    match &options.valid_dir {
+        Some(dir) => Ok(prepare_pairs(dir, options.config.scale)?
             .into_iter()
             .map(|p| (p.lr, p.gt))
-            .collect(),
-        None => Vec::new(),
-    };
+            .collect()),
+        None => Ok(Vec::new()),
+    }
+}
 
-    let interrupter = Interrupter::new();
-    let state = SamplerState::new(start_iter);
-    let params = SamplerParams {
+fn sampler_params(config: &TrainConfig) -> SamplerParams {
+    SamplerParams {
         seed: config.seed,
         batch: config.batch,
         lr_patch: config.lr_patch,
@@ -354,107 +470,37 @@ where
         augment: config.augment,
         chunk: config.checkpoint_every,
         total: config.iters,
-    };
-    let train_loader =
-        IterationLoader::<B>::new(Arc::new(train_set), params, state.clone(), device.clone())
-            .with_interrupter(interrupter.clone());
-    let counter = state.counter();
-    let valid_loader = ValidLoader::<B::InnerBackend>::new(
-        Arc::new(valid_items),
-        counter,
-        config.valid_every,
-        config.iters,
-        Default::default(),
-    );
-
-    let remaining = config.iters.saturating_sub(start_iter);
-    let base_epoch = start_epoch.unwrap_or(0);
-    let num_epochs = base_epoch + remaining.div_ceil(config.checkpoint_every);
-
-    let history_map: ValidHistory = Arc::new(Mutex::new(Default::default()));
-    let losses: LossCurve = Arc::new(Mutex::new(Vec::new()));
-    let mut training = SupervisedTraining::new(
-        out_dir.join("burn"),
-        Arc::new(train_loader),
-        Arc::new(valid_loader),
-    )
-    .with_application_logger(None)
-    .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
-    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
-    .with_interrupter(interrupter.clone())
-    .renderer(IterationRenderer::new(
-        start_iter,
-        config.iters,
-        losses.clone(),
-    ))
-    .metric_train_numeric(LossMetric::<burn::backend::Flex>::new())
-    .num_epochs(num_epochs);
-    let history_file = Arc::new(HistoryFile {
-        path: out_dir.join(VALIDATION_FILE),
-        earlier: history.clone(),
-    });
-    for kind in ValidKind::ALL {
-        training = training.metric_valid_numeric(
-            SrValidMetric::new(kind, config.scale, history_map.clone())
-                .with_history_file(history_file.clone()),
-        );
     }
-    for metric in hooks.progress {
-        training = training.metric_train_numeric(metric);
-    }
-    if let Some(ep) = start_epoch {
-        training = training.checkpoint(ep);
-    }
+}
 
-    let optim = AdamConfig::new()
-        .with_beta_1(config.beta1)
-        .with_beta_2(config.beta2)
-        .with_epsilon(config.epsilon)
-        .init();
-    let learner = Learner::new(model, optim, MultiStepLr::new(config));
+/// burn-train epochs up to the last iteration (one epoch = `checkpoint_every` iterations,
+/// counted on from the resumed checkpoint's epoch).
+fn num_epochs(config: &TrainConfig, start: &StartPoint) -> usize {
+    let remaining = config.iters.saturating_sub(start.iteration);
+    start.epoch.unwrap_or(0) + remaining.div_ceil(config.checkpoint_every)
+}
 
-    let t0 = Instant::now();
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
-            .map_err(|p| {
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                IdcError::Model(format!("training aborted: {msg}"))
-            })?;
-    let wall_seconds = t0.elapsed().as_secs_f64();
-    if let Some(e) = state.take_error() {
-        return Err(e);
-    }
-    let done = state.counter().load(Ordering::SeqCst).min(config.iters);
+/// Runs burn-train, turning its panics into errors; the trained model.
+fn launch<B: AutodiffBackend>(
+    training: EdsrTraining<B>,
+    learner: Learner<EdsrComponents<B>>,
+) -> Result<Edsr<B::InnerBackend>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
+        .map(|result| result.model)
+        .map_err(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            IdcError::Model(format!("training aborted: {msg}"))
+        })
+}
 
-    let model = result.model.refresh_fingerprint();
-    save_model_dir(&model, &model_config, out_dir)?;
-
-    if let Ok(h) = history_map.lock() {
-        history = history_file.merged(history_records(&h));
-    }
-    let curve = losses.lock().map(|l| l.clone()).unwrap_or_default();
-    let tail = &curve[curve.len().saturating_sub(50)..];
-    let summary = TrainSummary {
-        config: config.clone(),
-        start_iteration: start_iter,
-        iterations: done,
-        wall_seconds,
-        first_loss: curve.first().map(|p| p.1),
-        final_loss: curve.last().map(|p| p.1),
-        last_losses_mean: (!tail.is_empty())
-            .then(|| tail.iter().map(|p| p.1).sum::<f64>() / tail.len() as f64),
-        validation: history,
-        fingerprint: Teacher::fingerprint(&model),
-        model_dir: out_dir.to_path_buf(),
-    };
-    let json = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| IdcError::Model(format!("cannot serialise summary: {e}")))?;
-    write_atomic(&out_dir.join(SUMMARY_FILE), &json)?;
-    Ok(summary)
+/// Mean loss of the last `n` points (none for an empty curve).
+fn tail_mean(curve: &[(usize, f64)], n: usize) -> Option<f64> {
+    let tail = &curve[curve.len().saturating_sub(n)..];
+    (!tail.is_empty()).then(|| tail.iter().map(|p| p.1).sum::<f64>() / tail.len() as f64)
 }
 
 #[cfg(test)]
@@ -468,27 +514,6 @@ mod tests {
         accepts::<crate::dataset::sr_patch::SrPatchDataset>();
         accepts::<crate::train::data::HrImageDataset>();
         accepts::<crate::train::data::PairDataset>();
-    }
-
-    #[test]
-    fn validation_history_round_trips_nan_and_merges() {
-        let rec = |iteration, psnr_rgb| ValidRecord {
-            iteration,
-            psnr_rgb,
-            ssim_rgb: 0.5,
-            psnr_y: 30.0,
-            ssim_y: 0.6,
-        };
-        let json = serde_json::to_vec(&vec![rec(1, f64::NAN)]).unwrap();
-        let back: Vec<ValidRecord> = serde_json::from_slice(&json).unwrap();
-        assert!(back[0].psnr_rgb.is_nan() && back[0].ssim_y == 0.6);
-        let file = HistoryFile {
-            path: PathBuf::new(),
-            earlier: vec![rec(100, 28.0), rec(200, 30.0)],
-        };
-        let merged = file.merged(vec![rec(300, 31.0), rec(200, 30.5)]);
-        let got: Vec<(usize, f64)> = merged.iter().map(|r| (r.iteration, r.psnr_rgb)).collect();
-        assert_eq!(got, [(100, 28.0), (200, 30.5), (300, 31.0)]);
     }
 
     #[test]

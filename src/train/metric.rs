@@ -4,11 +4,11 @@
 //! step quantises SR to 8 bits, and the metrics call the same [`crate::train::eval::score`] as
 //! `idc eval`, so the numbers shown while training are the numbers `idc eval` reports.
 
+use crate::dataset::batch::SrBatch;
 use crate::image::Image;
 use crate::models::edsr::Edsr;
-use crate::train::eval::{ImageScores, score};
-use crate::train::fit::ValidRecord;
-use crate::train::sampler::TrainBatch;
+use crate::train::eval::score;
+use crate::train::history::{HistoryFile, ValidHistory, ValidKind, history_records};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
@@ -18,10 +18,8 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Output of one training step: the L1 loss.
 pub struct SrTrainOutput<B: Backend> {
@@ -58,11 +56,11 @@ impl Adaptor<LossInput<burn::backend::Flex>> for SrLoss {
 }
 
 impl<B: AutodiffBackend> TrainStep for Edsr<B> {
-    type Input = TrainBatch<B>;
+    type Input = SrBatch<B>;
     type Output = SrTrainOutput<B>;
 
     /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
-    fn step(&self, batch: TrainBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+    fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
         let sr = self.forward(batch.lr);
         let loss = (sr - batch.hr).abs().mean();
         let grads = loss.backward();
@@ -106,94 +104,6 @@ impl<B: Backend> InferenceStep for Edsr<B> {
             sr,
             gt: item.gt,
             iteration: item.iteration,
-        }
-    }
-}
-
-/// Which of the four validation numbers a [`SrValidMetric`] reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ValidKind {
-    PsnrRgb,
-    SsimRgb,
-    PsnrY,
-    SsimY,
-}
-
-impl ValidKind {
-    pub const ALL: [ValidKind; 4] = [
-        ValidKind::PsnrRgb,
-        ValidKind::SsimRgb,
-        ValidKind::PsnrY,
-        ValidKind::SsimY,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            ValidKind::PsnrRgb => "PSNR (RGB)",
-            ValidKind::SsimRgb => "SSIM (RGB)",
-            ValidKind::PsnrY => "PSNR (Y)",
-            ValidKind::SsimY => "SSIM (Y)",
-        }
-    }
-    fn pick(self, s: &ImageScores) -> f64 {
-        match self {
-            ValidKind::PsnrRgb => s.psnr_rgb,
-            ValidKind::SsimRgb => s.ssim_rgb,
-            ValidKind::PsnrY => s.psnr_y,
-            ValidKind::SsimY => s.ssim_y,
-        }
-    }
-}
-
-/// Per-validation means, keyed by the global iteration the validation ran at.
-pub type ValidHistory = Arc<Mutex<BTreeMap<usize, BTreeMap<ValidKind, f64>>>>;
-
-/// The history as records sorted by iteration (a missing metric reads NaN).
-pub fn history_records(history: &BTreeMap<usize, BTreeMap<ValidKind, f64>>) -> Vec<ValidRecord> {
-    history
-        .iter()
-        .map(|(&iteration, m)| {
-            let get = |k| m.get(&k).copied().unwrap_or(f64::NAN);
-            ValidRecord {
-                iteration,
-                psnr_rgb: get(ValidKind::PsnrRgb),
-                ssim_rgb: get(ValidKind::SsimRgb),
-                psnr_y: get(ValidKind::PsnrY),
-                ssim_y: get(ValidKind::SsimY),
-            }
-        })
-        .collect()
-}
-
-/// The validation history kept on disk *while* a run trains (the summary is written only at
-/// the end): a run killed and resumed from a checkpoint still reports the validations made
-/// before the kill. `earlier` holds those of the invocations this one resumed.
-#[derive(Clone, Debug)]
-pub struct HistoryFile {
-    pub path: PathBuf,
-    pub earlier: Vec<ValidRecord>,
-}
-
-impl HistoryFile {
-    /// `earlier` followed by `current` (a validation in both keeps `current`'s values).
-    pub fn merged(&self, current: Vec<ValidRecord>) -> Vec<ValidRecord> {
-        let mut all: Vec<ValidRecord> = self
-            .earlier
-            .iter()
-            .filter(|r| current.iter().all(|c| c.iteration != r.iteration))
-            .cloned()
-            .collect();
-        all.extend(current);
-        all.sort_by_key(|r| r.iteration);
-        all
-    }
-
-    fn write(&self, current: Vec<ValidRecord>) {
-        let res = serde_json::to_vec_pretty(&self.merged(current))
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::fsutil::write_atomic(&self.path, &b).map_err(|e| e.to_string()));
-        // Losing the file costs only curve points after a kill; it must not stop training.
-        if let Err(e) = res {
-            eprintln!("[train] cannot write {}: {e}", self.path.display());
         }
     }
 }
@@ -299,11 +209,14 @@ impl Numeric for SrValidMetric {
 
 /// Validation loader: all prepared images, but only when a validation is due (every
 /// `valid_every` iterations and at the last one); otherwise an empty epoch.
+#[derive(Clone)]
 pub struct ValidLoader<B: Backend> {
     items: Arc<Vec<(Image, Image)>>,
     iteration: Arc<AtomicUsize>,
     valid_every: usize,
     total: usize,
+    /// Counts validation passes in `iteration` itself (no sampler counter to follow).
+    count_passes: bool,
     device: B::Device,
 }
 
@@ -321,8 +234,23 @@ impl<B: Backend> ValidLoader<B> {
             iteration,
             valid_every,
             total,
+            count_passes: false,
             device,
         }
+    }
+
+    /// For a user's own burn-train loop: validates at every epoch; validations are recorded
+    /// under their pass number (1, 2, ...) instead of an iteration.
+    pub fn every_epoch(items: Vec<(Image, Image)>, device: B::Device) -> Self {
+        let mut loader = Self::new(
+            Arc::new(items),
+            Arc::new(AtomicUsize::new(0)),
+            1,
+            usize::MAX,
+            device,
+        );
+        loader.count_passes = true;
+        loader
     }
 }
 
@@ -360,7 +288,11 @@ impl<B: Backend> DataLoaderIterator<ValidItem<B>> for ValidIter<'_, B> {
 
 impl<B: Backend> DataLoader<B, ValidItem<B>> for ValidLoader<B> {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ValidItem<B>> + 'a> {
-        let done = self.iteration.load(Ordering::SeqCst);
+        let done = if self.count_passes {
+            self.iteration.fetch_add(1, Ordering::SeqCst) + 1
+        } else {
+            self.iteration.load(Ordering::SeqCst)
+        };
         let due = done > 0 && (done.is_multiple_of(self.valid_every) || done >= self.total);
         Box::new(ValidIter {
             loader: self,
@@ -374,11 +306,8 @@ impl<B: Backend> DataLoader<B, ValidItem<B>> for ValidLoader<B> {
     }
     fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, ValidItem<B>>> {
         Arc::new(Self {
-            items: self.items.clone(),
-            iteration: self.iteration.clone(),
-            valid_every: self.valid_every,
-            total: self.total,
             device: device.clone(),
+            ..self.clone()
         })
     }
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, ValidItem<B>>> {
@@ -386,10 +315,7 @@ impl<B: Backend> DataLoader<B, ValidItem<B>> for ValidLoader<B> {
         let start = start.min(end);
         Arc::new(Self {
             items: Arc::new(self.items[start..end].to_vec()),
-            iteration: self.iteration.clone(),
-            valid_every: self.valid_every,
-            total: self.total,
-            device: self.device.clone(),
+            ..self.clone()
         })
     }
 }

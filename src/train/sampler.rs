@@ -10,53 +10,19 @@
 //! uninterrupted run would.
 
 use crate::dataset::SrPair;
+use crate::dataset::augment::Transform;
+use crate::dataset::batch::SrBatch;
 use crate::error::{IdcError, Result};
-use crate::image::{Image, images_to_batch};
+use crate::image::Image;
+use crate::seed::mix_seed;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::Dataset;
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::backend::Backend;
 use burn::train::Interrupter;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// One training batch: LR `[N, 3, p, p]` and HR `[N, 3, s p, s p]` in `[0, 1]`.
-#[derive(Clone, Debug)]
-pub struct TrainBatch<B: Backend> {
-    pub lr: Tensor<B, 4>,
-    pub hr: Tensor<B, 4>,
-}
-
-use crate::seed::mix_seed;
-
-/// Flips / transposes a planar image (BasicSR `augment`: hflip, vflip, rot90 as transpose).
-pub fn augment_image(img: &Image, hflip: bool, vflip: bool, transpose: bool) -> Image {
-    let (c, h, w) = (img.channels, img.height, img.width);
-    let (oh, ow) = if transpose { (w, h) } else { (h, w) };
-    let mut data = vec![0.0f32; c * h * w];
-    for ch in 0..c {
-        for y in 0..oh {
-            for x in 0..ow {
-                // Output (y, x) reads input (sy, sx) after undoing transpose, then flips.
-                let (mut sy, mut sx) = if transpose { (x, y) } else { (y, x) };
-                if vflip {
-                    sy = h - 1 - sy;
-                }
-                if hflip {
-                    sx = w - 1 - sx;
-                }
-                data[(ch * oh + y) * ow + x] = img.data[(ch * h + sy) * w + sx];
-            }
-        }
-    }
-    Image {
-        channels: c,
-        height: oh,
-        width: ow,
-        data,
-    }
-}
 
 /// State shared by the loader clones (`to_device`) and the training driver.
 pub struct SamplerState {
@@ -192,25 +158,21 @@ impl<B: Backend> IterationLoader<B> {
                 rng.random_bool(0.5),
                 rng.random_bool(0.5),
             );
-            lr_c = augment_image(&lr_c, hf, vf, tr);
-            hr_c = augment_image(&hr_c, hf, vf, tr);
+            let t = Transform::new(hf, vf, tr);
+            lr_c = t.apply(&lr_c);
+            hr_c = t.apply(&hr_c);
         }
         Ok((lr_c, hr_c))
     }
 
     /// Batch of global iteration `g`.
-    pub fn batch_at(&self, g: usize) -> Result<TrainBatch<B>> {
-        let mut lrs = Vec::with_capacity(self.params.batch);
-        let mut hrs = Vec::with_capacity(self.params.batch);
-        for slot in 0..self.params.batch {
-            let (l, h) = self.sample(g * self.params.batch + slot)?;
-            lrs.push(l);
-            hrs.push(h);
-        }
-        Ok(TrainBatch {
-            lr: images_to_batch::<B>(&lrs, &self.device)?,
-            hr: images_to_batch::<B>(&hrs, &self.device)?,
-        })
+    pub fn batch_at(&self, g: usize) -> Result<SrBatch<B>> {
+        let pairs = (0..self.params.batch)
+            .map(|slot| self.sample(g * self.params.batch + slot))
+            .collect::<Result<Vec<(Image, Image)>>>()?;
+        let lrs: Vec<&Image> = pairs.iter().map(|(l, _)| l).collect();
+        let hrs: Vec<&Image> = pairs.iter().map(|(_, h)| h).collect();
+        SrBatch::from_images(&lrs, &hrs, &self.device)
     }
 }
 
@@ -221,7 +183,7 @@ struct ChunkIter<'a, B: Backend> {
 }
 
 impl<B: Backend> Iterator for ChunkIter<'_, B> {
-    type Item = TrainBatch<B>;
+    type Item = SrBatch<B>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.produced >= self.len {
@@ -245,7 +207,7 @@ impl<B: Backend> Iterator for ChunkIter<'_, B> {
     }
 }
 
-impl<B: Backend> DataLoaderIterator<TrainBatch<B>> for ChunkIter<'_, B> {
+impl<B: Backend> DataLoaderIterator<SrBatch<B>> for ChunkIter<'_, B> {
     fn progress(&self) -> Progress {
         Progress::new(
             self.produced * self.loader.params.batch,
@@ -254,8 +216,8 @@ impl<B: Backend> DataLoaderIterator<TrainBatch<B>> for ChunkIter<'_, B> {
     }
 }
 
-impl<B: Backend> DataLoader<B, TrainBatch<B>> for IterationLoader<B> {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<TrainBatch<B>> + 'a> {
+impl<B: Backend> DataLoader<B, SrBatch<B>> for IterationLoader<B> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<SrBatch<B>> + 'a> {
         let done = self.state.next_iter.load(Ordering::SeqCst);
         let failed = self.state.error.lock().map(|e| e.is_some()).unwrap_or(true);
         let len = if failed {
@@ -276,7 +238,7 @@ impl<B: Backend> DataLoader<B, TrainBatch<B>> for IterationLoader<B> {
         self.params.chunk * self.params.batch
     }
 
-    fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, TrainBatch<B>>> {
+    fn to_device(&self, device: &B::Device) -> Arc<dyn DataLoader<B, SrBatch<B>>> {
         Arc::new(Self {
             dataset: self.dataset.clone(),
             params: self.params.clone(),
@@ -286,7 +248,7 @@ impl<B: Backend> DataLoader<B, TrainBatch<B>> for IterationLoader<B> {
         })
     }
 
-    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, TrainBatch<B>>> {
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<B, SrBatch<B>>> {
         // Slicing a stream of iterations means a shorter chunk; the data stay the same.
         let mut params = self.params.clone();
         params.chunk = end
@@ -337,22 +299,6 @@ mod tests {
             chunk,
             total,
         }
-    }
-
-    #[test]
-    fn augment_is_a_permutation_and_transpose_swaps_sides() {
-        let img = Image::new(1, 2, 3, vec![0., 1., 2., 3., 4., 5.]).unwrap();
-        assert_eq!(
-            augment_image(&img, true, false, false).data,
-            vec![2., 1., 0., 5., 4., 3.]
-        );
-        assert_eq!(
-            augment_image(&img, false, true, false).data,
-            vec![3., 4., 5., 0., 1., 2.]
-        );
-        let t = augment_image(&img, false, false, true);
-        assert_eq!((t.height, t.width), (3, 2));
-        assert_eq!(t.data, vec![0., 3., 1., 4., 2., 5.]);
     }
 
     #[test]
