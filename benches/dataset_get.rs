@@ -1,7 +1,7 @@
 //! Items/s of a warm `IdcDataset` (shards cached) vs `SrPatchDataset` decoding PNG images, with
 //! the same patch shapes (HR 96x96, LR 48x48, x2) and batches of 16 pairs, one run each.
 //!
-//! `cargo bench --bench dataset_get [-- IMAGES SIZE]` (default 16 synthetic 480x480 PNGs).
+//! `cargo bench --features testing --bench dataset_get [-- IMAGES SIZE]` (default 16 synthetic 480x480 PNGs).
 //!
 //! Rows:
 //! - `SrPatchDataset` epoch: build from the PNG folder (decode) + `get` every item.
@@ -18,12 +18,12 @@
 //! condensation; items/s compares the per-item cost at equal shapes.
 
 use burn::data::dataset::Dataset;
-use burn_idc::cli::condense::write_synthetic_images;
 use burn_idc::config::PatchConfig;
 use burn_idc::dataset::idc::IdcDataset;
 use burn_idc::dataset::idc::testing::FakeCondenser;
 use burn_idc::dataset::sr_patch::SrPatchDataset;
 use burn_idc::image::SrPair;
+use burn_idc::write_synthetic_images;
 use std::sync::Arc;
 use std::time::Instant;
 

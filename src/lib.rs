@@ -62,22 +62,51 @@
 //! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 
-pub mod cache;
+#![warn(missing_docs)]
+
+// The `idc` command line: compiled with the `cli` feature (on by default, needed by the binary);
+// not part of the library's API (hidden from the docs, free to change).
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
+
+pub mod cache;
 pub mod condense;
 pub mod config;
 pub mod dataset;
 pub mod device;
-pub mod error;
-pub mod fsutil;
+mod error;
+pub(crate) mod fsutil;
 pub mod image;
 pub mod metrics;
 pub mod models;
 pub mod repro;
-pub mod seed;
+pub(crate) mod seed;
 pub mod select;
 pub mod source;
 pub mod train;
 
+// What a Burn user swaps, configures and implements, flat at the root (burn-dataset style).
+pub use cache::ShardCache;
+pub use condense::{CondenseConfig, CondensedInstance, Condenser, Instance};
+pub use config::PatchConfig;
+pub use dataset::augment::Augment;
+pub use dataset::batch::{SrBatch, SrBatcher};
+pub use dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
+pub use dataset::relabel::TeacherLabeled;
+pub use dataset::selection::SelectionDataset;
+pub use dataset::sr_patch::SrPatchDataset;
+pub use device::{DefaultBackend, TrainBackend, default_device};
 pub use error::{IdcError, Result};
+pub use image::synthetic::write_synthetic_images;
+pub use image::{Image, SrPair};
+pub use models::edsr::{Edsr, EdsrConfig};
+pub use models::{FeatureExtractor, Teacher, load_model_dir, save_model_dir};
+pub use train::{
+    IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr,
+};
+
+/// The README's code, compiled as doctests so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

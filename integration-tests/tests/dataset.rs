@@ -8,13 +8,13 @@
 
 use burn_idc::IdcError;
 use burn_idc::cache::{self, shard};
-use burn_idc::cli::condense::synthetic_image;
 use burn_idc::config::PatchConfig;
 use burn_idc::dataset::idc::testing::FakeCondenser;
 use burn_idc::dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
 use burn_idc::image::Image;
 use burn_idc::image::SrPair;
 use burn_idc::image::io::save_png;
+use burn_idc::image::synthetic::synthetic_image;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

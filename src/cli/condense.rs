@@ -20,7 +20,6 @@ use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
 use crate::device::{TrainBackend, default_device};
-use crate::image::Image;
 use crate::models::edsr::Edsr;
 use crate::models::load_model_dir;
 use anyhow::{Context, bail};
@@ -124,64 +123,10 @@ pub fn write_synthetic_images(
     size: usize,
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut out = Vec::new();
-    for k in 0..count {
-        let path = dir.join(format!("synthetic_{k:03}.png"));
-        if !path.is_file() {
-            crate::image::io::save_png(&path, &synthetic_image(k, size))?;
-        }
-        out.push(path);
-    }
-    Ok(out)
+    Ok(crate::image::synthetic::write_synthetic_images(
+        dir, count, size,
+    )?)
 }
-
-/// One synthetic image: a mix of a colour gradient, oriented stripes, discs and hashed noise
-/// whose parameters depend on `k` (textures and edges at several scales, like natural images).
-pub fn synthetic_image(k: usize, size: usize) -> Image {
-    let n = size * size;
-    let mut data = vec![0f32; 3 * n];
-    let kf = k as f32;
-    let angle = 0.37 * kf + 0.2;
-    let (ca, sa) = (angle.cos(), angle.sin());
-    let freq = 0.08 + 0.05 * (k % 5) as f32;
-    let discs: Vec<(f32, f32, f32)> = (0..4)
-        .map(|d| {
-            let h = hash((k * 16 + d) as u64);
-            (
-                (h % 1000) as f32 / 1000.0 * size as f32,
-                ((h / 1000) % 1000) as f32 / 1000.0 * size as f32,
-                size as f32 * (0.06 + ((h / 1_000_000) % 100) as f32 / 800.0),
-            )
-        })
-        .collect();
-    for y in 0..size {
-        for x in 0..size {
-            let (xf, yf) = (x as f32, y as f32);
-            let t = (xf * ca + yf * sa) * freq;
-            let stripes = 0.5 + 0.5 * t.sin();
-            let inside = discs
-                .iter()
-                .any(|&(cx, cy, r)| (xf - cx).powi(2) + (yf - cy).powi(2) < r * r);
-            let noise = (hash((k * n + y * size + x) as u64) % 256) as f32 / 255.0;
-            for c in 0..3 {
-                let grad = (xf / size as f32) * (c as f32 * 0.3 + 0.2) + (yf / size as f32) * 0.3;
-                let mut v = 0.45 * grad + 0.35 * stripes * (0.5 + 0.25 * c as f32) + 0.1 * noise;
-                if inside {
-                    v = 1.0 - v * 0.8;
-                }
-                data[c * n + y * size + x] = v.clamp(0.0, 1.0);
-            }
-        }
-    }
-    Image {
-        channels: 3,
-        height: size,
-        width: size,
-        data,
-    }
-}
-
-use crate::seed::splitmix64 as hash;
 
 /// The HR folder to use and a note on where it came from.
 fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {
@@ -428,13 +373,5 @@ mod tests {
         assert_eq!(c.groups, d.groups);
         std::fs::write(&p, r#"{"iters": "x"}"#).unwrap();
         assert!(read_config(&p).is_err());
-    }
-
-    #[test]
-    fn synthetic_images_are_deterministic_and_distinct() {
-        let a = synthetic_image(0, 32);
-        assert_eq!(a, synthetic_image(0, 32));
-        assert_ne!(a, synthetic_image(1, 32));
-        assert!(a.data.iter().all(|v| (0.0..=1.0).contains(v)));
     }
 }

@@ -1,6 +1,6 @@
 //! The condenser seen by `IdcDataset`: [`InstanceCondenser`] (object-safe, so the dataset is not
 //! generic over backend and models), [`BurnCondenser`] (the IDC [`Condenser`] with owned models)
-//! and, for tests and benches, [`testing::FakeCondenser`].
+//! and, for tests and benches (`testing` feature), `testing::FakeCondenser`.
 
 use crate::condense::{CondenseConfig, Condenser, Instance};
 use crate::config::fingerprint;
@@ -113,7 +113,9 @@ where
         Ok((out.lr, out.hr))
     }
 }
-/// Test helpers: a fast deterministic [`InstanceCondenser`] (no network, no gradient).
+/// Test doubles: a fast deterministic [`InstanceCondenser`] (no network, no gradient); compiled
+/// for this crate's tests and with the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

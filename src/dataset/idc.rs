@@ -51,7 +51,9 @@ use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use super::condenser::{BurnCondenser, InstanceCondenser, testing};
+#[cfg(any(test, feature = "testing"))]
+pub use super::condenser::testing;
+pub use super::condenser::{BurnCondenser, InstanceCondenser};
 pub use super::engine::{CacheMode, DatasetStats, Outcome};
 
 /// Lazy condense-or-load dataset of LR/HR pairs over a shard cache. See the module docs.

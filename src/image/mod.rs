@@ -15,6 +15,7 @@ pub mod io;
 pub mod pair;
 pub mod patch;
 pub mod resize;
+pub mod synthetic;
 
 pub use pair::SrPair;
 
