@@ -62,6 +62,8 @@
 //! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 
+#![warn(missing_docs)]
+
 pub mod cache;
 #[doc(hidden)]
 pub mod cli;
