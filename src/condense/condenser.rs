@@ -3,7 +3,7 @@
 //!
 //! One run ([`Condenser::condense_with`]) has four phases, each a method of the private
 //! `CondenseRun` holding one instance's state:
-//! 1. real side, once per instance ([`super::real::RealSide`]): features in chunks of
+//! 1. real side, once per instance (`real::RealSide`): features in chunks of
 //!    `real_chunk`, batch-norm statistics, k-means groups and quotas, pairing space and, with
 //!    `freq_bank = B > 0`, the real characteristic functions of `B` (channel subset, frequency)
 //!    draws, so a step touches no real sample except the paired windows of the pair loss
@@ -12,7 +12,7 @@
 //! 2. synthetic init (stream 1 of the seed);
 //! 3. steps: only the synthetic batch goes through the extractor (forward and backward); the
 //!    schedule ([`super::schedule`]) picks warm-up / assigning / full, and the losses come from
-//!    [`super::matching::MultiLevel`] as a function of the real side and the synthetic features;
+//!    `matching::MultiLevel` as a function of the real side and the synthetic features;
 //! 4. teacher HR targets and the report.
 
 use super::config::{CondenseConfig, InitMode};

@@ -33,7 +33,7 @@ fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// Which of the four validation numbers a [`SrValidMetric`] reports.
+/// Which of the four validation numbers a [`SrValidMetric`](super::metric::SrValidMetric) reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ValidKind {
     /// Mean PSNR on RGB.
