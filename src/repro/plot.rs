@@ -13,7 +13,7 @@ use std::path::Path;
 pub struct Series {
     /// Legend label.
     pub label: String,
-    /// Points `(x, mean, low, high)`, in x order.
+    /// Points `(x, mean, low, high)`; `low..high` is the shaded band.
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 

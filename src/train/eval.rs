@@ -63,7 +63,7 @@ pub struct EvalReport {
     pub psnr_y: f64,
     /// Mean SSIM on the Y channel over the images.
     pub ssim_y: f64,
-    /// Per-image scores, in file-name order.
+    /// Per-image scores, in the order the images were evaluated.
     pub images: Vec<ImageReport>,
 }
 
