@@ -9,23 +9,40 @@ pub enum IdcError {
     /// File-system failure, with the path it concerned.
     #[error("I/O error on {path}: {source}")]
     Io {
+        /// The file or directory the operation concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The bytes are not an image the decoder understands (or are truncated).
     #[error("cannot decode image {path}: {reason}")]
-    Decode { path: PathBuf, reason: String },
+    Decode {
+        /// The image file.
+        path: PathBuf,
+        /// Why it could not be decoded.
+        reason: String,
+    },
     /// Well-formed input that the operation cannot accept (zero-size image, image above the pixel
     /// limit, image smaller than one patch, mismatched shapes...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A configuration value outside its valid range; raised before any algorithm runs.
     #[error("invalid config: {field}: {reason}")]
-    InvalidConfig { field: String, reason: String },
+    InvalidConfig {
+        /// Name of the offending field (dotted for nested fields, e.g. `rlff.kernel`).
+        field: String,
+        /// Why the value is rejected (e.g. `must be odd and positive`).
+        reason: String,
+    },
     /// A shard or cache entry that is missing, stale, corrupt or of another format version.
     #[error("cache error on {path}: {reason}")]
-    Cache { path: PathBuf, reason: String },
+    Cache {
+        /// The shard or cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Model construction, weight import or checkpoint failure.
     #[error("model error: {0}")]
     Model(String),

@@ -25,7 +25,9 @@ pub const MAX_PIXELS: u64 = crate::image::io::DEFAULT_MAX_PIXELS;
 /// A source image that a dataset left out (bad or smaller than one patch), and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SkippedImage {
+    /// Path of the left-out file.
     pub path: PathBuf,
+    /// Why it was left out.
     pub reason: String,
 }
 
@@ -55,8 +57,11 @@ pub struct SourceImage {
     /// Instance name: path relative to the HR folder (lossy UTF-8; a non-UTF-8 name gets a hash
     /// of its raw bytes appended so two such names stay distinct).
     pub name: String,
+    /// Path of the image file.
     pub path: PathBuf,
+    /// Height in pixels (from the header).
     pub height: usize,
+    /// Width in pixels (from the header).
     pub width: usize,
     /// SHA-256 of the file bytes (part of the shard fingerprint: an edited image re-condenses).
     pub content_hash: String,
@@ -182,9 +187,13 @@ pub fn probe_image_cached(
 /// another inode. So an entry matching all four fields is the file that was hashed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileIdentity {
+    /// File size in bytes.
     pub len: u64,
+    /// Inode number.
     pub ino: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i128,
+    /// Status-change time, nanoseconds since the Unix epoch.
     pub ctime_ns: i128,
 }
 

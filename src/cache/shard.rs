@@ -383,11 +383,17 @@ pub fn lock_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
 /// A shard's header fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardHeader {
+    /// Fingerprint of everything that determined the patches (compared to detect stale shards).
     pub fingerprint: String,
+    /// Super-resolution factor (HR side = `scale` x LR side).
     pub scale: usize,
+    /// Number of LR/HR pairs in the shard.
     pub count: usize,
+    /// Channels per patch (3 for RGB).
     pub channels: usize,
+    /// LR patch `(height, width)` in pixels.
     pub lr_size: (usize, usize),
+    /// HR patch `(height, width)` in pixels.
     pub hr_size: (usize, usize),
 }
 

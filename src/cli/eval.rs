@@ -16,7 +16,7 @@ pub struct Args {
     /// BasicSR `.pth` weights (needs --arch).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Preset name, edsr:<features>x<blocks>, or bicubic.
+    /// Preset name, edsr:FEATURESxBLOCKS, or bicubic.
     #[arg(long)]
     pub arch: Option<String>,
     #[arg(long)]

@@ -10,10 +10,10 @@ pub struct Args {
     /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~1.5 h on an H100, estimated), paper (DIV2K).
     #[arg(long, default_value = "smoke")]
     pub preset: String,
-    /// Results directory (tables, plot, README); default docs/results/<preset>.
+    /// Results directory (tables, plot, README); default docs/results/PRESET.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Stage cache directory (large, resumable); default runs/<preset>.
+    /// Stage cache directory (large, resumable); default runs/PRESET.
     #[arg(long)]
     pub work: Option<PathBuf>,
     /// HR training images; default $IDC_DATA/train (IDC_DATA defaults to ../shared/data).

@@ -16,7 +16,7 @@ pub struct Args {
     pub train_dir: PathBuf,
     #[arg(long)]
     pub scale: usize,
-    /// Preset (edsr-tiny, edsr-small, edsr-baseline) or edsr:<features>x<blocks>.
+    /// Preset (edsr-tiny, edsr-small, edsr-baseline) or edsr:FEATURESxBLOCKS.
     #[arg(long, default_value = "edsr-tiny")]
     pub model: String,
     #[arg(long)]

@@ -3,7 +3,7 @@
 //!
 //! One run ([`Condenser::condense_with`]) has four phases, each a method of the private
 //! `CondenseRun` holding one instance's state:
-//! 1. real side, once per instance ([`super::real::RealSide`]): features in chunks of
+//! 1. real side, once per instance (`real::RealSide`): features in chunks of
 //!    `real_chunk`, batch-norm statistics, k-means groups and quotas, pairing space and, with
 //!    `freq_bank = B > 0`, the real characteristic functions of `B` (channel subset, frequency)
 //!    draws, so a step touches no real sample except the paired windows of the pair loss
@@ -12,7 +12,7 @@
 //! 2. synthetic init (stream 1 of the seed);
 //! 3. steps: only the synthetic batch goes through the extractor (forward and backward); the
 //!    schedule ([`super::schedule`]) picks warm-up / assigning / full, and the losses come from
-//!    [`super::matching::MultiLevel`] as a function of the real side and the synthetic features;
+//!    `matching::MultiLevel` as a function of the real side and the synthetic features;
 //! 4. teacher HR targets and the report.
 
 use super::config::{CondenseConfig, InitMode};
@@ -32,7 +32,9 @@ use std::time::Instant;
 /// One instance: the `N` real LR patches of one HR image (all the same size).
 #[derive(Clone, Debug)]
 pub struct Instance {
+    /// Instance name (the source image's name; used in reports).
     pub name: String,
+    /// The real LR patches, all the same size.
     pub lr: Vec<Image>,
 }
 
@@ -40,8 +42,11 @@ pub struct Instance {
 /// (clamped to `[0, 1]`) and the run's report.
 #[derive(Clone, Debug)]
 pub struct CondensedInstance {
+    /// The `n` synthetic LR patches.
     pub lr: Vec<Image>,
+    /// Teacher HR targets of `lr`, in the same order, clamped to `[0, 1]`.
     pub hr: Vec<Image>,
+    /// What the run did (sizes, grouping, losses, timings).
     pub report: CondenseReport,
 }
 
@@ -49,10 +54,15 @@ pub struct CondensedInstance {
 /// (warm-up, or weight 0). Values are unweighted; `total` is the weighted, ramped sum.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepLoss {
+    /// Step index, from 0.
     pub step: usize,
+    /// Instance loss `L_ins`.
     pub instance: Option<f64>,
+    /// Group loss `L_group`.
     pub group: Option<f64>,
+    /// Pair loss `L_pair`.
     pub pair: Option<f64>,
+    /// Weighted, ramped sum of the active terms (what the step minimises).
     pub total: f64,
 }
 
@@ -76,9 +86,13 @@ pub struct CondenseTimings {
 /// What a run did: sizes, grouping, per-step losses and timings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CondenseReport {
+    /// Instance name.
     pub name: String,
+    /// Seed the run was condensed with.
     pub seed: u64,
+    /// Real LR patches `N` of the instance.
     pub n_real: usize,
+    /// Synthetic patches `n` produced.
     pub n_synthetic: usize,
     /// Real local patches `N'`.
     pub real_local_patches: usize,
@@ -86,7 +100,9 @@ pub struct CondenseReport {
     pub group_sizes: Vec<usize>,
     /// Synthetic local patches per group (largest-remainder quotas).
     pub quotas: Vec<usize>,
+    /// Losses of every step, in order.
     pub steps: Vec<StepLoss>,
+    /// Wall-clock timings.
     pub timings: CondenseTimings,
 }
 

@@ -76,7 +76,9 @@ pub struct CondenseConfig {
     pub init: InitMode,
     /// Noise amplitude of [`InitMode::RealNoise`].
     pub init_noise: f64,
+    /// Random Local Fourier Features (local feature extraction) settings.
     pub rlff: RlffConfig,
+    /// NCFD loss settings (frequencies and their scale).
     pub ncfd: NcfdConfig,
     /// Number of groups `M` of the k-means (fewer when there are fewer real local patches).
     pub groups: usize,

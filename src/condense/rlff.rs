@@ -73,7 +73,9 @@ impl FilterBank {
 /// Per-channel batch-norm statistics of the real instance (no learned affine).
 #[derive(Clone, Debug)]
 pub struct BnStats {
+    /// Per-channel mean.
     pub mean: Vec<f32>,
+    /// Per-channel `1 / sqrt(var + eps)`.
     pub inv_std: Vec<f32>,
 }
 
@@ -199,10 +201,15 @@ pub fn host_vec<B: Backend, const D: usize>(x: Tensor<B, D>) -> Result<Vec<f32>>
 /// `(p + 2 pad)^2` input window of any local patch can be cut (for the pair loss's real side).
 #[derive(Clone, Debug)]
 pub struct PaddedHost {
+    /// Images (batch size).
     pub n: usize,
+    /// Channels.
     pub c: usize,
+    /// Height before padding.
     pub h: usize,
+    /// Width before padding.
     pub w: usize,
+    /// Zero padding on each side.
     pub pad: usize,
     data: Vec<f32>,
 }

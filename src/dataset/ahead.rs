@@ -1,6 +1,6 @@
 //! Training hooks of [`IdcDataset`](super::idc::IdcDataset): condense-ahead and progress.
 //!
-//! - [`AheadWorker`]: one background thread that condenses instances before the loader asks for
+//! - `AheadWorker`: one background thread that condenses instances before the loader asks for
 //!   them. It takes hints from a *bounded* queue (`get` of instance `j` hints `j + 1`, dropped
 //!   when the queue is full so the loader never blocks on it) and otherwise sweeps the instances
 //!   without a valid shard in index order. It goes through the same per-instance locks as the

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Transform(pub u8);
 
 impl Transform {
+    /// No flip, no transpose.
     pub const IDENTITY: Transform = Transform(0);
 
     /// The transform with these flips (BasicSR's `augment` argument order).
@@ -23,12 +24,15 @@ impl Transform {
         Transform(hflip as u8 | (vflip as u8) << 1 | (transpose as u8) << 2)
     }
 
+    /// Whether the transform flips horizontally (bit 0).
     pub fn hflip(self) -> bool {
         self.0 & 1 != 0
     }
+    /// Whether the transform flips vertically (bit 1).
     pub fn vflip(self) -> bool {
         self.0 & 2 != 0
     }
+    /// Whether the transform transposes height and width (bit 2).
     pub fn transpose(self) -> bool {
         self.0 & 4 != 0
     }

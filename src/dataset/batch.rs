@@ -11,7 +11,9 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 /// A training batch: `lr` `[N, C, h, w]` and `hr` `[N, C, s h, s w]`, values in `[0, 1]`.
 #[derive(Clone, Debug)]
 pub struct SrBatch<B: Backend> {
+    /// LR images `[N, C, h, w]`.
     pub lr: Tensor<B, 4>,
+    /// HR images `[N, C, s h, s w]`.
     pub hr: Tensor<B, 4>,
 }
 
@@ -74,6 +76,7 @@ fn stack<B: Backend>(images: &[&Image], device: &B::Device) -> Result<Tensor<B, 
 pub struct SrBatcher;
 
 impl SrBatcher {
+    /// The (stateless) batcher.
     pub fn new() -> Self {
         Self
     }

@@ -123,13 +123,16 @@ pub mod testing {
     /// Picks `n` real LR patches (evenly spaced, offset by the seed) and makes HR targets by
     /// pixel replication; counts its calls. For tests of the caching machinery.
     pub struct FakeCondenser {
+        /// Super-resolution factor of the HR targets it makes.
         pub scale: usize,
         /// Part of the fingerprint: changing it must re-condense.
         pub tag: String,
+        /// Number of `condense` calls so far.
         pub calls: AtomicUsize,
     }
 
     impl FakeCondenser {
+        /// Fake condenser for factor `scale` with fingerprint tag `tag` and no calls yet.
         pub fn new(scale: usize, tag: &str) -> Self {
             Self {
                 scale,

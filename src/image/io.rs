@@ -55,7 +55,9 @@ pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "bmp", "jpg", "jpeg", "tif", "ti
 /// quarter of the memory of [`Image`]. Datasets keep these and convert per item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rgb8Image {
+    /// Height in pixels.
     pub height: usize,
+    /// Width in pixels.
     pub width: usize,
     /// `3 * height * width` bytes, channel-major then row-major.
     pub data: Vec<u8>,

@@ -22,8 +22,11 @@ pub use pair::SrPair;
 /// Planar (channel, row, column) `f32` image, values nominally in `[0, 1]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
+    /// Number of channels (3 for RGB, 1 for Y).
     pub channels: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Width in pixels.
     pub width: usize,
     /// `channels * height * width` values, channel-major then row-major.
     pub data: Vec<f32>,

@@ -30,11 +30,17 @@ use crate::error::{IdcError, Result};
 /// `0..in_len`) with weight `w[o * taps + k]` (`f64`), applied as `w32` (the same rounded to `f32`).
 #[derive(Clone, Debug)]
 pub struct AxisWeights {
+    /// Input length along this axis.
     pub in_len: usize,
+    /// Output length along this axis.
     pub out_len: usize,
+    /// Taps (input samples) per output sample.
     pub taps: usize,
+    /// Input index of each tap (reflected into `0..in_len`), `out_len * taps` entries.
     pub idx: Vec<usize>,
+    /// Weight of each tap (`f64`), `out_len * taps` entries.
     pub w: Vec<f64>,
+    /// `w` rounded to `f32`, the weights actually applied.
     pub w32: Vec<f32>,
 }
 

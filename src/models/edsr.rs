@@ -26,14 +26,21 @@ pub const DIV2K_RGB_MEAN: [f32; 3] = [0.4488, 0.4371, 0.4040];
 /// EDSR hyper-parameters, with BasicSR's argument names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EdsrConfig {
+    /// Input channels (3 for RGB).
     pub num_in_ch: usize,
+    /// Output channels (3 for RGB).
     pub num_out_ch: usize,
+    /// Feature channels of the body.
     pub num_feat: usize,
+    /// Residual blocks in the body.
     pub num_block: usize,
     /// Up-sampling factor: 2, 3 or 4 (BasicSR also allows 8, 16...: any power of two).
     pub upscale: usize,
+    /// Scale of each block's residual branch (BasicSR default 1).
     pub res_scale: f32,
+    /// Factor applied after subtracting `rgb_mean` (BasicSR: 255, so the network sees 0..255).
     pub img_range: f32,
+    /// RGB mean subtracted from the `[0, 1]` input before the network (DIV2K by default).
     pub rgb_mean: [f32; 3],
 }
 
@@ -230,17 +237,24 @@ impl EdsrConfig {
 /// BasicSR `ResidualBlockNoBN`: `x + conv2(relu(conv1(x))) * res_scale`.
 #[derive(Module, Debug)]
 pub struct ResidualBlockNoBn<B: Backend> {
+    /// First 3x3 conv, followed by ReLU.
     pub conv1: Conv2d<B>,
+    /// Second 3x3 conv, scaled by `res_scale` and added to the input.
     pub conv2: Conv2d<B>,
 }
 
 /// EDSR network (see the module docs for the layout).
 #[derive(Module, Debug)]
 pub struct Edsr<B: Backend> {
+    /// 3x3 conv from the input channels to `num_feat`.
     pub conv_first: Conv2d<B>,
+    /// The residual blocks.
     pub body: Vec<ResidualBlockNoBn<B>>,
+    /// 3x3 conv after the body, before the long skip.
     pub conv_after_body: Conv2d<B>,
+    /// Up-sampling convs, one per pixel-shuffle stage.
     pub upsample: Vec<Conv2d<B>>,
+    /// 3x3 conv to the output channels.
     pub conv_last: Conv2d<B>,
     /// Hyper-parameters (not persisted in the record; the model directory keeps `config.json`).
     #[module(skip)]

@@ -18,7 +18,9 @@ pub const ABLATION_FULL_RESEEDED: &str = "ins+group+pair@1";
 /// One Table-3 row's condensed set.
 #[derive(Clone, Debug)]
 pub struct AblationVariant {
+    /// Row name (e.g. `ins+group+pair`).
     pub name: String,
+    /// Condensation config of this variant.
     pub config: CondenseConfig,
     /// Base seed of the condensation (initial patches, k-means, frequency draws).
     pub condense_seed: u64,

@@ -27,11 +27,17 @@ pub fn method_name(m: SelectMethod) -> &'static str {
 /// One trained student and its evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StudentResult {
+    /// Method name (row label, e.g. `IDC`, `Random`).
     pub method: String,
+    /// Student seed.
     pub seed: u64,
+    /// Training iterations of the student.
     pub items: usize,
+    /// Wall seconds the student's training took.
     pub train_seconds: f64,
+    /// Loss of the last training iteration.
     pub final_loss: Option<f64>,
+    /// Validation history of the training run.
     pub validation: Vec<ValidRecord>,
     /// Per test set: (name, report without per-image rows).
     pub eval: Vec<(String, Scores)>,
@@ -40,9 +46,13 @@ pub struct StudentResult {
 /// Mean scores of one evaluation.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Scores {
+    /// Mean PSNR on RGB, in dB.
     pub psnr_rgb: f64,
+    /// Mean SSIM on RGB.
     pub ssim_rgb: f64,
+    /// Mean PSNR on the Y channel, in dB.
     pub psnr_y: f64,
+    /// Mean SSIM on the Y channel.
     pub ssim_y: f64,
 }
 
@@ -60,20 +70,27 @@ impl From<&EvalReport> for Scores {
 /// Whole-run outcome, written to `run.json` next to the tables.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunOutcome {
+    /// The preset the run used.
     pub preset: Preset,
+    /// Patches in the whole pool (the "Whole" row's training set).
     pub pool_patches: usize,
+    /// Pairs in each reduced (condensed or selected) set (0 if not built yet).
     pub set_patches: usize,
+    /// Bicubic up-sampling on each test set (reference row): (name, scores).
     pub bicubic: Vec<(String, Scores)>,
     /// The teacher on the test sets (reference row; empty in runs from before it was kept).
     #[serde(default)]
     pub teacher: Vec<(String, Scores)>,
+    /// Students of the main table.
     pub students: Vec<StudentResult>,
+    /// Students of the ablation table.
     pub ablation: Vec<StudentResult>,
     /// (stage name, seconds it took when it ran) for every finished stage, in pipeline order,
     /// whichever invocation ran it (None: finished before stage times were recorded).
     pub stage_seconds: Vec<(String, Option<f64>)>,
     /// Wall seconds of the invocation that wrote this outcome.
     pub wall_seconds: f64,
+    /// Name of the burn backend the run used.
     pub backend: String,
     /// Stages not finished yet (only a report-only run leaves any): the tables are partial.
     #[serde(default)]

@@ -11,7 +11,9 @@ use std::path::Path;
 /// One line: points `(x, mean, low, high)`; the band `low..high` is shaded (seed spread).
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// Legend label.
     pub label: String,
+    /// Points `(x, mean, low, high)`; `low..high` is the shaded band.
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 

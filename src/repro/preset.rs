@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct TrainSpec {
     /// `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
     pub arch: String,
+    /// Training iterations.
     pub iters: usize,
+    /// Batch size (pairs per iteration).
     pub batch: usize,
     /// LR training crop; must not exceed the pool's LR patch side.
     pub lr_patch: usize,
@@ -22,6 +24,7 @@ pub struct TrainSpec {
 /// the first `max_images` images, one student per variant and seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AblationSpec {
+    /// Condensation ratio per image, in (0, 1].
     pub ratio: f64,
     /// Seeds per variant.
     pub seeds: usize,
@@ -56,10 +59,13 @@ impl AblationSpec {
 /// Everything a reproduction run does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Preset {
+    /// Preset name (`smoke`, `cpu`, `gpu`, `paper` or a custom one).
     pub name: String,
+    /// Super-resolution factor.
     pub scale: usize,
     /// HR patch side of the pool (LR side = hr_patch / scale) and grid step.
     pub hr_patch: usize,
+    /// HR grid step in pixels.
     pub step: usize,
     /// Use only the first N training images (sorted by path); `None`: all.
     pub max_train_images: Option<usize>,
@@ -75,7 +81,9 @@ pub struct Preset {
     pub seeds_main: usize,
     /// Seeds for Herding, K-center and DCSR.
     pub seeds_baselines: usize,
+    /// Base condensation config (its `ratio` is replaced by [`Preset::ratio`]).
     pub condense: CondenseConfig,
+    /// The ablation table (`None`: no ablation).
     pub ablation: Option<AblationSpec>,
     /// Use only the first N images of each test set (`None`: all). Only the smoke preset sets it.
     pub max_test_images: Option<usize>,

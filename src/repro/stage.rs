@@ -11,7 +11,9 @@ use std::time::Instant;
 
 /// A stage's identity: a readable name plus the fingerprint of everything that determines it.
 pub struct Stage {
+    /// Readable stage name.
     pub name: String,
+    /// Stage directory, `<work>/<name>-<fingerprint prefix>`: holds its outputs and `DONE.json`.
     pub dir: PathBuf,
 }
 

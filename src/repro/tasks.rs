@@ -119,6 +119,7 @@ pub(crate) fn evaluate_dir(
 pub struct DynSet(Box<dyn Dataset<SrPair>>);
 
 impl DynSet {
+    /// Boxes `d`.
     pub fn new<D: Dataset<SrPair> + 'static>(d: D) -> Self {
         DynSet(Box::new(d))
     }

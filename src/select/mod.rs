@@ -36,9 +36,13 @@ use features::FeatureMatrix;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SelectMethod {
+    /// Seeded uniform sample.
     Random,
+    /// Herding: greedy mean matching of features.
     Herding,
+    /// K-center greedy: farthest-point cover of features.
     KCenter,
+    /// DCSR-style texture pruning, k-means and per-cluster sampling.
     Dcsr,
 }
 
@@ -97,6 +101,7 @@ impl FromStr for SelectMethod {
 /// What to select and how. Part of the shard fingerprint, so a change re-selects.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SelectConfig {
+    /// Selection method.
     pub method: SelectMethod,
     /// Fraction of patches to keep, in `(0, 1]`.
     pub ratio: f64,

@@ -53,6 +53,7 @@ pub trait PatchPool {
 /// Summary of a selection run (the CLI's `--json`, without timing).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SelectionReport {
+    /// Selection method used.
     pub method: SelectMethod,
     /// Pairs in the pool.
     pub pool: usize,

@@ -26,9 +26,11 @@ pub struct TrainConfig {
     pub milestones: Vec<usize>,
     /// Decay factor at each milestone (BasicSR EDSR: 0.5).
     pub gamma: f64,
-    /// Adam beta1 / beta2 (BasicSR: 0.9 / 0.99) and epsilon (PyTorch: 1e-8).
+    /// Adam beta1 (BasicSR: 0.9).
     pub beta1: f32,
+    /// Adam beta2 (BasicSR: 0.99).
     pub beta2: f32,
+    /// Adam epsilon (PyTorch: 1e-8).
     pub epsilon: f32,
     /// Random horizontal/vertical flips and transposition (BasicSR `use_hflip`/`use_rot`).
     pub augment: bool,

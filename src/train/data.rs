@@ -88,6 +88,7 @@ pub struct PairDataset {
 }
 
 impl PairDataset {
+    /// Dataset over `pairs`, in the given order.
     pub fn new(pairs: Vec<SrPair>) -> Self {
         Self { pairs }
     }

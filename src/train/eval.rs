@@ -27,29 +27,43 @@ use std::path::Path;
 /// PSNR/SSIM of one image, RGB and Y.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageScores {
+    /// PSNR on RGB, in dB.
     pub psnr_rgb: f64,
+    /// SSIM on RGB.
     pub ssim_rgb: f64,
+    /// PSNR on the Y channel, in dB.
     pub psnr_y: f64,
+    /// SSIM on the Y channel.
     pub ssim_y: f64,
 }
 
 /// Per-image entry of an [`EvalReport`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageReport {
+    /// Image file name.
     pub file: String,
+    /// PSNR on RGB, in dB.
     pub psnr_rgb: f64,
+    /// SSIM on RGB.
     pub ssim_rgb: f64,
+    /// PSNR on the Y channel, in dB.
     pub psnr_y: f64,
+    /// SSIM on the Y channel.
     pub ssim_y: f64,
 }
 
 /// Result of evaluating one model (or bicubic) on one test folder (`idc eval --json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// Mean PSNR on RGB over the images, in dB.
     pub psnr_rgb: f64,
+    /// Mean SSIM on RGB over the images.
     pub ssim_rgb: f64,
+    /// Mean PSNR on the Y channel over the images, in dB.
     pub psnr_y: f64,
+    /// Mean SSIM on the Y channel over the images.
     pub ssim_y: f64,
+    /// Per-image scores, in the order the images were evaluated.
     pub images: Vec<ImageReport>,
 }
 
@@ -66,8 +80,11 @@ pub struct InferOptions {
 /// One evaluation image: file name, 8-bit GT (mod-cropped) and 8-bit LR.
 #[derive(Clone, Debug)]
 pub struct EvalPair {
+    /// Image file name.
     pub file: String,
+    /// Ground truth, mod-cropped to the scale and quantised to 8 bits.
     pub gt: Image,
+    /// Bicubic down-scaled `gt`, quantised to 8 bits.
     pub lr: Image,
 }
 

@@ -60,6 +60,7 @@ pub struct MultiStepLr {
 }
 
 impl MultiStepLr {
+    /// Scheduler for `config`, before the first iteration.
     pub fn new(config: &TrainConfig) -> Self {
         Self {
             config: config.clone(),
@@ -87,6 +88,7 @@ impl LrScheduler for MultiStepLr {
 /// What a training run did (also written to `<out>/summary.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSummary {
+    /// The run's configuration.
     pub config: TrainConfig,
     /// Iteration this invocation started from (0 unless resumed).
     pub start_iteration: usize,
@@ -173,6 +175,7 @@ fn read_history(out_dir: &Path) -> Vec<ValidRecord> {
 /// required).
 #[derive(Clone)]
 pub struct TrainOptions {
+    /// Training configuration.
     pub config: TrainConfig,
     /// The output (model) directory; also holds checkpoints and the validation history.
     pub out_dir: PathBuf,
@@ -191,6 +194,7 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// Options with `config` and `out_dir`; no validation, resume or initial weights.
     pub fn new(config: TrainConfig, out_dir: impl Into<PathBuf>) -> Self {
         Self {
             config,
@@ -208,6 +212,7 @@ impl TrainOptions {
         self
     }
 
+    /// Continue from the newest checkpoint in `out_dir` (see [`TrainOptions::resume`]).
     pub fn with_resume(mut self, resume: bool) -> Self {
         self.resume = resume;
         self

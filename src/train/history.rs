@@ -13,13 +13,18 @@ use std::sync::{Arc, Mutex};
 /// it as `null`, which reads back as NaN).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValidRecord {
+    /// Global iteration the validation ran at.
     pub iteration: usize,
+    /// Mean PSNR on RGB, in dB.
     #[serde(deserialize_with = "f64_or_nan")]
     pub psnr_rgb: f64,
+    /// Mean SSIM on RGB.
     #[serde(deserialize_with = "f64_or_nan")]
     pub ssim_rgb: f64,
+    /// Mean PSNR on the Y channel, in dB.
     #[serde(deserialize_with = "f64_or_nan")]
     pub psnr_y: f64,
+    /// Mean SSIM on the Y channel.
     #[serde(deserialize_with = "f64_or_nan")]
     pub ssim_y: f64,
 }
@@ -28,16 +33,21 @@ fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// Which of the four validation numbers a [`SrValidMetric`] reports.
+/// Which of the four validation numbers a [`SrValidMetric`](super::metric::SrValidMetric) reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ValidKind {
+    /// Mean PSNR on RGB.
     PsnrRgb,
+    /// Mean SSIM on RGB.
     SsimRgb,
+    /// Mean PSNR on the Y channel.
     PsnrY,
+    /// Mean SSIM on the Y channel.
     SsimY,
 }
 
 impl ValidKind {
+    /// The four kinds, in display order.
     pub const ALL: [ValidKind; 4] = [
         ValidKind::PsnrRgb,
         ValidKind::SsimRgb,
@@ -87,7 +97,9 @@ pub fn history_records(history: &BTreeMap<usize, BTreeMap<ValidKind, f64>>) -> V
 /// before the kill. `earlier` holds those of the invocations this one resumed.
 #[derive(Clone, Debug)]
 pub struct HistoryFile {
+    /// File the history is rewritten to.
     pub path: PathBuf,
+    /// Records of the invocations this run resumed from.
     pub earlier: Vec<ValidRecord>,
 }
 

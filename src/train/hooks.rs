@@ -33,6 +33,7 @@ struct ValidationHook {
 }
 
 impl IdcHooks {
+    /// No hooks.
     pub fn new() -> Self {
         Self::default()
     }

@@ -23,11 +23,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Output of one training step: the L1 loss.
 pub struct SrTrainOutput<B: Backend> {
+    /// Mean L1 loss of the batch (scalar tensor).
     pub loss: Tensor<B, 1>,
 }
 
 /// The loss, synced to the host.
 pub struct SrLoss {
+    /// Mean L1 loss of the batch (NaN if it could not be read back).
     pub loss: f64,
 }
 
@@ -70,7 +72,9 @@ impl<B: AutodiffBackend> TrainStep for Edsr<B> {
 
 /// One validation image: LR tensor `[1, 3, h, w]` and its 8-bit ground truth.
 pub struct ValidItem<B: Backend> {
+    /// LR image `[1, 3, h, w]`, values in `[0, 1]`.
     pub lr: Tensor<B, 4>,
+    /// 8-bit ground truth.
     pub gt: Image,
     /// Global iteration this validation belongs to.
     pub iteration: usize,
@@ -78,8 +82,11 @@ pub struct ValidItem<B: Backend> {
 
 /// SR (quantised to 8 bits, as `tensor2img`) and GT of one validation image.
 pub struct ValidOutput {
+    /// Network output, quantised to 8 bits.
     pub sr: Image,
+    /// 8-bit ground truth.
     pub gt: Image,
+    /// Global iteration this validation belongs to.
     pub iteration: usize,
 }
 

@@ -63,10 +63,15 @@ impl SamplerState {
 /// Parameters of the iteration sequence.
 #[derive(Clone, Debug)]
 pub struct SamplerParams {
+    /// Seed of the data order, crops and augmentation.
     pub seed: u64,
+    /// Pairs per batch.
     pub batch: usize,
+    /// LR crop side in pixels (HR side is `lr_patch * scale`).
     pub lr_patch: usize,
+    /// Super-resolution factor.
     pub scale: usize,
+    /// Random flips and transposition.
     pub augment: bool,
     /// Iterations per `iter()` call (one burn-train epoch).
     pub chunk: usize,
@@ -90,6 +95,7 @@ impl<B: Backend> IterationLoader<B> {
         self
     }
 
+    /// Loader over `dataset` yielding the iterations `params` describes, batches on `device`.
     pub fn new(
         dataset: Arc<dyn Dataset<SrPair>>,
         params: SamplerParams,

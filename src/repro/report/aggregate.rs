@@ -30,9 +30,13 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 /// One cell: mean PSNR, its seed std, mean SSIM, number of seeds.
 #[derive(Clone, Copy, Debug)]
 pub struct Cell {
+    /// Mean PSNR over seeds, in dB.
     pub psnr: f64,
+    /// Standard deviation of the PSNR over seeds (sample std, 0 for one seed), in dB.
     pub psnr_std: f64,
+    /// Mean SSIM over seeds.
     pub ssim: f64,
+    /// Number of seeds in the cell.
     pub seeds: usize,
 }
 
