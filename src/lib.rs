@@ -6,15 +6,11 @@
 //!
 //! Condense one (synthetic, code-generated) image into synthetic LR/HR pairs with a small EDSR
 //! as extractor and teacher. Real use trains those networks first (`idc train`) and wraps a
-//! whole folder in [`dataset::idc::IdcDataset`].
+//! whole folder in [`IdcDataset`], which a Burn program uses where it used [`SrPatchDataset`].
 //!
 //! ```
-//! use burn_idc::condense::{CondenseConfig, Condenser, Instance};
-//! use burn_idc::config::PatchConfig;
-//! use burn_idc::dataset::sr_patch::SrPatchDataset;
-//! use burn_idc::device::{TrainBackend, default_device};
-//! use burn_idc::image::Image;
-//! use burn_idc::models::edsr::EdsrConfig;
+//! use burn_idc::{CondenseConfig, Condenser, EdsrConfig, Image, Instance, PatchConfig};
+//! use burn_idc::{SrPatchDataset, TrainBackend, default_device};
 //!
 //! # fn main() -> burn_idc::Result<()> {
 //! // A 64x64 RGB test pattern (values in [0, 1], planar CHW).
@@ -48,8 +44,11 @@
 //! # }
 //! ```
 //!
-//! Module map:
-//! - [`error`]: [`IdcError`] and [`Result`].
+//! Cargo features: `pytorch` (default; `.pth` import), `cli` (default; the `idc` binary, clap),
+//! `cuda` (burn-cuda with fusion and autotune), `testing` (test doubles).
+//!
+//! The root re-exports what a Burn user swaps, configures and implements; errors are
+//! [`IdcError`] / [`Result`]. Module map:
 //! - [`config`]: validated configs and stable fingerprints for cache keys.
 //! - [`device`]: the single backend choice (`flex` on CPU, `cuda` with the feature).
 //! - [`image`]: decoding, MATLAB-style bicubic resize, Y channel, patch grid.
@@ -61,6 +60,7 @@
 //! - [`select`]: selection baselines (random, herding, k-center, DCSR-style).
 //! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
+//! - [`repro`]: the paper's tables as a pipeline of fingerprinted, resumable stages.
 
 #![warn(missing_docs)]
 

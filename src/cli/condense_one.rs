@@ -13,7 +13,7 @@
 //!
 //! `--json` prints the report without the per-step list (plus `report` = its path).
 
-use crate::condense::{CondenseConfig, Condenser, Instance, instance_ncfd};
+use crate::condense::{CondenseConfig, CondensedInstance, Condenser, Instance, instance_ncfd};
 use crate::config::PatchConfig;
 use crate::device::{BACKEND_NAME, TrainBackend, default_device};
 use crate::image::io::{atomic_write, decode_image, save_png};
@@ -22,7 +22,7 @@ use crate::models::{Teacher, load_model_dir};
 use anyhow::Context;
 use burn::module::Module;
 use rand::SeedableRng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `idc condense-one`.
 #[derive(Debug, Clone, clap::Args)]
@@ -104,35 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     patch.validate()?;
     let config = config_for(args.ratio, args.iters);
     config.validate()?;
-
-    let hr = decode_image(&args.image)?;
-    let pairs = instance_pairs(&hr, &patch)?;
-    let name = args
-        .image
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "instance".into());
-    let instance = Instance {
-        name,
-        lr: pairs.into_iter().map(|p| p.lr).collect(),
-    };
-
-    // Frozen networks: no parameter gradients, only the input's.
-    let (extractor, _) = load_model_dir::<TrainBackend>(&args.model, &device)
-        .with_context(|| format!("loading extractor {}", args.model.display()))?;
-    let extractor = extractor.no_grad();
-    let teacher_dir = args.teacher.clone().unwrap_or_else(|| args.model.clone());
-    let (teacher, _) = load_model_dir::<TrainBackend>(&teacher_dir, &device)
-        .with_context(|| format!("loading teacher {}", teacher_dir.display()))?;
-    let teacher = teacher.no_grad();
-    anyhow::ensure!(
-        teacher.scale() == args.scale,
-        "teacher {} is x{}, --scale is {}",
-        teacher_dir.display(),
-        teacher.scale(),
-        args.scale
-    );
-
+    let instance = load_instance(&args, &patch)?;
+    let (extractor, teacher, teacher_dir) = load_networks(&args, &device)?;
     if !args.json {
         eprintln!(
             "condensing {} ({} real LR patches -> {}) for {} steps on {BACKEND_NAME}",
@@ -145,68 +118,128 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // `clone`, not a copy: the CUDA device is not `Copy` (the same line must build for both).
     #[allow(clippy::clone_on_copy)]
     let condenser = Condenser::new(config.clone(), &extractor, &teacher, device.clone())?;
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(config.iters as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = progress_bar(args.json, config.iters);
     let out = condenser.condense_with(&instance, args.seed, &mut |s| {
         bar.set_message(format!("loss {:.4}", s.total));
         bar.inc(1);
     })?;
     bar.finish_and_clear();
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut files = Vec::new();
-    for (i, (lr, hr)) in out.lr.iter().zip(&out.hr).enumerate() {
-        for (kind, im) in [("lr", lr), ("hr", hr)] {
-            let p = args.out.join(format!("{kind}_{i:03}.png"));
-            save_png(&p, im)?;
-            files.push(p.display().to_string());
-        }
-    }
+    let files = write_patches(&args.out, &out)?;
     // Baseline: n real patches drawn independently of the condenser's init.
-    let n = out.lr.len();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5EED_BA5E);
-    let random_real: Vec<Image> = rand::seq::index::sample(&mut rng, instance.lr.len(), n)
-        .into_vec()
-        .into_iter()
-        .map(|i| instance.lr[i].clone())
-        .collect();
+    let random_real = random_real_patches(&instance, out.lr.len(), args.seed);
     let sheet_path = args.out.join("sheet.png");
     save_png(&sheet_path, &sheet(&random_real, &out.lr)?)?;
     // What was written (8-bit) is what is measured.
     let synthetic_q: Vec<Image> = out.lr.iter().map(Image::quantized).collect();
-    let ncfd_syn = instance_ncfd(
-        &extractor,
-        &config,
-        &instance.lr,
-        &synthetic_q,
-        args.seed,
-        &device,
-    )?;
-    let ncfd_rand = instance_ncfd(
-        &extractor,
-        &config,
-        &instance.lr,
-        &random_real,
-        args.seed,
-        &device,
-    )?;
+    let ncfd = |other: &[Image]| {
+        instance_ncfd(&extractor, &config, &instance.lr, other, args.seed, &device)
+    };
+    let (ncfd_syn, ncfd_rand) = (ncfd(&synthetic_q)?, ncfd(&random_real)?);
+    let run = Outcome {
+        config: &config,
+        teacher_dir: &teacher_dir,
+        out: &out,
+        files,
+        sheet_path,
+        ncfd: (ncfd_syn, ncfd_rand),
+    };
+    report(&args, &run)
+}
 
-    let r = &out.report;
+type Frozen = crate::models::edsr::Edsr<TrainBackend>;
+
+/// The image's real LR patches as one instance named after the file.
+fn load_instance(args: &Args, patch: &PatchConfig) -> anyhow::Result<Instance> {
+    let hr = decode_image(&args.image)?;
+    let pairs = instance_pairs(&hr, patch)?;
+    let name = args
+        .image
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "instance".into());
+    Ok(Instance {
+        name,
+        lr: pairs.into_iter().map(|p| p.lr).collect(),
+    })
+}
+
+/// Extractor and teacher, frozen: no parameter gradients, only the input's.
+fn load_networks(
+    args: &Args,
+    device: &crate::device::DefaultDevice,
+) -> anyhow::Result<(Frozen, Frozen, PathBuf)> {
+    let (extractor, _) = load_model_dir::<TrainBackend>(&args.model, device)
+        .with_context(|| format!("loading extractor {}", args.model.display()))?;
+    let teacher_dir = args.teacher.clone().unwrap_or_else(|| args.model.clone());
+    let (teacher, _) = load_model_dir::<TrainBackend>(&teacher_dir, device)
+        .with_context(|| format!("loading teacher {}", teacher_dir.display()))?;
+    anyhow::ensure!(
+        teacher.scale() == args.scale,
+        "teacher {} is x{}, --scale is {}",
+        teacher_dir.display(),
+        teacher.scale(),
+        args.scale
+    );
+    Ok((extractor.no_grad(), teacher.no_grad(), teacher_dir))
+}
+
+fn progress_bar(hidden: bool, iters: usize) -> indicatif::ProgressBar {
+    if hidden {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(iters as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps, {elapsed} elapsed, ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// `lr_000.png`, `hr_000.png`, ... in `dir`; returns the paths written.
+fn write_patches(dir: &Path, out: &CondensedInstance) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut files = Vec::new();
+    for (i, (lr, hr)) in out.lr.iter().zip(&out.hr).enumerate() {
+        for (kind, im) in [("lr", lr), ("hr", hr)] {
+            let p = dir.join(format!("{kind}_{i:03}.png"));
+            save_png(&p, im)?;
+            files.push(p.display().to_string());
+        }
+    }
+    Ok(files)
+}
+
+fn random_real_patches(instance: &Instance, n: usize, seed: u64) -> Vec<Image> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_BA5E);
+    rand::seq::index::sample(&mut rng, instance.lr.len(), n)
+        .into_vec()
+        .into_iter()
+        .map(|i| instance.lr[i].clone())
+        .collect()
+}
+
+/// What one run produced, for the report.
+struct Outcome<'a> {
+    config: &'a CondenseConfig,
+    teacher_dir: &'a Path,
+    out: &'a CondensedInstance,
+    files: Vec<String>,
+    sheet_path: PathBuf,
+    /// Instance NCFD of (synthetic, random real) patches.
+    ncfd: (f64, f64),
+}
+
+/// Writes `report.json` (with every step's losses) and prints the summary.
+fn report(args: &Args, run: &Outcome) -> anyhow::Result<()> {
+    let (config, r) = (run.config, &run.out.report);
+    let (ncfd_syn, ncfd_rand) = run.ncfd;
     let mut summary = serde_json::json!({
         "image": args.image.display().to_string(),
         "model": args.model.display().to_string(),
-        "teacher": teacher_dir.display().to_string(),
+        "teacher": run.teacher_dir.display().to_string(),
         "backend": BACKEND_NAME,
         "scale": args.scale,
         "ratio": args.ratio,
@@ -220,8 +253,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "ncfd_synthetic": ncfd_syn,
         "ncfd_random_real": ncfd_rand,
         "timings": r.timings,
-        "files": files,
-        "sheet": sheet_path.display().to_string(),
+        "files": &run.files,
+        "sheet": run.sheet_path.display().to_string(),
         "config": config,
     });
     let mut full = summary.clone();
@@ -242,7 +275,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             r.n_synthetic,
             args.out.display(),
             ncfd_syn,
-            n,
+            r.n_synthetic,
             ncfd_rand,
             last.and_then(|s| s.instance),
             last.and_then(|s| s.group),
