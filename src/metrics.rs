@@ -213,6 +213,20 @@ fn check_u8(sr: &[u8], hr: &[u8], channels: usize, height: usize, width: usize) 
     Ok(())
 }
 
+/// Both images checked against each other and prepared as BasicSR does before measuring.
+fn prepare_pair(
+    sr: &[u8],
+    hr: &[u8],
+    [channels, height, width]: [usize; 3],
+    crop_border: usize,
+    y_channel: bool,
+) -> Result<(Planes, Planes)> {
+    check_u8(sr, hr, channels, height, width)?;
+    let a = prepare(sr, channels, height, width, crop_border, y_channel)?;
+    let b = prepare(hr, channels, height, width, crop_border, y_channel)?;
+    Ok((a, b))
+}
+
 /// PSNR (dB) of planar 8-bit images (`channels x height x width`), BasicSR `calculate_psnr`.
 pub fn psnr_u8(
     sr: &[u8],
@@ -223,9 +237,7 @@ pub fn psnr_u8(
     crop_border: usize,
     y_channel: bool,
 ) -> Result<f64> {
-    check_u8(sr, hr, channels, height, width)?;
-    let a = prepare(sr, channels, height, width, crop_border, y_channel)?;
-    let b = prepare(hr, channels, height, width, crop_border, y_channel)?;
+    let (a, b) = prepare_pair(sr, hr, [channels, height, width], crop_border, y_channel)?;
     Ok(psnr_planes(&a, &b))
 }
 
@@ -239,9 +251,7 @@ pub fn ssim_u8(
     crop_border: usize,
     y_channel: bool,
 ) -> Result<f64> {
-    check_u8(sr, hr, channels, height, width)?;
-    let a = prepare(sr, channels, height, width, crop_border, y_channel)?;
-    let b = prepare(hr, channels, height, width, crop_border, y_channel)?;
+    let (a, b) = prepare_pair(sr, hr, [channels, height, width], crop_border, y_channel)?;
     ssim_planes(&a, &b)
 }
 
