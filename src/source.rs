@@ -148,7 +148,8 @@ pub fn probe_image_cached(
             (hash, dims)
         }
         None => {
-            let bytes = fs::read(path).map_err(|e| IdcError::io(path, e))?;
+            let bytes =
+                crate::fsutil::read_bounded(path, crate::image::io::max_file_bytes(MAX_PIXELS))?;
             let dims = header_dims(path, Cursor::new(&bytes[..]))?;
             let hash = hex_sha256(&bytes);
             if let Some(h) = hashes {
@@ -241,11 +242,13 @@ pub struct HashCache {
 impl HashCache {
     /// File name inside a cache directory.
     pub const FILE: &'static str = "sources.json";
+    /// Largest `sources.json` read (about 200 bytes an image: a million images fit).
+    pub const MAX_BYTES: u64 = 256 << 20;
 
     /// Opens (or starts) the cache of `cache_dir`; an unreadable file starts empty.
     pub fn open(cache_dir: &Path) -> HashCache {
         let path = cache_dir.join(Self::FILE);
-        let entries = fs::read(&path)
+        let entries = crate::fsutil::read_bounded(&path, Self::MAX_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice::<HashMap<String, HashEntry>>(&b).ok())
             .unwrap_or_default();
