@@ -78,6 +78,36 @@ pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     crate::image::io::list_images(dir)
 }
 
+/// Image formats people keep next to their training images that this crate does not decode.
+pub const UNSUPPORTED_IMAGE_EXTENSIONS: [&str; 7] =
+    ["gif", "webp", "avif", "heic", "heif", "jxl", "jp2"];
+
+/// Files under `dir` (recursive, sorted) whose extension names an image format that is not
+/// decoded ([`UNSUPPORTED_IMAGE_EXTENSIONS`]): callers report them instead of leaving them out
+/// silently. Unreadable folders are passed over.
+pub fn unsupported_images(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                UNSUPPORTED_IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str())
+            }) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Instance name of `path` relative to `root`, `/`-separated; the one naming function of the
 /// crate (see [`SourceImage::name`] for non-UTF-8 names).
 pub fn instance_name(root: &Path, path: &Path) -> String {
