@@ -1,5 +1,5 @@
 //! IdcDataset, shard cache and `idc condense` / `idc inspect` end to end:
-//! cold vs warm cache, LoadOnly, config changes, 17 kinds of bad input, kill -9 crash safety,
+//! cold vs warm cache, LoadOnly, config changes, 25+ kinds of bad input, kill -9 crash safety,
 //! three racing processes, flipped bytes.
 //!
 //! Library tests use a fast fake condenser (`burn_idc::dataset::idc::testing::FakeCondenser`);
@@ -708,12 +708,21 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
     // Pseudo-random kill moments spread over the uninterrupted run time (startup included).
     let span = full_time.as_millis().max(50) as u64;
     eprintln!("uninterrupted run: {span} ms");
-    let mut state = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
+    // Seed from IDC_KILL_SEED to replay a failure, else from the clock; printed either way.
+    let seed = std::env::var("IDC_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("kill -9 seed: {seed} (replay with IDC_KILL_SEED={seed})");
+    let mut state = seed | 1;
     let mut kills = 0;
+    // Kills that landed during a shard write: the killed process left its temp file behind.
+    let mut kills_in_write = 0;
     // Rounds 0-1 resume an incomplete cache; later rounds use --rebuild, so every round has a
     // full run's work (re-condensing and overwriting valid shards) to be interrupted in.
     // Rounds continue until 10 runs were killed mid-way (a round whose run finished before its
@@ -741,9 +750,21 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
             .unwrap();
         std::thread::sleep(delay);
         // SIGKILL (std's kill sends SIGKILL on Unix).
+        let pid = child.id();
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             kills += 1;
+            child.wait().unwrap();
+            let temp = format!(".tmp-{pid}-");
+            let in_write = std::fs::read_dir(&cache)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(&temp) && n.ends_with(".shard")
+                });
+            kills_in_write += in_write as usize;
         }
         child.wait().unwrap();
         if cache.is_dir() {
@@ -769,6 +790,7 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
             assert!(out.status.success());
         }
     }
+    eprintln!("kill -9 seed {seed}: {kills} kills, {kills_in_write} during a shard write");
     assert!(
         kills >= 10,
         "only {kills} of {rounds} runs were killed mid-way"
