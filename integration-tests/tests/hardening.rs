@@ -57,7 +57,10 @@ fn run_timed(args: &[&str], limit: Duration) -> (Output, Option<u64>) {
     } else {
         Command::new(idc_bin())
     };
+    // A backtrace on the error path would load the debug info (~300 MB): not the reader's.
     let mut child = cmd
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
