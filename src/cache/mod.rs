@@ -177,7 +177,15 @@ impl ShardCache {
 
     fn write(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
         let bytes = shard::encode_shard(shard)?;
-        shard::write_bytes_atomic(&self.shard_path(instance), &bytes)?;
+        let path = self.shard_path(instance);
+        // A rename over a directory fails with a bare EISDIR; say what to do instead.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(IdcError::InvalidInput(format!(
+                "shard path {} of instance {instance} is a directory; remove it",
+                path.display()
+            )));
+        }
+        shard::write_bytes_atomic(&path, &bytes)?;
         Ok(bytes)
     }
 
