@@ -3,7 +3,6 @@
 //! `idc condense`, strict configs. Each test names the defect it guards in its doc comment.
 
 use burn_idc::cache::{self, Shard, ShardCache};
-use burn_idc::cli::condense::synthetic_image;
 use burn_idc::image::Image;
 use burn_idc::image::io::save_png;
 use integration_tests::{idc_bin, run_idc};
@@ -203,7 +202,7 @@ fn fixture(root: &Path, images: usize) -> (PathBuf, Vec<String>) {
     let hr = root.join("hr");
     std::fs::create_dir_all(&hr).unwrap();
     for k in 0..images {
-        let im = synthetic_image(k, 32);
+        let im = patch(3, 32, 32, k as u32 * 13 + 1);
         save_png(&hr.join(format!("img{k:02}.png")), &im).unwrap();
     }
     let model = root.join("extractor");
@@ -307,7 +306,9 @@ fn condense_exit_status_counts_and_special_paths() {
         .map(|f| format!("{} {}", f["instance"], f["reason"]))
         .collect();
     assert!(
-        reasons.iter().any(|r| r.contains("img00.png") && r.contains("is a directory")),
+        reasons
+            .iter()
+            .any(|r| r.contains("img00.png") && r.contains("is a directory")),
         "{reasons:?}"
     );
     assert!(

@@ -309,6 +309,28 @@ struct Tally {
     failures: Vec<(String, String)>,
 }
 
+/// The extractor and the teacher (the extractor unless `--teacher`), checked against `--scale`.
+fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> {
+    let extractor = resolve_extractor(args, hr_dir)?;
+    let teacher = match &args.teacher {
+        Some(dir) => {
+            load_model_dir::<TrainBackend>(dir, &default_device())
+                .with_context(|| format!("loading teacher {}", dir.display()))?
+                .0
+        }
+        None => extractor.clone(),
+    };
+    if teacher.config().upscale != args.scale {
+        bail!(
+            "the teacher up-samples x{} but --scale is {}; pass --teacher with a x{} model",
+            teacher.config().upscale,
+            args.scale,
+            args.scale
+        );
+    }
+    Ok((extractor, teacher))
+}
+
 /// Loads or condenses instances `mine` with a progress bar. Pass 1 skips instances another
 /// process is working on; pass 2 waits for them. Without `keep_going` the first failure stops.
 fn condense_instances(
@@ -407,23 +429,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ShardCache::open(&args.cache)
         .with_context(|| format!("creating cache {}", args.cache.display()))?;
     let hr_dir = resolve_hr_dir(&args)?;
-    let extractor = resolve_extractor(&args, &hr_dir)?;
-    let teacher = match &args.teacher {
-        Some(dir) => {
-            load_model_dir::<TrainBackend>(dir, &default_device())
-                .with_context(|| format!("loading teacher {}", dir.display()))?
-                .0
-        }
-        None => extractor.clone(),
-    };
-    if teacher.config().upscale != args.scale {
-        bail!(
-            "the teacher up-samples x{} but --scale is {}; pass --teacher with a x{} model",
-            teacher.config().upscale,
-            args.scale,
-            args.scale
-        );
-    }
+    let (extractor, teacher) = resolve_models(&args, &hr_dir)?;
 
     let dataset = IdcDataset::builder(&hr_dir, patch)
         .with_ratio(ratio)
