@@ -190,7 +190,7 @@ impl CondenseConfig {
         if phases > self.iters {
             return Err(IdcError::config(
                 "warmup",
-                &format!(
+                format!(
                     "warmup ({}) + assign ({}) = {phases} exceeds iters ({}): the group and \
                      pair losses would never reach full weight",
                     self.warmup, self.assign, self.iters
