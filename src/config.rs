@@ -35,6 +35,7 @@ pub fn reduced_count(n: usize, ratio: f64) -> usize {
 
 /// How HR images are cut into training patches (BasicSR `extract_subimages.py` semantics).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PatchConfig {
     /// Up-sampling factor (2, 3 or 4).
     pub scale: usize,

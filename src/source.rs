@@ -83,6 +83,36 @@ pub fn list_candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     crate::image::io::list_images(dir)
 }
 
+/// Image formats people keep next to their training images that this crate does not decode.
+pub const UNSUPPORTED_IMAGE_EXTENSIONS: [&str; 7] =
+    ["gif", "webp", "avif", "heic", "heif", "jxl", "jp2"];
+
+/// Files under `dir` (recursive, sorted) whose extension names an image format that is not
+/// decoded ([`UNSUPPORTED_IMAGE_EXTENSIONS`]): callers report them instead of leaving them out
+/// silently. Unreadable folders are passed over.
+pub fn unsupported_images(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                UNSUPPORTED_IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str())
+            }) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Instance name of `path` relative to `root`, `/`-separated; the one naming function of the
 /// crate (see [`SourceImage::name`] for non-UTF-8 names).
 pub fn instance_name(root: &Path, path: &Path) -> String {
@@ -153,7 +183,8 @@ pub fn probe_image_cached(
             (hash, dims)
         }
         None => {
-            let bytes = fs::read(path).map_err(|e| IdcError::io(path, e))?;
+            let bytes =
+                crate::fsutil::read_bounded(path, crate::image::io::max_file_bytes(MAX_PIXELS))?;
             let dims = header_dims(path, Cursor::new(&bytes[..]))?;
             let hash = hex_sha256(&bytes);
             if let Some(h) = hashes {
@@ -250,11 +281,13 @@ pub struct HashCache {
 impl HashCache {
     /// File name inside a cache directory.
     pub const FILE: &'static str = "sources.json";
+    /// Largest `sources.json` read (about 200 bytes an image: a million images fit).
+    pub const MAX_BYTES: u64 = 256 << 20;
 
     /// Opens (or starts) the cache of `cache_dir`; an unreadable file starts empty.
     pub fn open(cache_dir: &Path) -> HashCache {
         let path = cache_dir.join(Self::FILE);
-        let entries = fs::read(&path)
+        let entries = crate::fsutil::read_bounded(&path, Self::MAX_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice::<HashMap<String, HashEntry>>(&b).ok())
             .unwrap_or_default();

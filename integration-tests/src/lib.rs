@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: where the real data is, and the `idc` binary.
 //!
 //! - [`data_dir`]: the shared real-image folder (env `IDC_DATA`, default `../shared/data`
-//!   relative to the workspace root), `None` when absent so data-backed tests can skip.
+//!   relative to the workspace root), `None` when absent so data-backed tests can skip (or fail,
+//!   with `IDC_REQUIRE_DATA=1`).
 //! - [`require_data!`]: early-return from a test with a printed "skipping: no data" notice.
 //! - [`idc_bin`] / [`run_idc`]: the `idc` binary of the same target dir as the running test,
 //!   built once per test process so tests never run a stale binary.
@@ -39,7 +40,14 @@ pub fn data_path(rel: impl AsRef<Path>) -> Option<PathBuf> {
     if p.exists() { Some(p) } else { None }
 }
 
-/// Returns the data folder, or prints "skipping: no data" and returns from the enclosing test.
+/// Whether data-backed tests must fail instead of skipping (`IDC_REQUIRE_DATA=1`, set by
+/// `.ci/run`), so a CI run without its data cannot pass by testing nothing.
+pub fn data_required() -> bool {
+    std::env::var_os("IDC_REQUIRE_DATA").is_some_and(|v| v == "1")
+}
+
+/// Returns the data folder, or prints "skipping: no data" and returns from the enclosing test;
+/// with `IDC_REQUIRE_DATA=1` ([`data_required`]) a missing folder fails the test instead.
 ///
 /// ```ignore
 /// let data = integration_tests::require_data!();
@@ -51,6 +59,10 @@ macro_rules! require_data {
         match $crate::data_dir() {
             Some(d) => d,
             None => {
+                assert!(
+                    !$crate::data_required(),
+                    "no data (IDC_DATA or ../shared/data) and IDC_REQUIRE_DATA=1"
+                );
                 eprintln!("skipping: no data (set IDC_DATA or provide ../shared/data)");
                 return;
             }
@@ -60,6 +72,11 @@ macro_rules! require_data {
         match $crate::data_path($rel) {
             Some(d) => d,
             None => {
+                assert!(
+                    !$crate::data_required(),
+                    "{} not found under IDC_DATA and IDC_REQUIRE_DATA=1",
+                    $rel
+                );
                 eprintln!("skipping: no data ({} not found under IDC_DATA)", $rel);
                 return;
             }

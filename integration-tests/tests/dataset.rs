@@ -1,5 +1,5 @@
 //! IdcDataset, shard cache and `idc condense` / `idc inspect` end to end:
-//! cold vs warm cache, LoadOnly, config changes, 17 kinds of bad input, kill -9 crash safety,
+//! cold vs warm cache, LoadOnly, config changes, 25+ kinds of bad input, kill -9 crash safety,
 //! three racing processes, flipped bytes.
 //!
 //! Library tests use a fast fake condenser (`burn_idc::dataset::idc::testing::FakeCondenser`);
@@ -464,7 +464,47 @@ fn bad_inputs_have_documented_outcomes() {
             Expect::Probe("decode"),
         ),
     ];
-    assert!(cases.len() + 1 >= 15);
+    let more: Vec<(&str, Maker, Expect)> = vec![
+        (
+            // Issue #16: a cut JPEG was decoded silently (grey where the data ended).
+            "JPEG cut before its end-of-image marker",
+            write("cut.jpg", {
+                let j = cmyk_jpeg();
+                j[..j.len() - 2].to_vec()
+            }),
+            Expect::Decode,
+        ),
+        (
+            "GIF (unsupported format)",
+            write("anim.gif", b"GIF89a\x10\x00\x10\x00".to_vec()),
+            Expect::Ignored,
+        ),
+        (
+            "WebP (unsupported format)",
+            write("photo.webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ".to_vec()),
+            Expect::Ignored,
+        ),
+        (
+            "symlink to /dev/zero named .png",
+            Box::new(|d: &Path| {
+                let p = d.join("zero.png");
+                std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+                p
+            }),
+            Expect::Probe("invalid"),
+        ),
+        (
+            "2 GiB sparse file named .png",
+            Box::new(|d: &Path| {
+                let p = d.join("sparse.png");
+                std::fs::File::create(&p).unwrap().set_len(2 << 30).unwrap();
+                p
+            }),
+            Expect::Probe("invalid"),
+        ),
+    ];
+    let cases: Vec<_> = cases.into_iter().chain(more).collect();
+    assert!(cases.len() + CACHE_KINDS.len() >= 25);
     for (what, make, expect) in &cases {
         let hr = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
@@ -528,6 +568,9 @@ fn bad_inputs_have_documented_outcomes() {
             }
         }
     }
+    for kind in CACHE_KINDS {
+        bad_cache_entry_is_reported_and_repaired(kind);
+    }
     // Empty folder, and a "folder" that is a file: typed errors, skip or not.
     let empty = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -550,52 +593,117 @@ fn bad_inputs_have_documented_outcomes() {
     }
 }
 
+/// Bad things at cache paths (issue #16), each counted as one kind of bad input.
+const CACHE_KINDS: [&str; 8] = [
+    "FIFO at a shard path",
+    "/dev/zero symlink at a shard path",
+    "2 GiB sparse file at a shard path",
+    "two shards swapped",
+    "one shard copied over another",
+    "directory at a shard path",
+    "directory at a lock path",
+    "manifest.json is a FIFO",
+];
+
+/// Puts `kind` into a warm two-instance cache: `verify_cache` names the bad shard with a reason
+/// (nothing blocks or grows), and a new dataset repairs it and serves the same items, or, for a
+/// directory where a file must go, fails only that instance with a clear error.
+fn bad_cache_entry_is_reported_and_repaired(kind: &str) {
+    let hr = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    write_rgb(hr.path(), "000-good.png", 32, 32, 1);
+    write_rgb(hr.path(), "zzz-good.png", 32, 48, 2);
+    let fake = Arc::new(FakeCondenser::new(2, "v1"));
+    let ds = builder(hr.path(), cache.path(), fake.clone())
+        .build()
+        .unwrap();
+    let good = all_items(&ds);
+    let (a, b) = (ds.shard_path(0).unwrap(), ds.shard_path(1).unwrap());
+    drop(ds);
+    let mkfifo = |p: &Path| {
+        let _ = std::fs::remove_file(p);
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+    let manifest = cache.path().join(cache::MANIFEST_NAME);
+    match kind {
+        "FIFO at a shard path" => mkfifo(&a),
+        "/dev/zero symlink at a shard path" => {
+            std::fs::remove_file(&a).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", &a).unwrap();
+        }
+        "2 GiB sparse file at a shard path" => {
+            std::fs::File::create(&a).unwrap().set_len(2 << 30).unwrap();
+        }
+        "two shards swapped" => {
+            let t = cache.path().join("t");
+            std::fs::rename(&a, &t).unwrap();
+            std::fs::rename(&b, &a).unwrap();
+            std::fs::rename(&t, &b).unwrap();
+        }
+        "one shard copied over another" => {
+            std::fs::copy(&b, &a).unwrap();
+        }
+        "directory at a shard path" => {
+            std::fs::remove_file(&a).unwrap();
+            std::fs::create_dir(&a).unwrap();
+        }
+        "directory at a lock path" => {
+            std::fs::remove_file(&a).unwrap();
+            let lock = a.with_extension("lock");
+            let _ = std::fs::remove_file(&lock);
+            std::fs::create_dir(&lock).unwrap();
+        }
+        "manifest.json is a FIFO" => mkfifo(&manifest),
+        other => panic!("unknown kind {other}"),
+    }
+    let t0 = Instant::now();
+    let report = cache::verify_cache(cache.path()).unwrap();
+    let a_name = a.file_name().unwrap().to_string_lossy().into_owned();
+    let flagged: Vec<&str> = report.invalid.iter().map(|i| i.file.as_str()).collect();
+    match kind {
+        "manifest.json is a FIFO" | "directory at a lock path" => {
+            assert!(flagged.is_empty(), "{kind}: {flagged:?}")
+        }
+        _ => assert!(flagged.contains(&a_name.as_str()), "{kind}: {flagged:?}"),
+    }
+    assert!(
+        report.invalid.iter().all(|i| !i.reason.is_empty()),
+        "{kind}"
+    );
+    let ds = builder(hr.path(), cache.path(), fake).build().unwrap();
+    if kind.starts_with("directory") {
+        let (ok, bad): (Vec<_>, Vec<_>) = (0..ds.len())
+            .map(|i| (ds.locate(i).unwrap().0, ds.try_get(i)))
+            .partition(|(_, r)| r.is_ok());
+        assert!(ok.iter().all(|(j, _)| *j == 1), "{kind}");
+        assert!(
+            !bad.is_empty() && bad.iter().all(|(j, _)| *j == 0),
+            "{kind}"
+        );
+    } else {
+        assert_eq!(all_items(&ds), good, "{kind}: repaired");
+        assert!(
+            cache::verify_cache(cache.path())
+                .unwrap()
+                .invalid
+                .is_empty(),
+            "{kind}"
+        );
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "{kind}: {:?}",
+        t0.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes: kill -9, race
 
-/// The `idc` binary with this issue's CLI. `integration_tests::idc_bin()` builds it and
-/// returns `<target>/debug/idc`, but when several checkouts share one target directory another
-/// checkout's build may have replaced that uplifted copy (cargo does not re-link a fresh
-/// binary). So this uses the newest hashed executable in `deps/` that has this CLI (other
-/// checkouts' builds get other hashes), falling back to the uplifted one.
+/// The `idc` binary built from this checkout: `<target>/<profile>/idc` beside this test's own
+/// executable ([`integration_tests::idc_bin`] builds it first and fails clearly when missing).
 fn idc() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let uplifted = integration_tests::idc_bin();
-        let ours = |p: &Path| {
-            let help = Command::new(p).args(["condense", "--help"]).output();
-            let inspect = Command::new(p)
-                .args(["inspect", "--cache", "/nonexistent"])
-                .output();
-            help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--extractor-iters"))
-                && inspect
-                    .is_ok_and(|o| !String::from_utf8_lossy(&o.stderr).contains("not implemented"))
-        };
-        let deps = uplifted
-            .parent()
-            .map(|p| p.join("deps"))
-            .unwrap_or_default();
-        let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&deps)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_none()
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("idc-"))
-            })
-            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-            .collect();
-        candidates.sort();
-        candidates
-            .into_iter()
-            .rev()
-            .map(|(_, p)| p)
-            .find(|p| ours(p))
-            .unwrap_or(uplifted)
-    })
-    .clone()
+    integration_tests::idc_bin()
 }
 
 fn run_idc(args: &[&str]) -> std::process::Output {
@@ -708,12 +816,21 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
     // Pseudo-random kill moments spread over the uninterrupted run time (startup included).
     let span = full_time.as_millis().max(50) as u64;
     eprintln!("uninterrupted run: {span} ms");
-    let mut state = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
+    // Seed from IDC_KILL_SEED to replay a failure, else from the clock; printed either way.
+    let seed = std::env::var("IDC_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("kill -9 seed: {seed} (replay with IDC_KILL_SEED={seed})");
+    let mut state = seed | 1;
     let mut kills = 0;
+    // Kills that landed during a shard write: the killed process left its temp file behind.
+    let mut kills_in_write = 0;
     // Rounds 0-1 resume an incomplete cache; later rounds use --rebuild, so every round has a
     // full run's work (re-condensing and overwriting valid shards) to be interrupted in.
     // Rounds continue until 10 runs were killed mid-way (a round whose run finished before its
@@ -741,9 +858,21 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
             .unwrap();
         std::thread::sleep(delay);
         // SIGKILL (std's kill sends SIGKILL on Unix).
+        let pid = child.id();
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             kills += 1;
+            child.wait().unwrap();
+            let temp = format!(".tmp-{pid}-");
+            let in_write = std::fs::read_dir(&cache)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(&temp) && n.ends_with(".shard")
+                });
+            kills_in_write += in_write as usize;
         }
         child.wait().unwrap();
         if cache.is_dir() {
@@ -769,6 +898,7 @@ fn kill_9_never_leaves_a_bad_shard_and_resume_is_byte_identical() {
             assert!(out.status.success());
         }
     }
+    eprintln!("kill -9 seed {seed}: {kills} kills, {kills_in_write} during a shard write");
     assert!(
         kills >= 10,
         "only {kills} of {rounds} runs were killed mid-way"

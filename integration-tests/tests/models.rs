@@ -93,6 +93,10 @@ fn parity(scale: usize) {
     // BasicSR-protocol Set5 numbers equal PyTorch's.
     let set5 = fixtures().join(format!("edsr_16x2_x{scale}_set5.json"));
     let Some(dir) = integration_tests::data_path("test/Set5") else {
+        assert!(
+            !integration_tests::data_required(),
+            "no test/Set5 under IDC_DATA and IDC_REQUIRE_DATA=1"
+        );
         eprintln!("skipping Set5 parity: no data");
         return;
     };

@@ -57,7 +57,17 @@ impl Drop for InstanceLock {
     }
 }
 
+/// Opens (creating if missing) the lock file; anything at `path` that is not a regular file (a
+/// directory, a FIFO that would block the open, a device) is refused before opening.
 fn open_lock_file(path: &Path) -> Result<File> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(IdcError::InvalidInput(format!(
+            "lock path {} exists but is not a regular file; remove it",
+            path.display()
+        )));
+    }
     OpenOptions::new()
         .read(true)
         .write(true)

@@ -11,6 +11,8 @@ use std::path::Path;
 
 /// Name of the cache manifest.
 pub const MANIFEST_NAME: &str = "manifest.json";
+/// Largest `manifest.json` read (about 300 bytes an instance: a million instances fit).
+pub const MAX_MANIFEST_BYTES: u64 = 512 << 20;
 /// Lock file that serialises manifest updates.
 const MANIFEST_LOCK: &str = "manifest.lock";
 
@@ -46,15 +48,16 @@ impl Manifest {
     /// [`IdcError::Cache`].
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST_NAME);
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+        if fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Ok(Manifest {
                 format_version: FORMAT_VERSION,
                 instances: BTreeMap::new(),
-            }),
-            Err(e) => Err(IdcError::io(&path, e)),
+            });
         }
+        let bytes = crate::fsutil::read_bounded(&path, MAX_MANIFEST_BYTES)
+            .map_err(|e| IdcError::cache(&path, format!("unreadable manifest: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}")))
     }
 
     /// Writes `<dir>/manifest.json` atomically.

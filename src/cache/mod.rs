@@ -177,7 +177,15 @@ impl ShardCache {
 
     fn write(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
         let bytes = shard::encode_shard(shard)?;
-        shard::write_bytes_atomic(&self.shard_path(instance), &bytes)?;
+        let path = self.shard_path(instance);
+        // A rename over a directory fails with a bare EISDIR; say what to do instead.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(IdcError::InvalidInput(format!(
+                "shard path {} of instance {instance} is a directory; remove it",
+                path.display()
+            )));
+        }
+        shard::write_bytes_atomic(&path, &bytes)?;
         Ok(bytes)
     }
 
@@ -228,17 +236,27 @@ pub struct CacheReport {
     pub instances: usize,
     /// Shards that pass every check.
     pub valid: usize,
-    /// File names of shards that fail a check.
-    pub invalid: Vec<String>,
+    /// Shards that fail a check, with the reason.
+    pub invalid: Vec<InvalidShard>,
     /// LR/HR pairs in the valid shards.
     pub patches: usize,
     /// Total size of all shard files.
     pub bytes: u64,
 }
 
-/// Fully reads and checks every `.shard` file in `dir` (magic, version, dimensions, checksum).
-/// Fingerprints are not compared (the report does not know the expected configuration); the
-/// manifest is not needed. Temp files of interrupted writes are not shards and are ignored.
+/// A shard file that failed a check (an `"invalid"` entry of `idc inspect --json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidShard {
+    /// File name inside the cache directory.
+    pub file: String,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+/// Fully reads and checks every `.shard` file in `dir` (magic, version, dimensions, checksum)
+/// and, where `manifest.json` lists the file, that the shard's fingerprint is the one listed for
+/// it and that the listed instance maps to this file name (so swapped or copied shards are
+/// caught). Temp files of interrupted writes are not shards and are ignored.
 pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
     inspect_cache(dir, true)
 }
@@ -253,26 +271,72 @@ pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
         .filter(|p| p.extension().is_some_and(|x| x == shard::SHARD_EXT))
         .collect();
     files.sort();
+    // A missing or unreadable manifest only turns the cross-checks off.
+    let manifest = Manifest::read(dir).unwrap_or_default();
     let mut report = CacheReport::default();
     for path in files {
         report.instances += 1;
         report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let checked = if full {
-            shard::read_shard(&path, None).map(|s| s.len())
+            shard::read_shard(&path, None).map(|s| (s.len(), s.fingerprint))
         } else {
-            shard::read_header(&path).map(|h| h.count)
+            shard::read_header(&path).map(|h| (h.count, h.fingerprint))
         };
-        match checked {
+        let checked = checked.map_err(|e| match e {
+            IdcError::Cache { reason, .. } => reason,
+            other => other.to_string(),
+        });
+        match checked.and_then(|(n, fp)| check_against_manifest(&manifest, &name, &fp).map(|_| n)) {
             Ok(n) => {
                 report.valid += 1;
                 report.patches += n;
             }
-            Err(_) => report.invalid.push(
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
+            Err(reason) => report.invalid.push(InvalidShard { file: name, reason }),
         }
     }
     Ok(report)
+}
+
+/// Whether shard file `file` holding fingerprint `fp` is where the manifest says it should be.
+fn check_against_manifest(
+    manifest: &Manifest,
+    file: &str,
+    fp: &str,
+) -> std::result::Result<(), String> {
+    let Some(entry) = manifest.instances.values().find(|e| e.file == file) else {
+        return Ok(());
+    };
+    let expected_file = format!(
+        "{}.{}",
+        shard::instance_key(&entry.instance),
+        shard::SHARD_EXT
+    );
+    if expected_file != file {
+        return Err(format!(
+            "manifest lists instance {:?} under {file}, whose shard file is {expected_file}",
+            entry.instance
+        ));
+    }
+    if entry.fingerprint != fp {
+        let owner = manifest
+            .instances
+            .values()
+            .find(|e| e.fingerprint == fp)
+            .map(|e| {
+                format!(
+                    " (it is the shard of instance {:?}: swapped or copied)",
+                    e.instance
+                )
+            })
+            .unwrap_or_default();
+        return Err(format!(
+            "fingerprint {fp} differs from the manifest's {} for instance {:?}{owner}",
+            entry.fingerprint, entry.instance
+        ));
+    }
+    Ok(())
 }

@@ -324,11 +324,45 @@ pub fn decode_shard(
     })
 }
 
+/// Largest shard file any reader accepts (a shard holds one image's patches: a few MiB).
+pub const MAX_SHARD_BYTES: u64 = 1 << 30;
+/// Largest header: magic, version, fp_len, fingerprint, dims.
+const MAX_HEADER_LEN: usize = 16 + MAX_FINGERPRINT_LEN + DIMS_LEN;
+
 /// Reads and fully validates a shard: magic, format version, dimensions against the file size,
 /// whole-file checksum and, when given, the expected fingerprint. Any mismatch (or a missing
-/// file) is an [`IdcError::Cache`], so callers can re-condense or report.
+/// file) is an [`IdcError::Cache`], so callers can re-condense or report. The header is read and
+/// checked against the file length first, so a FIFO, a device or a huge file is refused before
+/// anything large is read or allocated.
 pub fn read_shard(path: &Path, expected_fingerprint: Option<&str>) -> Result<Shard> {
-    let bytes = fs::read(path).map_err(|e| {
+    let header = read_header(path)?;
+    let bytes = crate::fsutil::read_bounded(path, header.file_len)
+        .map_err(|e| IdcError::cache(path, format!("cannot read shard: {e}")))?;
+    decode_shard(&bytes, path, expected_fingerprint)
+}
+
+/// Opens `path` only if it is a regular file of at most [`MAX_SHARD_BYTES`]; the type is checked
+/// before opening (a FIFO is never opened, so it cannot block) and again on the handle.
+fn open_regular(path: &Path) -> Result<(File, u64)> {
+    let check = |meta: &fs::Metadata| -> Result<u64> {
+        if !meta.is_file() {
+            return Err(IdcError::cache(
+                path,
+                format!("not a regular file ({})", file_kind(meta)),
+            ));
+        }
+        if meta.len() > MAX_SHARD_BYTES {
+            return Err(IdcError::cache(
+                path,
+                format!(
+                    "{} bytes, more than the {MAX_SHARD_BYTES} a shard may have",
+                    meta.len()
+                ),
+            ));
+        }
+        Ok(meta.len())
+    };
+    let meta = fs::metadata(path).map_err(|e| {
         let reason = if e.kind() == std::io::ErrorKind::NotFound {
             "shard missing".to_string()
         } else {
@@ -336,7 +370,36 @@ pub fn read_shard(path: &Path, expected_fingerprint: Option<&str>) -> Result<Sha
         };
         IdcError::cache(path, reason)
     })?;
-    decode_shard(&bytes, path, expected_fingerprint)
+    check(&meta)?;
+    let f = File::open(path).map_err(|e| IdcError::cache(path, format!("cannot open: {e}")))?;
+    let len = check(
+        &f.metadata()
+            .map_err(|e| IdcError::cache(path, e.to_string()))?,
+    )?;
+    Ok((f, len))
+}
+
+/// What kind of non-regular file `meta` describes, for messages.
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a plain file"
+    }
 }
 
 /// Writes `shard` to `path` atomically (see [`write_bytes_atomic`]).
@@ -395,45 +458,53 @@ pub struct ShardHeader {
     pub lr_size: (usize, usize),
     /// HR patch `(height, width)` in pixels.
     pub hr_size: (usize, usize),
+    /// Length of the file, equal to what the header implies.
+    pub file_len: u64,
 }
 
 /// Reads only the header of a shard and checks that its dimensions match the file size (no
-/// checksum: use [`read_shard`] for full validation).
+/// checksum: use [`read_shard`] for full validation). Reads at most the header's bytes.
 pub fn read_header(path: &Path) -> Result<ShardHeader> {
-    let mut f = File::open(path).map_err(|e| IdcError::cache(path, format!("cannot open: {e}")))?;
-    let file_len = f
-        .metadata()
-        .map_err(|e| IdcError::cache(path, e.to_string()))?
-        .len();
-    let mut head = vec![0u8; 16];
-    f.read_exact(&mut head)
-        .map_err(|_| IdcError::cache(path, "truncated shard header"))?;
-    if &head[..8] != MAGIC {
+    let (f, file_len) = open_regular(path)?;
+    let mut head = Vec::with_capacity(MAX_HEADER_LEN);
+    f.take(MAX_HEADER_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| IdcError::cache(path, format!("cannot read shard: {e}")))?;
+    parse_header(&head, file_len, path)
+}
+
+/// Parses the header at the start of `head` (which may hold more bytes) and checks the sizes it
+/// declares against `file_len` with overflow-free arithmetic.
+pub fn parse_header(head: &[u8], file_len: u64, path: &Path) -> Result<ShardHeader> {
+    let mut cur = Cursor {
+        bytes: head,
+        pos: 0,
+        path,
+    };
+    if cur.take(MAGIC.len())? != MAGIC {
         return Err(IdcError::cache(path, "not a shard file (bad magic)"));
     }
-    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    let version = cur.u32()? as u32;
     if version != FORMAT_VERSION {
         return Err(IdcError::cache(
             path,
             format!("shard format version {version}"),
         ));
     }
-    let fp_len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
+    let fp_len = cur.u32()?;
     if fp_len > MAX_FINGERPRINT_LEN {
         return Err(IdcError::cache(path, "fingerprint length out of range"));
     }
-    let mut rest = vec![0u8; fp_len + DIMS_LEN];
-    f.read_exact(&mut rest)
-        .map_err(|_| IdcError::cache(path, "truncated shard header"))?;
-    let fingerprint = String::from_utf8(rest[..fp_len].to_vec())
-        .map_err(|_| IdcError::cache(path, "fingerprint is not UTF-8"))?;
-    let v: Vec<usize> = rest[fp_len..]
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .collect();
-    let (scale, count, c, lh, lw, hh, hw) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
-    let body = (c as u128) * ((lh * lw) as u128 + (hh * hw) as u128) * count as u128;
-    let expected = (16 + fp_len + DIMS_LEN) as u128 + body + 4;
+    let fingerprint = std::str::from_utf8(cur.take(fp_len)?)
+        .map_err(|_| IdcError::cache(path, "fingerprint is not UTF-8"))?
+        .to_string();
+    let mut v = [0usize; 7];
+    for x in &mut v {
+        *x = cur.u32()?;
+    }
+    let [scale, count, c, lh, lw, hh, hw] = v.map(|x| x as u128);
+    let body = c.saturating_mul(lh * lw + hh * hw).saturating_mul(count);
+    let expected = ((16 + fp_len + DIMS_LEN) as u128 + 4).saturating_add(body);
     if expected != file_len as u128 {
         return Err(IdcError::cache(
             path,
@@ -442,11 +513,12 @@ pub fn read_header(path: &Path) -> Result<ShardHeader> {
     }
     Ok(ShardHeader {
         fingerprint,
-        scale,
-        count,
-        channels: c,
-        lr_size: (lh, lw),
-        hr_size: (hh, hw),
+        scale: scale as usize,
+        count: count as usize,
+        channels: c as usize,
+        lr_size: (lh as usize, lw as usize),
+        hr_size: (hh as usize, hw as usize),
+        file_len,
     })
 }
 
@@ -608,7 +680,7 @@ mod tests {
         let r = verify_cache(dir.path()).unwrap();
         assert_eq!(r.valid, 1);
         assert_eq!(
-            r.invalid,
+            r.invalid.iter().map(|i| i.file.clone()).collect::<Vec<_>>(),
             vec![p.file_name().unwrap().to_string_lossy().to_string()]
         );
     }

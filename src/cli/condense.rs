@@ -12,8 +12,12 @@
 //! - A progress bar (instances, ETA) goes to stderr; `--json` prints one summary object
 //!   `{"instances","condensed","loaded","failed","seconds",...}` on stdout.
 //!
-//! Bad images are skipped with a warning and counted in `failed`; the exit status stays 0 so a
-//! job array is not retried for a broken input file (inspect `failed`).
+//! Failures: an image that cannot be read or decoded, or an instance whose shard cannot be
+//! condensed or written, is a failed instance. By default the first failure stops the run;
+//! `--keep-going` condenses every other instance first. Either way the exit status is non-zero
+//! when any instance failed, and the summary names each failed instance and why (`"failures"`
+//! in `--json`). Images smaller than one patch are skipped by policy (`"skipped"`), not failures.
+//! A field given both in `--config` and on the command line (`ratio`) must agree.
 
 use crate::cache::ShardCache;
 use crate::condense::CondenseConfig;
@@ -36,8 +40,10 @@ pub struct Args {
     pub cache: PathBuf,
     #[arg(long, default_value_t = 2)]
     pub scale: usize,
-    #[arg(long, default_value_t = 0.1)]
-    pub ratio: f64,
+    /// Condensation ratio; default: the `--config` file's `ratio`, else 0.1. Giving both with
+    /// different values is an error.
+    #[arg(long)]
+    pub ratio: Option<f64>,
     /// Extractor model directory; default: train a small one first.
     #[arg(long)]
     pub extractor: Option<PathBuf>,
@@ -66,6 +72,10 @@ pub struct Args {
     /// Re-condense every instance even if its shard is valid.
     #[arg(long)]
     pub rebuild: bool,
+    /// Continue past failed instances (default: stop at the first); the exit status is still
+    /// non-zero when any instance failed.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// Parses `i/n` with `i < n`.
@@ -87,11 +97,47 @@ pub fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
     Ok((i, n))
 }
 
-/// Reads a JSON condense config, filling fields it leaves out from the defaults.
+/// Reads a JSON condense config, filling fields it leaves out from the defaults. Unknown fields
+/// (also nested) are errors naming the field.
 pub fn read_config(path: &Path) -> anyhow::Result<CondenseConfig> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let user: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    config_from_json(read_config_json(path)?, path)
+}
+
+/// The JSON object of a `--config` file, read with a size bound.
+fn read_config_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = crate::fsutil::read_bounded(path, 1 << 20)
+        .with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The condense config: `--config` (if any) with the command line's `--ratio`, which must agree
+/// with the file's `ratio` when both are given.
+fn resolve_config(args: &Args) -> anyhow::Result<CondenseConfig> {
+    let mut config = match &args.config {
+        Some(p) => {
+            let user = read_config_json(p)?;
+            let in_file = user.get("ratio").and_then(|v| v.as_f64());
+            if let (Some(cli), Some(file)) = (args.ratio, in_file)
+                && cli != file
+            {
+                bail!(
+                    "--ratio {cli} conflicts with \"ratio\": {file} in {}; give it once",
+                    p.display()
+                );
+            }
+            config_from_json(user, p)?
+        }
+        None => CondenseConfig::default(),
+    };
+    if let Some(r) = args.ratio {
+        config.ratio = r;
+    }
+    config.validate()?;
+    config.validate_schedule()?;
+    Ok(config)
+}
+
+fn config_from_json(user: serde_json::Value, path: &Path) -> anyhow::Result<CondenseConfig> {
     let mut base = serde_json::to_value(CondenseConfig::default())?;
     merge(&mut base, user);
     let config: CondenseConfig = serde_json::from_value(base)
@@ -196,82 +242,20 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
     Ok(m)
 }
 
-/// Loads or condenses instances `mine` with a progress bar; returns (condensed, loaded, failed),
-/// `failed` starting at `skipped`. Pass 1 skips instances another process is working on; pass 2
-/// waits for them.
-fn condense_instances(
-    dataset: &IdcDataset,
-    mine: &[usize],
-    skipped: usize,
-    (worker, workers): (usize, usize),
-) -> (usize, usize, usize) {
-    let bar = indicatif::ProgressBar::new(mine.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} instances, {elapsed} elapsed, ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("condense {}/{}", worker, workers));
-    let (mut condensed, mut loaded, mut failed) = (0usize, 0usize, skipped);
-    let mut record = |r: crate::Result<Outcome>, j: usize, bar: &indicatif::ProgressBar| {
-        match r {
-            Ok(Outcome::Condensed) => condensed += 1,
-            Ok(Outcome::Loaded) => loaded += 1,
-            Err(e) => {
-                failed += 1;
-                bar.suspend(|| {
-                    eprintln!(
-                        "warning: instance {} failed: {e}",
-                        dataset.instance_name(j).unwrap_or("?")
-                    )
-                });
-            }
-        }
-        bar.inc(1);
-    };
-    // Pass 1: skip instances another process is working on; pass 2: wait for them.
-    let mut deferred = Vec::new();
-    for &j in mine {
-        match dataset.try_ensure_instance(j) {
-            Ok(None) => deferred.push(j),
-            Ok(Some(o)) => record(Ok(o), j, &bar),
-            Err(e) => record(Err(e), j, &bar),
-        }
-    }
-    for j in deferred {
-        record(dataset.ensure_instance(j), j, &bar);
-    }
-    bar.finish_and_clear();
-    (condensed, loaded, failed)
+/// What happened to this worker's instances.
+#[derive(Default)]
+struct Tally {
+    condensed: usize,
+    loaded: usize,
+    /// Instances whose shard is on disk now (condensed or loaded), for the patch count.
+    done: Vec<usize>,
+    /// `(instance, reason)` of every failed instance.
+    failures: Vec<(String, String)>,
 }
 
-/// Runs the sub-command.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    let (worker, workers) = match &args.shard {
-        Some(s) => parse_shard(s)?,
-        None => (0, 1),
-    };
-    let mut config = match &args.config {
-        Some(p) => read_config(p)?,
-        None => CondenseConfig::default(),
-    };
-    config.ratio = args.ratio;
-    config.validate()?;
-    let patch = PatchConfig {
-        scale: args.scale,
-        hr_patch: args.hr_patch,
-        step: args.step,
-        thresh_size: 0,
-    };
-    patch.validate()?;
-    // The cache exists before the default extractor is trained into it.
-    ShardCache::open(&args.cache)
-        .with_context(|| format!("creating cache {}", args.cache.display()))?;
-    let hr_dir = resolve_hr_dir(&args)?;
-    let extractor = resolve_extractor(&args, &hr_dir)?;
+/// The extractor and the teacher (the extractor unless `--teacher`), checked against `--scale`.
+fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> {
+    let extractor = resolve_extractor(args, hr_dir)?;
     let teacher = match &args.teacher {
         Some(dir) => {
             load_model_dir::<TrainBackend>(dir, &default_device())
@@ -288,9 +272,111 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.scale
         );
     }
+    Ok((extractor, teacher))
+}
+
+/// Loads or condenses instances `mine` with a progress bar. Pass 1 skips instances another
+/// process is working on; pass 2 waits for them. Without `keep_going` the first failure stops.
+fn condense_instances(
+    dataset: &IdcDataset,
+    mine: &[usize],
+    keep_going: bool,
+    (worker, workers): (usize, usize),
+) -> Tally {
+    let bar = indicatif::ProgressBar::new(mine.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} instances, {elapsed} elapsed, ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("condense {}/{}", worker, workers));
+    let mut tally = Tally::default();
+    let mut record = |r: crate::Result<Outcome>, j: usize, bar: &indicatif::ProgressBar| {
+        match r {
+            Ok(o) => {
+                match o {
+                    Outcome::Condensed => tally.condensed += 1,
+                    Outcome::Loaded => tally.loaded += 1,
+                }
+                tally.done.push(j);
+            }
+            Err(e) => {
+                let name = dataset.instance_name(j).unwrap_or("?").to_string();
+                bar.suspend(|| eprintln!("error: instance {name} failed: {e}"));
+                tally.failures.push((name, e.to_string()));
+            }
+        }
+        bar.inc(1);
+        keep_going || tally.failures.is_empty()
+    };
+    // Pass 1: skip instances another process is working on; pass 2: wait for them.
+    let mut deferred = Vec::new();
+    let mut go_on = true;
+    for &j in mine {
+        go_on = match dataset.try_ensure_instance(j) {
+            Ok(None) => {
+                deferred.push(j);
+                true
+            }
+            Ok(Some(o)) => record(Ok(o), j, &bar),
+            Err(e) => record(Err(e), j, &bar),
+        };
+        if !go_on {
+            break;
+        }
+    }
+    for j in deferred {
+        if !go_on {
+            break;
+        }
+        go_on = record(dataset.ensure_instance(j), j, &bar);
+    }
+    bar.finish_and_clear();
+    tally
+}
+
+/// Images the dataset left out because they are broken (failures), as `(path, reason)`; images
+/// smaller than one patch are left out by policy and are not failures.
+fn bad_images(dataset: &IdcDataset) -> Vec<(String, String)> {
+    dataset
+        .skipped()
+        .iter()
+        .filter(|s| !s.reason.starts_with("smaller than one "))
+        .map(|s| (s.path.display().to_string(), s.reason.clone()))
+        .collect()
+}
+
+/// Runs the sub-command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let (worker, workers) = match &args.shard {
+        Some(s) => parse_shard(s)?,
+        None => (0, 1),
+    };
+    let config = resolve_config(&args)?;
+    let ratio = config.ratio;
+    let patch = PatchConfig {
+        scale: args.scale,
+        hr_patch: args.hr_patch,
+        step: args.step,
+        thresh_size: 0,
+    };
+    patch.validate()?;
+    if let Some(d) = &args.hr_dir
+        && !d.is_dir()
+    {
+        bail!("--hr-dir {} is not a directory", d.display());
+    }
+    // The cache exists before the default extractor is trained into it.
+    ShardCache::open(&args.cache)
+        .with_context(|| format!("creating cache {}", args.cache.display()))?;
+    let hr_dir = resolve_hr_dir(&args)?;
+    let (extractor, teacher) = resolve_models(&args, &hr_dir)?;
 
     let dataset = IdcDataset::builder(&hr_dir, patch)
-        .with_ratio(args.ratio)
+        .with_ratio(ratio)
         .with_condense_config(config)
         .with_models::<TrainBackend, _, _>(extractor, teacher, default_device())
         .with_cache_dir(&args.cache)
@@ -308,24 +394,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mine: Vec<usize> = (0..dataset.num_instances())
         .filter(|j| j % workers == worker)
         .collect();
-    let skipped = if worker == 0 {
-        dataset.skipped().len()
+    report_unsupported(&hr_dir);
+    // Images left out at build are reported by worker 0 only (every worker sees them).
+    let (skipped, mut failures) = if worker == 0 {
+        (dataset.skipped().len(), bad_images(&dataset))
     } else {
-        0
+        (0, Vec::new())
     };
-    let (condensed, loaded, failed) =
-        condense_instances(&dataset, &mine, skipped, (worker, workers));
+    let tally = if failures.is_empty() || args.keep_going {
+        condense_instances(&dataset, &mine, args.keep_going, (worker, workers))
+    } else {
+        Tally::default()
+    };
+    failures.extend(tally.failures.iter().cloned());
     let seconds = t0.elapsed().as_secs_f64();
+    let patches: usize = tally
+        .done
+        .iter()
+        .filter_map(|&j| dataset.instance_range(j))
+        .map(|r| r.len())
+        .sum();
     let summary = serde_json::json!({
         "instances": mine.len() + skipped,
-        "condensed": condensed,
-        "loaded": loaded,
-        "failed": failed,
+        "condensed": tally.condensed,
+        "loaded": tally.loaded,
+        "failed": failures.len(),
+        "failures": failures
+            .iter()
+            .map(|(i, r)| serde_json::json!({"instance": i, "reason": r}))
+            .collect::<Vec<_>>(),
         "seconds": seconds,
         "skipped": skipped,
         "worker": worker,
         "workers": workers,
-        "patches": mine.iter().filter_map(|&j| dataset.instance_range(j)).map(|r| r.len()).sum::<usize>(),
+        "patches": patches,
         "cache": args.cache,
         "hr_dir": hr_dir,
     });
@@ -335,17 +437,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "idc condense: {} instances ({} condensed, {} loaded, {} failed) in {:.1} s into {}",
             mine.len() + skipped,
-            condensed,
-            loaded,
-            failed,
+            tally.condensed,
+            tally.loaded,
+            failures.len(),
             seconds,
             args.cache.display()
         );
     }
-    if failed > 0 {
-        eprintln!("warning: {failed} instance(s) failed; see the messages above");
+    if !failures.is_empty() {
+        for (instance, reason) in &failures {
+            eprintln!("failed: {instance}: {reason}");
+        }
+        let stopped = if args.keep_going {
+            ""
+        } else {
+            " (stopped at the first; --keep-going condenses the others first)"
+        };
+        bail!("{} instance(s) failed{stopped}", failures.len());
     }
     Ok(())
+}
+
+/// Prints one line naming the files in `hr_dir` whose image format is not supported (they are
+/// not condensed), so they are not left out silently.
+fn report_unsupported(hr_dir: &Path) {
+    let files = crate::source::unsupported_images(hr_dir);
+    if files.is_empty() {
+        return;
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "warning: {} file(s) in an unsupported image format are not condensed \
+         (supported: {}): {}",
+        names.len(),
+        crate::image::io::IMAGE_EXTENSIONS.join(", "),
+        names.join(", ")
+    );
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! `idc inspect`: summarise and verify a shard cache.
 //!
 //! Without `--verify` only shard headers are read (and checked against the file sizes); with it
-//! every shard is read in full and its checksum verified. `--json` prints
-//! `{"instances","valid","invalid":[..],"patches","bytes","verified","manifest_instances"}`.
+//! every shard is read in full and its checksum verified. Both compare each shard's
+//! fingerprint with its `manifest.json` entry (swapped or copied shards are invalid). `--json` prints
+//! `{"instances","valid","invalid":[{"file","reason"}..],"patches","bytes","verified","manifest_instances"}`.
 //! The exit status is 1 when a shard is invalid, so scripts can gate on it.
 
 use crate::cache::ShardCache;
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("manifest   {} instances", m.instances.len());
         }
         for f in &report.invalid {
-            println!("INVALID    {f}");
+            println!("INVALID    {}: {}", f.file, f.reason);
         }
     }
     if !report.invalid.is_empty() {

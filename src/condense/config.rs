@@ -24,6 +24,7 @@ pub enum InitMode {
 
 /// Random Local Fourier Features (paper 3.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RlffConfig {
     /// `false`: ablation "w/o local feature": the batch-normalised extractor features are used as
     /// they are (identity 1x1 features, all `c` channels, no random channel subset).
@@ -45,6 +46,7 @@ pub struct RlffConfig {
 
 /// Neural Characteristic Function Discrepancy (paper eq. 2-3, NCFM's implementation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NcfdConfig {
     /// Frequencies `T` per step (t ~ N(0, sigma^2 I)).
     pub num_freqs: usize,
@@ -59,6 +61,7 @@ pub struct NcfdConfig {
 
 /// All settings of one condensation run (Algorithm 1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CondenseConfig {
     /// Condensation ratio `r` in (0, 1]: `n = max(1, ceil(r N))` synthetic patches per instance.
     pub ratio: f64,
@@ -178,6 +181,25 @@ impl CondenseConfig {
     /// Number of synthetic patches for `n_real` real ones: `max(1, ceil(r N))`, at most `N`.
     pub fn synthetic_count(&self, n_real: usize) -> usize {
         crate::config::reduced_count(n_real.max(1), self.ratio)
+    }
+
+    /// Cross-field check for configs a user writes: warm-up and assigning phases must fit in
+    /// `iters` (`warmup + assign <= iters`), else the group and pair losses never reach full
+    /// weight and the run silently condenses with a different loss than asked for. Not part of
+    /// [`Self::validate`] because short test and smoke runs cut the schedule on purpose.
+    pub fn validate_schedule(&self) -> Result<()> {
+        let phases = self.warmup.saturating_add(self.assign);
+        if phases > self.iters {
+            return Err(IdcError::config(
+                "warmup",
+                format!(
+                    "warmup ({}) + assign ({}) = {phases} exceeds iters ({}): the group and \
+                     pair losses would never reach full weight",
+                    self.warmup, self.assign, self.iters
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every field; [`crate::condense::Condenser::new`] calls it.

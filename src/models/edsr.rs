@@ -25,6 +25,7 @@ pub const DIV2K_RGB_MEAN: [f32; 3] = [0.4488, 0.4371, 0.4040];
 
 /// EDSR hyper-parameters, with BasicSR's argument names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EdsrConfig {
     /// Input channels (3 for RGB).
     pub num_in_ch: usize,

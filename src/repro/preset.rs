@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One network training budget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainSpec {
     /// `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
     pub arch: String,
@@ -23,6 +24,7 @@ pub struct TrainSpec {
 /// The Table-3 analogue: IDC variants (and a random control) condensed at `ratio` per image on
 /// the first `max_images` images, one student per variant and seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AblationSpec {
     /// Condensation ratio per image, in (0, 1].
     pub ratio: f64,
@@ -58,6 +60,7 @@ impl AblationSpec {
 
 /// Everything a reproduction run does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Preset {
     /// Preset name (`smoke`, `cpu`, `gpu`, `paper` or a custom one).
     pub name: String,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// the same weights; `--resume` refuses to continue a run whose config differs in anything but
 /// `iters`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// Architecture: `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
     pub arch: String,
