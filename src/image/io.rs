@@ -10,7 +10,14 @@
 //! - errors: zero-byte, non-image, truncated or otherwise undecodable files give
 //!   [`IdcError::Decode`]; zero-size and too-large images give [`IdcError::InvalidInput`]; file
 //!   system failures give [`IdcError::Io`]. Decoder panics (malformed data) are caught and
-//!   reported as `Decode`, never propagated.
+//!   reported as `Decode`, never propagated. A JPEG whose last scan has no end-of-image marker
+//!   (a cut download) is `Decode` too, as a truncated PNG always was;
+//! - EXIF orientation is **ignored**: pixels are used as stored. SR training and benchmark sets
+//!   (DIV2K, T91, BSD, Set5/Set14) carry no orientation tags, and the flip/rot90 augmentation
+//!   makes orientation irrelevant for training; rotate camera files beforehand if it matters;
+//! - one policy for a bad image everywhere (`idc eval`, `idc condense`, the datasets): it is an
+//!   error that names the file; `idc condense --keep-going` and the datasets'
+//!   `with_skip_bad_images(true)` are the explicit ways to go on without it.
 
 use super::Image;
 use crate::error::{IdcError, Result};
