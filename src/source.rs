@@ -267,6 +267,31 @@ impl FileIdentity {
 struct HashEntry {
     identity: FileIdentity,
     sha256: String,
+    /// Ties the hash to its path and identity: an entry edited by hand, merged from another cache
+    /// or damaged (a hash that is not the one this crate computed for this file) does not match
+    /// and is re-hashed, so shard fingerprints never rest on a hash nobody computed here.
+    #[serde(default)]
+    seal: String,
+}
+
+impl HashEntry {
+    fn new(key: &str, identity: FileIdentity, sha256: &str) -> HashEntry {
+        let seal = Self::seal_of(key, &identity, sha256);
+        HashEntry {
+            identity,
+            sha256: sha256.to_string(),
+            seal,
+        }
+    }
+
+    fn seal_of(key: &str, identity: &FileIdentity, sha256: &str) -> String {
+        let id = serde_json::to_string(identity).unwrap_or_default();
+        hex_sha256(format!("burn-idc sources v1|{key}|{id}|{sha256}").as_bytes())[..32].to_string()
+    }
+
+    fn is_sealed(&self, key: &str) -> bool {
+        self.seal == Self::seal_of(key, &self.identity, &self.sha256)
+    }
 }
 
 /// Content hashes of source images keyed by path and [`FileIdentity`], kept in
@@ -309,10 +334,11 @@ impl HashCache {
             return None;
         }
         let guard = self.entries.lock().ok()?;
+        let key = Self::key(path);
         guard
             .0
-            .get(&Self::key(path))
-            .filter(|e| &e.identity == id)
+            .get(&key)
+            .filter(|e| &e.identity == id && e.is_sealed(&key))
             .map(|e| e.sha256.clone())
     }
 
@@ -321,13 +347,9 @@ impl HashCache {
             return;
         }
         if let Ok(mut guard) = self.entries.lock() {
-            guard.0.insert(
-                Self::key(path),
-                HashEntry {
-                    identity,
-                    sha256: sha256.to_string(),
-                },
-            );
+            let key = Self::key(path);
+            let entry = HashEntry::new(&key, identity, sha256);
+            guard.0.insert(key, entry);
             guard.1 = true;
         }
     }
@@ -447,11 +469,27 @@ mod tests {
         cache.save().unwrap();
         assert!(d.path().join(HashCache::FILE).exists());
 
-        // A reopened cache answers from the file: planting a wrong hash for the same identity
-        // shows it is used (the only way to observe a skipped read).
+        // A hash edited into the file (not the one computed for this file) is not trusted on
+        // file identity: the image is hashed again.
         let text = std::fs::read_to_string(d.path().join(HashCache::FILE)).unwrap();
         let planted = text.replace(&plain.content_hash, &"0".repeat(64));
-        std::fs::write(d.path().join(HashCache::FILE), planted).unwrap();
+        std::fs::write(d.path().join(HashCache::FILE), &planted).unwrap();
+        let tampered = HashCache::open(d.path());
+        let rehashed =
+            probe_image_cached(d.path(), &img, &patch(), Some(&tampered), false).unwrap();
+        assert_eq!(rehashed.content_hash, plain.content_hash);
+
+        // A reopened cache answers from the file: a planted hash with a valid seal is used (the
+        // only way to observe a skipped read).
+        let key = HashCache::key(&img);
+        let mut entries: HashMap<String, HashEntry> = serde_json::from_str(&text).unwrap();
+        let e = entries.get_mut(&key).unwrap();
+        *e = HashEntry::new(&key, e.identity.clone(), &"0".repeat(64));
+        std::fs::write(
+            d.path().join(HashCache::FILE),
+            serde_json::to_vec(&entries).unwrap(),
+        )
+        .unwrap();
         let reopened = HashCache::open(d.path());
         let hit = probe_image_cached(d.path(), &img, &patch(), Some(&reopened), false).unwrap();
         assert_eq!(hit.content_hash, "0".repeat(64));
