@@ -90,6 +90,13 @@ pub struct CondenseReport {
     pub timings: CondenseTimings,
 }
 
+/// Instances to condense together by default ([`Condenser::condense_batch`]): 1 on the CPU
+/// (`benches/condense_throughput`: batching there saves only per-op overhead), 16 with CUDA
+/// (one instance's few synthetic patches leave a GPU mostly idle).
+pub fn default_batch_instances() -> usize {
+    if cfg!(feature = "cuda") { 16 } else { 1 }
+}
+
 /// Derives an independent random stream for `purpose`.
 pub(crate) fn stream(seed: u64, purpose: u64) -> StdRng {
     StdRng::seed_from_u64(crate::seed::mix_seed(seed, purpose, 0))
