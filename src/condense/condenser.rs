@@ -106,6 +106,13 @@ pub struct CondenseReport {
     pub timings: CondenseTimings,
 }
 
+/// Instances to condense together by default ([`Condenser::condense_batch`]): 1 on the CPU
+/// (`benches/condense_throughput`: batching there saves only per-op overhead), 16 with CUDA
+/// (one instance's few synthetic patches leave a GPU mostly idle).
+pub fn default_batch_instances() -> usize {
+    if cfg!(feature = "cuda") { 16 } else { 1 }
+}
+
 /// Derives an independent random stream for `purpose`.
 pub(crate) fn stream(seed: u64, purpose: u64) -> StdRng {
     StdRng::seed_from_u64(crate::seed::mix_seed(seed, purpose, 0))
@@ -198,20 +205,83 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         seed: u64,
         on_step: &mut dyn FnMut(&StepLoss),
     ) -> Result<CondensedInstance> {
+        self.condense_batch_with(&[(instance, seed)], &mut |_, rec| on_step(rec))
+            .pop()
+            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))
+    }
+
+    /// Condenses the `(instance, seed)` jobs together: one extractor forward and backward per
+    /// step over all their synthetic patches (a GPU is busy only with many patches at once),
+    /// everything else per instance, so each result equals [`Condenser::condense`] of that job
+    /// up to float reassociation. Instances must share the LR patch size; one failing instance
+    /// (bad input, non-finite loss) leaves the others running.
+    pub fn condense_batch(&self, jobs: &[(&Instance, u64)]) -> Vec<Result<CondensedInstance>> {
+        self.condense_batch_with(jobs, &mut |_, _| {})
+    }
+
+    /// [`Condenser::condense_batch`] calling `on_step(job index, step)` after every step.
+    pub fn condense_batch_with(
+        &self,
+        jobs: &[(&Instance, u64)],
+        on_step: &mut dyn FnMut(usize, &StepLoss),
+    ) -> Vec<Result<CondensedInstance>> {
         let t_start = Instant::now();
-        let mut run = CondenseRun::prepare(self.real_context(), self.extractor, instance, seed)?;
+        let mut runs: Vec<Result<CondenseRun<'_, B>>> = jobs
+            .iter()
+            .map(|&(instance, seed)| {
+                CondenseRun::prepare(self.real_context(), self.extractor, instance, seed)
+            })
+            .collect();
+        check_same_patch_size(&mut runs);
         let t_steps = Instant::now();
         for j in 0..self.config.iters {
-            let ts = Instant::now();
-            let rec = run.step(self.extractor, j)?;
-            on_step(&rec);
-            run.record(rec, ts);
+            step_batch(&mut runs, self.extractor, j, on_step);
         }
         let steps_s = t_steps.elapsed().as_secs_f64();
         let t_teacher = Instant::now();
-        let (lr, hr) = self.label_with_teacher(run.syn.x.clone())?;
+        let labelled = self.label_batch(&runs);
         let teacher_s = t_teacher.elapsed().as_secs_f64();
-        Ok(run.finish_report(lr, hr, steps_s, teacher_s, t_start))
+        let mut labelled = match labelled {
+            Ok(l) => l.into_iter(),
+            Err(e) => {
+                let live = runs.iter().filter(|r| r.is_ok()).count();
+                let mut errors = spread_error(e, live).into_iter();
+                return runs
+                    .into_iter()
+                    .map(|r| {
+                        Err(r
+                            .err()
+                            .or_else(|| errors.next())
+                            .unwrap_or_else(|| IdcError::Model("internal: teacher failed".into())))
+                    })
+                    .collect();
+            }
+        };
+        runs.into_iter()
+            .map(|run| {
+                let run = run?;
+                let (lr, hr) = labelled.next().unwrap_or_default();
+                Ok(run.finish_report(lr, hr, steps_s, teacher_s, t_start))
+            })
+            .collect()
+    }
+
+    /// Teacher targets for every live run's synthetic patches, in one batch (chunked by
+    /// `teacher_chunk`), split back per run.
+    fn label_batch(&self, runs: &[Result<CondenseRun<'_, B>>]) -> Result<Vec<LabelledPatches>> {
+        let live: Vec<&CondenseRun<'_, B>> = runs.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if live.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = Tensor::cat(live.iter().map(|r| r.syn.x.clone()).collect(), 0);
+        let (mut lr, mut hr) = self.label_with_teacher(x)?;
+        let mut out = Vec::with_capacity(live.len());
+        for r in live.iter().rev() {
+            let n = r.syn.count();
+            out.push((lr.split_off(lr.len() - n), hr.split_off(hr.len() - n)));
+        }
+        out.reverse();
+        Ok(out)
     }
 
     fn real_context(&self) -> RealContext<'_, B> {
@@ -232,6 +302,153 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             hr.extend(batch_to_images::<Inner<B>>(up.inner())?);
         }
         Ok((lr, hr))
+    }
+}
+
+/// One run's synthetic LR patches and their teacher HR targets.
+type LabelledPatches = (Vec<Image>, Vec<Image>);
+
+/// `e` for each of `n` runs sharing a failure: the first gets `e` itself (a batch of one keeps
+/// its error's kind), the others its message.
+fn spread_error(e: IdcError, n: usize) -> Vec<IdcError> {
+    let rest: Vec<IdcError> = (1..n).map(|_| IdcError::Model(e.to_string())).collect();
+    std::iter::once(e).chain(rest).take(n.max(1)).collect()
+}
+
+/// Fails the runs whose LR patch size differs from the first live run's (they cannot share
+/// one extractor batch).
+fn check_same_patch_size<B: AutodiffBackend>(runs: &mut [Result<CondenseRun<'_, B>>]) {
+    let mut first: Option<[usize; 3]> = None;
+    for run in runs.iter_mut() {
+        let Ok(r) = run else { continue };
+        let [_, c, h, w] = r.syn.x.dims();
+        match first {
+            None => first = Some([c, h, w]),
+            Some(d) if d != [c, h, w] => {
+                *run = Err(IdcError::InvalidInput(format!(
+                    "batched instance {}: LR patches {c}x{h}x{w}, the batch's are {}x{}x{}",
+                    r.name, d[0], d[1], d[2]
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Step `j` of every live run: one extractor forward over the concatenated synthetic patches,
+/// per-run losses on their slice of the features, one backward of the sum, per-run Adam. A run
+/// whose step fails becomes its error; the others go on.
+fn step_batch<B: AutodiffBackend, E: FeatureExtractor<B>>(
+    runs: &mut [Result<CondenseRun<'_, B>>],
+    extractor: &E,
+    j: usize,
+    on_step: &mut dyn FnMut(usize, &StepLoss),
+) {
+    let started = Instant::now();
+    let live: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].is_ok()).collect();
+    let Some(batch) = SyntheticBatch::new(runs, &live) else {
+        return;
+    };
+    let feats = extractor.features(batch.leaf.clone());
+    let mut losses = Vec::new();
+    let mut recs = Vec::new();
+    for (k, &i) in live.iter().enumerate() {
+        let Ok(run) = &mut runs[i] else { continue };
+        match run.step_loss(batch.part(&feats, k), j) {
+            Ok((loss, rec)) => {
+                if let Some(l) = loss {
+                    losses.push((k, l));
+                }
+                recs.push((i, rec));
+            }
+            Err(e) => runs[i] = Err(e),
+        }
+    }
+    if let Err(e) = batch.update(runs, &live, losses, j) {
+        for (i, e) in live.iter().zip(spread_error(e, live.len())) {
+            runs[*i] = Err(e);
+        }
+        return;
+    }
+    for (i, rec) in recs {
+        if let Ok(run) = &mut runs[i] {
+            on_step(i, &rec);
+            run.record(rec, started);
+        }
+    }
+}
+
+/// The live runs' synthetic patches concatenated along the batch axis as one autodiff leaf.
+struct SyntheticBatch<B: AutodiffBackend> {
+    leaf: Tensor<B, 4>,
+    /// `(offset, count)` of each live run's patches in the batch.
+    spans: Vec<(usize, usize)>,
+}
+
+impl<B: AutodiffBackend> SyntheticBatch<B> {
+    /// None when no run is live.
+    fn new(runs: &[Result<CondenseRun<'_, B>>], live: &[usize]) -> Option<Self> {
+        let xs: Vec<Tensor<Inner<B>, 4>> = live
+            .iter()
+            .filter_map(|&i| runs[i].as_ref().ok().map(|r| r.syn.x.clone()))
+            .collect();
+        let mut spans = Vec::with_capacity(xs.len());
+        let mut offset = 0;
+        for x in &xs {
+            let n = x.dims()[0];
+            spans.push((offset, n));
+            offset += n;
+        }
+        // One run: no concatenation, so a single condense is exactly the unbatched one.
+        let x = match xs.len() {
+            0 => return None,
+            1 => xs.into_iter().next()?,
+            _ => Tensor::cat(xs, 0),
+        };
+        Some(Self {
+            leaf: Tensor::<B, 4>::from_inner(x).require_grad(),
+            spans,
+        })
+    }
+
+    /// Live run `k`'s part of a batch tensor (the whole tensor for a batch of one).
+    fn part<BB: burn::tensor::backend::Backend, const D: usize>(
+        &self,
+        t: &Tensor<BB, D>,
+        k: usize,
+    ) -> Tensor<BB, D> {
+        let (offset, n) = self.spans[k];
+        if self.spans.len() == 1 {
+            t.clone()
+        } else {
+            t.clone().narrow(0, offset, n)
+        }
+    }
+
+    /// Backward of the sum of `losses` (live run index, loss), then Adam for each run that had
+    /// a loss. The sum's gradient on run `k`'s pixels is its own loss's gradient.
+    fn update(
+        &self,
+        runs: &mut [Result<CondenseRun<'_, B>>],
+        live: &[usize],
+        losses: Vec<(usize, Tensor<B, 1>)>,
+        j: usize,
+    ) -> Result<()> {
+        let Some(total) = losses.iter().map(|(_, l)| l.clone()).reduce(|a, b| a + b) else {
+            return Ok(());
+        };
+        let grads = total.backward();
+        let g = self
+            .leaf
+            .grad(&grads)
+            .ok_or_else(|| IdcError::Model("no gradient reached the synthetic pixels".into()))?;
+        for (k, _) in losses {
+            if let Ok(run) = &mut runs[live[k]] {
+                let cfg = run.real.config();
+                run.syn.adam_step(self.part(&g, k), (j + 1) as i32, cfg);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -283,9 +500,9 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
         })
     }
 
-    /// The pixels as a fresh autodiff leaf for this step's forward and backward.
-    fn leaf(&self) -> Tensor<B, 4> {
-        Tensor::<B, 4>::from_inner(self.x.clone()).require_grad()
+    /// Number of synthetic patches.
+    fn count(&self) -> usize {
+        self.x.dims()[0]
     }
 
     /// Adam on the pixels with gradient `g` at step `t` (1-based), then clamp to `[0, 1]`.
@@ -302,8 +519,8 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
 }
 
 /// One instance's condensation state: its real side, synthetic patches with Adam moments, the
-/// multi-level matching state and the per-step record. Batched multi-instance condensation
-/// would hold one per instance and share the extractor pass over their synthetic patches.
+/// multi-level matching state and the per-step record. A batch holds one per instance and
+/// shares the extractor pass over their synthetic patches.
 struct CondenseRun<'a, B: AutodiffBackend> {
     name: String,
     seed: u64,
@@ -342,8 +559,14 @@ impl<'a, B: AutodiffBackend> CondenseRun<'a, B> {
         })
     }
 
-    /// Phase 3, step `j`: draw, synthetic forward, losses, backward and the Adam update.
-    fn step<E: FeatureExtractor<B>>(&mut self, extractor: &E, j: usize) -> Result<StepLoss> {
+    /// Phase 3, step `j` given this run's synthetic features `feats` (their part of the batch
+    /// forward): draw, losses and the record. A non-finite loss is the run's error (it is then
+    /// left out of the backward).
+    fn step_loss(
+        &mut self,
+        feats: Tensor<B, 4>,
+        j: usize,
+    ) -> Result<(Option<Tensor<B, 1>>, StepLoss)> {
         let cfg = self.real.config();
         let plan = schedule::plan(cfg, j);
         let fresh = self.real.fresh_draw()?;
@@ -351,23 +574,20 @@ impl<'a, B: AutodiffBackend> CondenseRun<'a, B> {
             Some(d) => (d, None),
             None => self.real.bank_entry(j),
         };
-        let xa = self.syn.leaf();
-        let bn = self.real.stats.apply(extractor.features(xa.clone()));
+        let bn = self.real.stats.apply(feats);
         let (loss, mut rec) = self
             .matching
             .step_loss(&self.real, dd, slot, &plan, bn, j)?;
-        if let Some(loss) = loss {
+        if let Some(loss) = &loss {
             rec.total = loss.clone().into_scalar().to_f64_lossy();
-            let grads = loss.backward();
-            let g = xa.grad(&grads).ok_or_else(|| {
-                IdcError::Model("no gradient reached the synthetic pixels".into())
-            })?;
-            self.syn.adam_step(g, (j + 1) as i32, cfg);
         }
         if !rec.total.is_finite() {
-            return Err(IdcError::Model(format!("non-finite loss at step {j}")));
+            return Err(IdcError::Model(format!(
+                "{}: non-finite loss at step {j}",
+                self.name
+            )));
         }
-        Ok(rec)
+        Ok((loss, rec))
     }
 
     /// Keeps step `rec`, started at `started`.
@@ -636,5 +856,97 @@ pub(crate) mod tests {
         let other = toy_instance(8, 12, 99);
         let d = crate::condense::instance_ncfd(&net, &cfg, &inst.lr, &other.lr, 3, &dev).unwrap();
         assert!(d > same + 1e-3, "{d}");
+    }
+
+    /// Largest absolute pixel difference between two runs' synthetic LR patches.
+    fn max_abs_diff(a: &CondensedInstance, b: &CondensedInstance) -> f32 {
+        assert_eq!(a.lr.len(), b.lr.len());
+        a.lr.iter()
+            .zip(&b.lr)
+            .flat_map(|(x, y)| x.data.iter().zip(&y.data).map(|(p, q)| (p - q).abs()))
+            .fold(0.0, f32::max)
+    }
+
+    /// Three instances of different sizes (so different patch counts, groups and quotas).
+    fn three_instances() -> Vec<(Instance, u64)> {
+        [(10, 21), (16, 22), (6, 23)]
+            .into_iter()
+            .enumerate()
+            .map(|(k, (n, seed))| {
+                let mut inst = toy_instance(n, 12, seed);
+                inst.name = format!("toy{k}");
+                (inst, 100 + k as u64)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batch_of_three_matches_separate_runs_and_is_deterministic() {
+        use burn::module::Module;
+        let dev = Default::default();
+        let net = crate::models::edsr::EdsrConfig::from_arch("edsr:8x1", 2)
+            .unwrap()
+            .init_seeded::<AB>(&dev, 3)
+            .no_grad();
+        let mut cfg = small_config();
+        cfg.iters = 20;
+        let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+        let jobs = three_instances();
+        let refs: Vec<(&Instance, u64)> = jobs.iter().map(|(i, s)| (i, *s)).collect();
+        let batched: Vec<CondensedInstance> = cond
+            .condense_batch(&refs)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let sizes: Vec<usize> = batched.iter().map(|b| b.lr.len()).collect();
+        assert_eq!(sizes, vec![3, 4, 2]);
+        for ((inst, seed), b) in jobs.iter().zip(&batched) {
+            let alone = cond.condense(inst, *seed).unwrap();
+            let d = max_abs_diff(&alone, b);
+            assert!(d <= 1e-4, "{}: batched vs alone differ by {d}", inst.name);
+            assert_eq!(alone.report.quotas, b.report.quotas);
+            assert_eq!(alone.report.steps.len(), cfg.iters);
+            assert_eq!(b.report.steps.len(), cfg.iters);
+            assert_eq!(b.report.name, inst.name);
+            let dh = alone
+                .hr
+                .iter()
+                .zip(&b.hr)
+                .flat_map(|(x, y)| x.data.iter().zip(&y.data).map(|(p, q)| (p - q).abs()));
+            assert!(dh.fold(0.0, f32::max) <= 1e-3);
+        }
+        let again = cond.condense_batch(&refs);
+        for (a, b) in again.into_iter().zip(&batched) {
+            let a = a.unwrap();
+            for (x, y) in a.lr.iter().zip(&b.lr) {
+                assert_eq!(x.data, y.data, "two batched runs must be bit-identical");
+            }
+            assert_eq!(a.report.steps, b.report.steps);
+        }
+    }
+
+    #[test]
+    fn failed_instance_in_a_batch_leaves_the_others() {
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(6, 1, &dev);
+        let mut cfg = small_config();
+        cfg.iters = 4;
+        let cond = Condenser::new(cfg, &net, &net, dev).unwrap();
+        let good = toy_instance(8, 12, 2);
+        let empty = Instance {
+            name: "e".into(),
+            lr: vec![],
+        };
+        let other_size = toy_instance(8, 10, 3);
+        let out = cond.condense_batch(&[(&empty, 0), (&good, 5), (&other_size, 1)]);
+        assert!(out[0].is_err());
+        assert!(
+            out[2].is_err(),
+            "a different patch size cannot join the batch"
+        );
+        let alone = cond.condense(&good, 5).unwrap();
+        let batched = out.into_iter().nth(1).unwrap().unwrap();
+        assert_eq!(max_abs_diff(&alone, &batched), 0.0);
+        assert!(cond.condense_batch(&[]).is_empty());
     }
 }

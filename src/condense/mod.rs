@@ -26,6 +26,7 @@ pub mod schedule;
 
 pub use condenser::{
     CondenseReport, CondenseTimings, CondensedInstance, Condenser, Instance, StepLoss,
+    default_batch_instances,
 };
 pub use config::{CondenseConfig, InitMode, NcfdConfig, RlffConfig};
 

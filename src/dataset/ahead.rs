@@ -210,6 +210,10 @@ pub(crate) trait CondenseTarget: Send + Sync + 'static {
     fn is_done(&self, j: usize) -> bool;
     /// Loads or condenses instance `j` (under its lock) without keeping it in memory.
     fn ensure(&self, j: usize) -> Result<()>;
+    /// [`Self::ensure`] of each of `js`, condensing them together where the target can.
+    fn ensure_many(&self, js: &[usize]) -> Vec<Result<()>> {
+        js.iter().map(|&j| self.ensure(j)).collect()
+    }
 }
 
 /// Background condense-ahead thread (see the module docs).
@@ -277,12 +281,21 @@ fn run(
     idle: Arc<(Mutex<bool>, Condvar)>,
 ) {
     let n = target.num_instances();
+    let batch = crate::condense::default_batch_instances();
     let mut attempted = vec![false; n];
     let mut cursor = 0usize;
-    let work = |j: usize, attempted: &mut Vec<bool>| {
-        if j < n && !attempted[j] && !target.is_done(j) {
-            attempted[j] = true;
-            if let Err(e) = target.ensure(j) {
+    let work = |js: &[usize], attempted: &mut Vec<bool>| {
+        let todo: Vec<usize> = js
+            .iter()
+            .copied()
+            .filter(|&j| j < n && !attempted[j] && !target.is_done(j))
+            .collect();
+        todo.iter().for_each(|&j| attempted[j] = true);
+        if todo.is_empty() {
+            return;
+        }
+        for (j, r) in todo.iter().zip(target.ensure_many(&todo)) {
+            if let Err(e) = r {
                 eprintln!("warning: condense-ahead of instance {j}: {e}");
             }
         }
@@ -293,7 +306,7 @@ fn run(
         }
         match rx.try_recv() {
             Ok(j) => {
-                work(j, &mut attempted);
+                work(&[j], &mut attempted);
                 continue;
             }
             Err(TryRecvError::Disconnected) => break,
@@ -303,7 +316,12 @@ fn run(
             cursor += 1;
         }
         if cursor < n {
-            work(cursor, &mut attempted);
+            // The next `batch` instances without a shard, condensed together.
+            let next: Vec<usize> = (cursor..n)
+                .filter(|&j| !attempted[j] && !target.is_done(j))
+                .take(batch)
+                .collect();
+            work(&next, &mut attempted);
             continue;
         }
         // Sweep finished: report idle, then only serve hints until the dataset goes away.
@@ -315,7 +333,7 @@ fn run(
             c.notify_all();
         }
         match rx.recv() {
-            Ok(j) => work(j, &mut attempted),
+            Ok(j) => work(&[j], &mut attempted),
             Err(_) => break,
         }
     }

@@ -25,7 +25,19 @@ pub trait InstanceCondenser: Send + Sync {
         n: usize,
         seed: u64,
     ) -> Result<(Vec<Image>, Vec<Image>)>;
+
+    /// [`Self::condense`] of each `(instance, n, seed)` job, one result per job. Condensers that
+    /// can share work across instances (one extractor pass per step) override it; the results
+    /// must match per-job `condense` up to float reassociation.
+    fn condense_batch(&self, jobs: &[(&Instance, usize, u64)]) -> Vec<Result<CondensedPatches>> {
+        jobs.iter()
+            .map(|&(instance, n, seed)| self.condense(instance, n, seed))
+            .collect()
+    }
 }
+
+/// The synthetic `(lr, hr)` patches of one instance.
+pub type CondensedPatches = (Vec<Image>, Vec<Image>);
 
 /// [`InstanceCondenser`] over the IDC [`Condenser`] (Algorithm 1) with owned models.
 pub struct BurnCondenser<B: AutodiffBackend, E, T> {
@@ -96,21 +108,49 @@ where
         n: usize,
         seed: u64,
     ) -> Result<(Vec<Image>, Vec<Image>)> {
-        let condenser = Condenser::new(
+        self.condense_batch(&[(instance, n, seed)])
+            .pop()
+            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))
+    }
+
+    fn condense_batch(&self, jobs: &[(&Instance, usize, u64)]) -> Vec<Result<CondensedPatches>> {
+        let condenser = match Condenser::new(
             self.config.clone(),
             self.extractor.as_ref(),
             self.teacher.as_ref(),
             self.device.clone(),
-        )?;
-        let expected = self.config.synthetic_count(instance.lr.len());
-        if expected != n {
-            return Err(IdcError::config(
-                "ratio",
-                format!("condenser makes {expected} patches, dataset expects {n}"),
-            ));
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = e.to_string();
+                let mut errs = vec![Err(e)];
+                errs.extend((1..jobs.len()).map(|_| Err(IdcError::Model(msg.clone()))));
+                errs.truncate(jobs.len());
+                return errs;
+            }
+        };
+        // Jobs whose patch count disagrees with the config fail alone; the rest run together.
+        let mut out: Vec<Option<Result<CondensedPatches>>> = jobs
+            .iter()
+            .map(|&(instance, n, _)| {
+                let expected = self.config.synthetic_count(instance.lr.len());
+                (expected != n).then(|| {
+                    Err(IdcError::config(
+                        "ratio",
+                        format!("condenser makes {expected} patches, dataset expects {n}"),
+                    ))
+                })
+            })
+            .collect();
+        let runnable: Vec<usize> = (0..jobs.len()).filter(|&k| out[k].is_none()).collect();
+        let batch: Vec<(&Instance, u64)> =
+            runnable.iter().map(|&k| (jobs[k].0, jobs[k].2)).collect();
+        for (k, r) in runnable.into_iter().zip(condenser.condense_batch(&batch)) {
+            out[k] = Some(r.map(|c| (c.lr, c.hr)));
         }
-        let out = condenser.condense(instance, seed)?;
-        Ok((out.lr, out.hr))
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(IdcError::Model("internal: job not run".into()))))
+            .collect()
     }
 }
 /// Test doubles: a fast deterministic [`InstanceCondenser`] (no network, no gradient); compiled

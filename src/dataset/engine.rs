@@ -5,11 +5,11 @@
 
 use super::ahead::{self, ProgressFn, ProgressState};
 use super::condenser::InstanceCondenser;
-use crate::cache::{Fetched, GetOrCreate, Shard, ShardCache, shard};
+use crate::cache::{Fetched, GetOrCreate, InstanceLock, Shard, ShardCache, shard};
 use crate::condense::{CondenseConfig, Instance};
 use crate::config::{PatchConfig, fingerprint};
 use crate::error::{IdcError, Result};
-use crate::image::SrPair;
+use crate::image::{Image, SrPair};
 use crate::source::{self, HashCache, SkipPolicy, SkippedImage, SourceImage};
 use serde::Serialize;
 use std::cell::Cell;
@@ -389,12 +389,13 @@ impl Engine {
 
     /// Decodes the instance's image, cuts its real pairs and condenses them into its shard.
     fn condense(&self, info: &InstanceInfo) -> Result<Shard> {
-        let (lr_real, _hr_real) = source::load_pairs(&info.src, &self.patch)?;
-        let instance = Instance {
-            name: info.src.name.clone(),
-            lr: lr_real,
-        };
+        let instance = load_instance(info, &self.patch)?;
         let (lr, hr) = self.condenser.condense(&instance, info.n, info.seed)?;
+        self.make_shard(info, lr, hr)
+    }
+
+    /// The shard of `info` from its condensed patches (checked against `n_j`).
+    fn make_shard(&self, info: &InstanceInfo, lr: Vec<Image>, hr: Vec<Image>) -> Result<Shard> {
         if lr.len() != info.n || hr.len() != info.n {
             return Err(IdcError::InvalidInput(format!(
                 "condenser returned {} LR / {} HR patches for {}, expected {}",
@@ -411,6 +412,128 @@ impl Engine {
             hr,
         })
     }
+
+    /// Loads or condenses instances `js` like [`Self::obtain_with`] without keeping them, but
+    /// condenses those without a valid shard together ([`InstanceCondenser::condense_batch`]).
+    /// Each instance keeps its own lock, fingerprint and shard; one result per instance
+    /// (`Ok(None)`: without `blocking`, another holder has its lock).
+    pub(crate) fn ensure_batch(
+        &self,
+        js: &[usize],
+        blocking: bool,
+    ) -> Vec<Result<Option<Outcome>>> {
+        let mut out: Vec<Option<Result<Option<Outcome>>>> = js.iter().map(|_| None).collect();
+        let mut claimed = Vec::new();
+        for (k, &j) in js.iter().enumerate() {
+            match self.claim(j, blocking) {
+                Ok(Claim::Loaded) => out[k] = Some(Ok(Some(Outcome::Loaded))),
+                Ok(Claim::Busy) => out[k] = Some(Ok(None)),
+                Ok(Claim::Mine(info, lock)) => match load_instance(info, &self.patch) {
+                    Ok(instance) => claimed.push((k, info, lock, instance)),
+                    Err(e) => out[k] = Some(Err(e)),
+                },
+                Err(e) => out[k] = Some(Err(e)),
+            }
+        }
+        let t0 = Instant::now();
+        let jobs: Vec<(&Instance, usize, u64)> = claimed
+            .iter()
+            .map(|(_, info, _, instance)| (instance, info.n, info.seed))
+            .collect();
+        let results = self.condenser.condense_batch(&jobs);
+        let share = t0.elapsed() / claimed.len().max(1) as u32;
+        for ((k, info, lock, _), r) in claimed.into_iter().zip(results) {
+            let stored = r
+                .and_then(|(lr, hr)| self.make_shard(info, lr, hr))
+                .and_then(|s| self.cache.put(&info.src.name, &s).map(|_| ()));
+            drop(lock);
+            out[k] = Some(stored.map(|()| {
+                self.progress.condensed_in(share);
+                Some(Outcome::Condensed)
+            }));
+        }
+        js.iter()
+            .zip(out)
+            .map(|(&j, r)| {
+                let r = r.unwrap_or_else(|| Err(IdcError::Model("internal: not handled".into())));
+                self.count(j, &r);
+                r
+            })
+            .collect()
+    }
+
+    /// Instance `j` for [`Self::ensure_batch`]: a valid shard (loaded), another holder's lock
+    /// (busy), or its lock taken so this call condenses it (the checks of
+    /// [`ShardCache::get_or_create`]).
+    fn claim(&self, j: usize, blocking: bool) -> Result<Claim<'_>> {
+        let info = self
+            .instances
+            .get(j)
+            .ok_or_else(|| IdcError::InvalidInput(format!("instance {j} out of range")))?;
+        let name = &info.src.name;
+        let valid = || {
+            let s = self.cache.load(name, &info.fingerprint)?;
+            self.check_shard(info, &s, &self.cache.shard_path(name))
+        };
+        if !self.needs_rebuild(j) {
+            match valid() {
+                Ok(()) => return Ok(Claim::Loaded),
+                Err(e) if self.mode == CacheMode::LoadOnly => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let lock_path = shard::lock_path(self.cache.dir(), name);
+        let lock = if blocking {
+            InstanceLock::acquire_path(&lock_path)?
+        } else {
+            match InstanceLock::try_acquire_path(&lock_path)? {
+                Some(l) => l,
+                None => return Ok(Claim::Busy),
+            }
+        };
+        // Someone may have written it while we waited for the lock.
+        if !self.needs_rebuild(j) && valid().is_ok() {
+            return Ok(Claim::Loaded);
+        }
+        Ok(Claim::Mine(info, lock))
+    }
+
+    /// The counters of [`Self::obtain_with`] and [`Self::obtain_inner`] for one batched result.
+    fn count(&self, j: usize, r: &Result<Option<Outcome>>) {
+        match r {
+            Ok(Some(Outcome::Loaded)) => {
+                self.loaded.fetch_add(1, Ordering::Relaxed);
+                self.mark_done(j);
+            }
+            Ok(Some(Outcome::Condensed)) => {
+                if let Ok(mut s) = self.rebuilt.lock() {
+                    s.insert(j);
+                }
+                self.condensed.fetch_add(1, Ordering::Relaxed);
+                self.mark_done(j);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What [`Engine::claim`] found for one instance.
+enum Claim<'a> {
+    Loaded,
+    Busy,
+    Mine(&'a InstanceInfo, InstanceLock),
+}
+
+/// Decodes the instance's image and cuts its real LR patches.
+fn load_instance(info: &InstanceInfo, patch: &PatchConfig) -> Result<Instance> {
+    let (lr_real, _hr_real) = source::load_pairs(&info.src, patch)?;
+    Ok(Instance {
+        name: info.src.name.clone(),
+        lr: lr_real,
+    })
 }
 
 impl ahead::CondenseTarget for Engine {
@@ -424,6 +547,13 @@ impl ahead::CondenseTarget for Engine {
 
     fn ensure(&self, j: usize) -> Result<()> {
         self.obtain(j, false).map(|_| ())
+    }
+
+    fn ensure_many(&self, js: &[usize]) -> Vec<Result<()>> {
+        self.ensure_batch(js, true)
+            .into_iter()
+            .map(|r| r.map(|_| ()))
+            .collect()
     }
 }
 
@@ -578,5 +708,41 @@ mod tests {
             builder(empty.path(), cache.path(), fake).build(),
             Err(IdcError::InvalidInput(_))
         ));
+    }
+
+    #[test]
+    fn batched_ensure_condenses_missing_loads_valid_and_matches_one_at_a_time() {
+        let hr = tempfile::tempdir().unwrap();
+        let (one, many) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write_images(hr.path(), 4, 32);
+        let fake = Arc::new(FakeCondenser::new(2, "a"));
+        let ds = builder(hr.path(), one.path(), fake.clone())
+            .build()
+            .unwrap();
+        ds.condense_all().unwrap();
+        let ds = builder(hr.path(), many.path(), fake.clone())
+            .build()
+            .unwrap();
+        let first: Vec<_> = ds.ensure_instances(&[1], false).into_iter().collect();
+        assert!(matches!(first[..], [Ok(Some(Outcome::Condensed))]));
+        let out = ds.ensure_instances(&[0, 1, 2, 3], true);
+        let outcomes: Vec<Outcome> = out.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        use Outcome::{Condensed as C, Loaded as L};
+        assert_eq!(outcomes, vec![C, L, C, C]);
+        assert_eq!(ds.stats().condensed, 4);
+        assert_eq!(ds.stats().loaded, 1);
+        assert_eq!(ds.progress().done, 4);
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 8);
+        assert!(ds.ensure_instances(&[9], true)[0].is_err());
+        assert_eq!(ds.stats().failed, 1);
+        assert!(verify_cache(many.path()).unwrap().invalid.is_empty());
+        for j in 0..4 {
+            let name = ds.shard_path(j).unwrap();
+            let file = name.file_name().unwrap();
+            assert_eq!(
+                std::fs::read(one.path().join(file)).unwrap(),
+                std::fs::read(&name).unwrap()
+            );
+        }
     }
 }

@@ -339,6 +339,13 @@ impl IdcDataset {
         Ok(self.engine.obtain_with(j, false, false)?.map(|(_, o)| o))
     }
 
+    /// [`Self::try_ensure_instance`] (or, with `blocking`, [`Self::ensure_instance`]) of each of
+    /// `js`, condensing those without a valid shard together in one batch (one extractor pass
+    /// per step over all of them). One result per instance.
+    pub fn ensure_instances(&self, js: &[usize], blocking: bool) -> Vec<Result<Option<Outcome>>> {
+        self.engine.ensure_batch(js, blocking)
+    }
+
     /// Condenses (or validates) every instance in order; returns the first error after trying
     /// all of them.
     pub fn condense_all(&self) -> Result<()> {

@@ -1,0 +1,167 @@
+//! `condense_throughput`: instances per hour with K instances condensed together (issue #15).
+//!
+//! Workload: EDSR-baseline extractor and teacher (64 features x 16 blocks, seeded random
+//! weights), x2, ratio 0.1 of BSD200 images (481x321: 45 real 48x48 LR patches from an HR grid
+//! of 96 with step 48, so 5 synthetic patches), the default condense config. For each K in
+//! {1, 2, 4} (CPU) or {1, 4, 16, 64} (`cuda`), the first K images are condensed in one
+//! [`Condenser::condense_batch`] call of `IDC_BENCH_ITERS` iterations (default 3). Rows: ms per
+//! instance-iteration (optimisation steps only), per-instance setup (real features, k-means,
+//! bank, teacher), instances per hour at 1,000 iterations, and that rate extrapolated to 800
+//! DIV2K-sized instances (~110 synthetic patches each: step cost scaled by 110 / 5 patches).
+//! Images come from `$IDC_DATA/train/BSD200` (default `../shared/data`), else generated.
+//!
+//! Run: `cargo bench --bench condense_throughput` (release) or `cargo test --bench
+//! condense_throughput` (dev profile, dependencies at opt-level 3). Env: `IDC_BENCH_ITERS`,
+//! `IDC_BENCH_K` (comma-separated K list).
+
+use burn::module::Module;
+use burn_idc::condense::{CondenseConfig, Condenser, Instance};
+use burn_idc::config::PatchConfig;
+use burn_idc::device::{BACKEND_NAME, TrainBackend, default_device};
+use burn_idc::image::{io::decode_image, patch::instance_pairs};
+use burn_idc::models::edsr::EdsrConfig;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::bench_iters;
+
+/// Synthetic patches of a DIV2K-sized instance at 10% (for the extrapolation).
+const DIV2K_SYN_PATCHES: f64 = 110.0;
+const DIV2K_INSTANCES: f64 = 800.0;
+const TARGET_ITERS: f64 = 1000.0;
+
+fn patch_config() -> PatchConfig {
+    PatchConfig {
+        scale: 2,
+        hr_patch: 96,
+        step: 48,
+        thresh_size: 0,
+    }
+}
+
+/// `k` instances: BSD200 images in name order, else generated 481x321 images.
+fn instances(k: usize) -> anyhow::Result<(Vec<Instance>, String)> {
+    let dir = std::env::var_os("IDC_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+        .join("train/BSD200");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut out = Vec::new();
+    for (i, path) in files.iter().take(k).enumerate() {
+        let hr = decode_image(path)?;
+        let lr = instance_pairs(&hr, &patch_config())?
+            .into_iter()
+            .map(|p| p.lr)
+            .collect();
+        out.push(Instance {
+            name: format!("bsd{i}"),
+            lr,
+        });
+    }
+    if out.len() == k {
+        return Ok((out, format!("{}", dir.display())));
+    }
+    let out = (0..k)
+        .map(|i| {
+            let hr = burn_idc::image::synthetic::synthetic_image(i, 321);
+            let lr = instance_pairs(&hr, &patch_config())
+                .expect("321 px > one patch")
+                .into_iter()
+                .map(|p| p.lr)
+                .collect();
+            Instance {
+                name: format!("gen{i}"),
+                lr,
+            }
+        })
+        .collect();
+    Ok((out, "generated 321x321 images".into()))
+}
+
+/// `IDC_BENCH_K`, else the backend's default K list.
+fn k_list() -> Vec<usize> {
+    let default: &[usize] = if cfg!(feature = "cuda") {
+        &[1, 4, 16, 64]
+    } else {
+        &[1, 2, 4]
+    };
+    std::env::var("IDC_BENCH_K")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+struct Row {
+    k: usize,
+    syn_patches: f64,
+    step_ms_per_instance_iter: f64,
+    setup_s_per_instance: f64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let iters = bench_iters(3);
+    let device = default_device();
+    let edsr = EdsrConfig::new(64, 16, 2)
+        .init_seeded::<TrainBackend>(&device, 0)
+        .no_grad();
+    let mut cfg = CondenseConfig::default();
+    cfg.ratio = 0.1;
+    cfg.iters = iters;
+    let cond = Condenser::new(cfg, &edsr, &edsr, device.clone())?;
+    let ks = k_list();
+    let (all, source) = instances(ks.iter().copied().max().unwrap_or(1))?;
+    // Warm-up (first-call allocations, kernel compilation on GPU backends).
+    cond.condense_batch(&[(&all[0], 0)]).pop().transpose()?;
+    let mut rows = Vec::new();
+    for &k in &ks {
+        let jobs: Vec<(&Instance, u64)> = all[..k].iter().zip(0u64..).collect();
+        let t = Instant::now();
+        let out: Vec<_> = cond
+            .condense_batch(&jobs)
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let total_s = t.elapsed().as_secs_f64();
+        let steps_s = out.first().map_or(0.0, |o| o.report.timings.steps_s);
+        let syn: usize = out.iter().map(|o| o.lr.len()).sum();
+        rows.push(Row {
+            k,
+            syn_patches: syn as f64 / k as f64,
+            step_ms_per_instance_iter: steps_s * 1e3 / (iters * k) as f64,
+            setup_s_per_instance: (total_s - steps_s) / k as f64,
+        });
+    }
+    println!(
+        "condense_throughput on {BACKEND_NAME}; EDSR 64x16 x2, ratio 0.1; images: {source}; \
+         {iters} iterations per K"
+    );
+    println!();
+    println!(
+        "| K | syn patches / instance | ms / instance-iteration | x K=1 | setup s / instance | \
+         instances / hour @1k it | 800 DIV2K @1k it (h) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let base = rows.first().map_or(1.0, |r| r.step_ms_per_instance_iter);
+    for r in &rows {
+        let per_instance_s =
+            r.setup_s_per_instance + TARGET_ITERS * r.step_ms_per_instance_iter / 1e3;
+        let div2k_step_s = r.step_ms_per_instance_iter / 1e3 * DIV2K_SYN_PATCHES / r.syn_patches;
+        let div2k_h = DIV2K_INSTANCES * TARGET_ITERS * div2k_step_s / 3600.0;
+        println!(
+            "| {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            r.k,
+            r.syn_patches,
+            r.step_ms_per_instance_iter,
+            r.step_ms_per_instance_iter / base,
+            r.setup_s_per_instance,
+            3600.0 / per_instance_s,
+            div2k_h
+        );
+    }
+    Ok(())
+}
