@@ -22,15 +22,51 @@ use crate::error::{IdcError, Result};
 use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend};
 
 /// The synthetic group assignment and pairs, refreshed during the assigning phase.
+///
+/// Every tensor has a shape fixed at instance setup (`M` groups, `Ns'` synthetic local
+/// patches): groups without a synthetic member keep a zero row and a 0 in `group_mask` instead
+/// of being gathered out, so the step's kernels see the same shapes at every step (one compiled
+/// kernel set on CubeCL backends).
 struct Assignment<B: AutodiffBackend> {
-    /// Groups with at least one synthetic local patch.
-    active: Vec<usize>,
-    /// `[M_act, Ns' s]`: mean over each active group's synthetic samples.
+    /// `[M]`: 1 for groups with at least one synthetic local patch, else 0.
+    group_mask: Tensor<B, 1>,
+    /// `[M, Ns' s]`: mean over each group's synthetic samples (zero rows for empty groups).
     sample_weights: Tensor<B, 2>,
-    /// `[M_act, Ns']`: mean over each active group's synthetic local patches.
+    /// `[M, Ns']`: mean over each group's synthetic local patches (zero rows for empty groups).
     patch_weights: Tensor<B, 2>,
     /// Input windows of the paired real local patches `[Ns', c, p + 2 pad, p + 2 pad]`.
     real_windows: Tensor<Inner<B>, 4>,
+}
+
+/// Synthetic local patches per group.
+fn group_counts(labels: &[usize], m: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; m];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    counts
+}
+
+/// Row-per-group mean weights over the synthetic local patches (`[rows.len(), nl]`) and their
+/// samples (`[rows.len(), nl s]`); `rows[r]` is the group of row `r`.
+fn group_weights(
+    labels: &[usize],
+    counts: &[usize],
+    rows: &[usize],
+    s: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let nl = labels.len();
+    let mut sw = vec![0f32; rows.len() * nl * s];
+    let mut pw = vec![0f32; rows.len() * nl];
+    for (i, &l) in labels.iter().enumerate() {
+        if let Some(r) = rows.iter().position(|&g| g == l) {
+            pw[r * nl + i] = 1.0 / counts[l] as f32;
+            for k in 0..s {
+                sw[r * nl * s + i * s + k] = 1.0 / (counts[l] * s) as f32;
+            }
+        }
+    }
+    (sw, pw)
 }
 
 /// Group labels of the synthetic local patches: greedy under the quotas, in the grouping space.
@@ -96,49 +132,49 @@ fn nearest_pairs<B: AutodiffBackend>(
 
 impl<B: AutodiffBackend> Assignment<B> {
     /// Assigns the synthetic local patches to groups and pairs each with its nearest real local
-    /// patch of the same group; builds the weight matrices and the paired real windows.
+    /// patch of the same group; builds the (fixed-shape) weight matrices, the group mask and the
+    /// paired real windows.
     fn new(real: &RealSide<'_, B>, syn_bn: &Tensor<Inner<B>, 4>) -> Result<Self> {
         let dev = real.device();
         let labels = synthetic_labels(real, syn_bn)?;
         let nl = labels.len();
         let m = real.groups.k;
-        let mut counts = vec![0usize; m];
-        for &l in &labels {
-            counts[l] += 1;
-        }
-        let active: Vec<usize> = (0..m).filter(|&g| counts[g] > 0).collect();
-        let ma = active.len();
+        let counts = group_counts(&labels, m);
+        let all: Vec<usize> = (0..m).collect();
         let s = real.geo.s;
-        let mut sw = vec![0f32; ma * nl * s];
-        let mut pw = vec![0f32; ma * nl];
-        for (i, &l) in labels.iter().enumerate() {
-            if let Some(r) = active.iter().position(|&g| g == l) {
-                pw[r * nl + i] = 1.0 / counts[l] as f32;
-                for k in 0..s {
-                    sw[r * nl * s + i * s + k] = 1.0 / (counts[l] * s) as f32;
-                }
-            }
-        }
-        let sample_weights = Tensor::<B, 2>::from_data(TensorData::new(sw, [ma, nl * s]), dev);
-        let patch_weights = Tensor::<B, 2>::from_data(TensorData::new(pw, [ma, nl]), dev);
-        let real_windows = match &real.pairing.padded {
-            Some(ph) => {
-                let pairs = nearest_pairs(real, syn_bn, &labels)?;
-                let (gh, gw) = real.grid;
-                ph.windows::<Inner<B>>(&pairs, real.geo.p, gw, gh, dev)
-            }
-            None => {
-                let (c, p) = (syn_bn.dims()[1], real.geo.p);
-                Tensor::zeros([1, c, p, p], dev)
-            }
-        };
+        let (sw, pw) = group_weights(&labels, &counts, &all, s);
+        let mask: Vec<f32> = counts
+            .iter()
+            .map(|&n| if n > 0 { 1.0 } else { 0.0 })
+            .collect();
         Ok(Self {
-            active,
-            sample_weights,
-            patch_weights,
-            real_windows,
+            group_mask: Tensor::from_data(TensorData::new(mask, [m]), dev),
+            sample_weights: Tensor::from_data(TensorData::new(sw, [m, nl * s]), dev),
+            patch_weights: Tensor::from_data(TensorData::new(pw, [m, nl]), dev),
+            real_windows: paired_windows(real, syn_bn, &labels)?,
         })
     }
+}
+
+/// Input windows of each synthetic local patch's paired real local patch (a `[1, c, p, p]`
+/// placeholder without `L_pair`).
+fn paired_windows<B: AutodiffBackend>(
+    real: &RealSide<'_, B>,
+    syn_bn: &Tensor<Inner<B>, 4>,
+    labels: &[usize],
+) -> Result<Tensor<Inner<B>, 4>> {
+    let dev = real.device();
+    Ok(match &real.pairing.padded {
+        Some(ph) => {
+            let pairs = nearest_pairs(real, syn_bn, labels)?;
+            let (gh, gw) = real.grid;
+            ph.windows::<Inner<B>>(&pairs, real.geo.p, gw, gh, dev)
+        }
+        None => {
+            let (c, p) = (syn_bn.dims()[1], real.geo.p);
+            Tensor::zeros([1, c, p, p], dev)
+        }
+    })
 }
 
 /// One instance's matching state across steps: the current assignment and, with a frequency
@@ -185,11 +221,8 @@ impl<B: AutodiffBackend> MultiLevel<B> {
         let samples = local.clone().reshape([nl * s, d]);
         // cos/sin of the synthetic projections, shared by the instance and group terms.
         let proj = samples.matmul(dd.freqs.clone());
-        let syn = SyntheticCf {
-            local,
-            cos: proj.clone().cos(),
-            sin: proj.sin(),
-        };
+        let (cos, sin) = cos_sin(proj);
+        let syn = SyntheticCf { local, cos, sin };
         let mut terms: Vec<Tensor<B, 1>> = Vec::new();
         let mut rec = StepLoss {
             step: j,
@@ -228,6 +261,23 @@ impl<B: AutodiffBackend> MultiLevel<B> {
     }
 }
 
+/// `cos` and `sin` of `proj` whose backward reuses the forward values (`d cos = -sin`,
+/// `d sin = cos`) instead of evaluating both functions again, as autodiff's `cos`/`sin` do: on
+/// the CPU the transcendental passes dominate the synthetic side. Values are the inner results
+/// plus `delta = proj - detach(proj)`, exactly 0, times the derivative, so they are bit-equal;
+/// the gradient equals autodiff's up to float reassociation.
+pub(crate) fn cos_sin<B: AutodiffBackend>(proj: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let inner = proj.clone().inner();
+    let (c, s) = (
+        Tensor::<B, 2>::from_inner(inner.clone().cos()),
+        Tensor::<B, 2>::from_inner(inner.clone().sin()),
+    );
+    let delta = proj - Tensor::from_inner(inner);
+    let cos = c.clone() - delta.clone() * s.clone();
+    let sin = s + delta * c;
+    (cos, sin)
+}
+
 /// `L_ins`: NCFD between the whole real instance and all synthetic samples.
 fn instance_term<B: AutodiffBackend>(
     real: &RealSide<'_, B>,
@@ -242,23 +292,24 @@ fn instance_term<B: AutodiffBackend>(
     )
 }
 
-/// `L_group` (eq. 7): per-group NCFD summed over the active groups.
+/// `L_group` (eq. 7): per-group NCFD over all `M` groups, masked to the groups with synthetic
+/// members and summed (a fixed `[M, T]` shape instead of a gather of the active groups).
 fn group_term<B: AutodiffBackend>(
     real: &RealSide<'_, B>,
     dd: &DeviceDraw<B>,
     a: &Assignment<B>,
     syn: &SyntheticCf<B>,
 ) -> Tensor<B, 1> {
-    let (re_r, im_r) = real.group_cf(dd, &a.active);
-    ncfd::ncfd_from_cf(
+    let (re_r, im_r) = real.group_cf_all(dd);
+    let per_group = ncfd::ncfd_from_cf(
         (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
         (
             a.sample_weights.clone().matmul(syn.cos.clone()),
             a.sample_weights.clone().matmul(syn.sin.clone()),
         ),
         real.config().ncfd.alpha,
-    )
-    .sum()
+    );
+    (per_group * a.group_mask.clone()).sum()
 }
 
 /// RLFF samples of the paired real local patches under `dd`, `[Ns', s d]`. With a bank they
@@ -602,6 +653,182 @@ mod tests {
                     "{what}: pair {i}: {got} vs nearest {best}"
                 );
             }
+        }
+    }
+
+    /// The gather-based `L_group` that the masked [`group_term`] replaced: only the active
+    /// groups' rows (a `[M_act, T]` shape that changes with the assignment).
+    fn group_term_gathered(
+        real: &RealSide<'_, AB>,
+        dd: &DeviceDraw<AB>,
+        labels: &[usize],
+        syn: &SyntheticCf<AB>,
+    ) -> Tensor<AB, 1> {
+        let dev = real.device();
+        let counts = group_counts(labels, real.groups.k);
+        let active: Vec<usize> = (0..counts.len()).filter(|&g| counts[g] > 0).collect();
+        let (nl, s, ma) = (labels.len(), real.geo.s, active.len());
+        let (sw, _) = group_weights(labels, &counts, &active, s);
+        let sw = Tensor::<AB, 2>::from_data(TensorData::new(sw, [ma, nl * s]), dev);
+        let (re_r, im_r) = real.group_cf(dd, &active);
+        ncfd::ncfd_from_cf(
+            (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
+            (
+                sw.clone().matmul(syn.cos.clone()),
+                sw.matmul(syn.sin.clone()),
+            ),
+            real.config().ncfd.alpha,
+        )
+        .sum()
+    }
+
+    /// The gather-based `L_pair`: patch weights of the active groups only, `[M_act, Ns']`.
+    fn pair_term_gathered(
+        real: &RealSide<'_, AB>,
+        labels: &[usize],
+        local: Tensor<AB, 3>,
+        real_local: Tensor<AB, 2>,
+    ) -> Tensor<AB, 1> {
+        let counts = group_counts(labels, real.groups.k);
+        let active: Vec<usize> = (0..counts.len()).filter(|&g| counts[g] > 0).collect();
+        let (nl, ma) = (labels.len(), active.len());
+        let (_, pw) = group_weights(labels, &counts, &active, real.geo.s);
+        let pw = Tensor::<AB, 2>::from_data(TensorData::new(pw, [ma, nl]), real.device());
+        let [nl, s, d] = local.dims();
+        let diff = (local.reshape([nl, s * d]) - real_local).abs().mean_dim(1);
+        pw.matmul(diff).sum()
+    }
+
+    /// LR patches (12x12) cut from a T91 image with the crate's patch code; None without data.
+    fn t91_patches(n: usize) -> Option<Vec<crate::image::Image>> {
+        let root = std::env::var_os("IDC_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "/work/shared/data".into());
+        let hr = crate::image::io::decode_image(&root.join("train/T91/tt2.bmp")).ok()?;
+        let cfg = crate::config::PatchConfig {
+            scale: 2,
+            hr_patch: 24,
+            step: 24,
+            thresh_size: 0,
+        };
+        let pairs = crate::image::patch::instance_pairs(&hr, &cfg).ok()?;
+        Some(pairs.into_iter().take(n).map(|p| p.lr).collect())
+    }
+
+    /// The masked fixed-shape group and pair losses equal the gather-based ones (1e-5 relative)
+    /// on real T91 patches and a seeded EDSR 8x1, over several bank entries, with some groups
+    /// left without synthetic members (so the mask is exercised), unfolding on and off.
+    #[test]
+    fn masked_group_and_pair_losses_match_gathered_on_real_patches() {
+        let Some(lr) = t91_patches(20) else {
+            eprintln!("skipped: no T91 data under $IDC_DATA");
+            return;
+        };
+        let dev = Default::default();
+        let net = crate::models::edsr::EdsrConfig::from_arch("edsr:8x1", 2)
+            .unwrap()
+            .init_seeded::<AB>(&dev, 7);
+        let syn = lr[..1].to_vec();
+        for unfold in [true, false] {
+            let mut cfg = CondenseConfig::default();
+            cfg.rlff.unfold = unfold;
+            cfg.rlff.c_out = 16;
+            cfg.ncfd.num_freqs = 64;
+            cfg.freq_bank = 3;
+            cfg.groups = 12;
+            let bank = FilterBank::new(8, cfg.rlff.kernel);
+            let ctx = RealContext::<AB> {
+                config: &cfg,
+                filter_bank: Some(&bank),
+                device: &dev,
+            };
+            let real = RealSide::prepare(ctx, &net, &lr, syn.len(), 5).unwrap();
+            let bn = real
+                .stats
+                .apply(net.features(images_to_batch::<AB>(&syn, &dev).unwrap()));
+            let labels = synthetic_labels(&real, &bn.clone().inner()).unwrap();
+            let active = group_counts(&labels, real.groups.k)
+                .iter()
+                .filter(|&&n| n > 0)
+                .count();
+            assert!(active < real.groups.k, "every group active: mask untested");
+            let mut ml = MultiLevel::new(cfg.freq_bank);
+            for j in 0..cfg.freq_bank {
+                let plan = StepPlan {
+                    ramp: 1.0,
+                    multi_level: true,
+                    refresh: j == 0,
+                };
+                let (dd, slot) = real.bank_entry(j);
+                let (_, rec) = ml.step_loss(&real, dd, slot, &plan, bn.clone(), j).unwrap();
+                let a = ml.assignment.as_ref().unwrap();
+                let local = real
+                    .geo
+                    .local(bn.clone(), dd.filters.as_ref(), real.geo.pad);
+                let [nl, s, d] = local.dims();
+                let proj = local.clone().reshape([nl * s, d]).matmul(dd.freqs.clone());
+                let syn_cf = SyntheticCf {
+                    local: local.clone(),
+                    cos: proj.clone().cos(),
+                    sin: proj.sin(),
+                };
+                let group = group_term_gathered(&real, dd, &labels, &syn_cf)
+                    .into_scalar()
+                    .to_f64_lossy();
+                let real_local = paired_real(&real, dd, a, None, &mut []);
+                let pair = pair_term_gathered(&real, &labels, local, real_local)
+                    .into_scalar()
+                    .to_f64_lossy();
+                let what = format!("unfold {unfold}, entry {j}");
+                assert!(
+                    rel(rec.group.unwrap(), group) < 1e-5,
+                    "{what}: masked L_group {:?} vs gathered {group}",
+                    rec.group
+                );
+                assert!(
+                    rel(rec.pair.unwrap(), pair) < 1e-5,
+                    "{what}: masked L_pair {:?} vs gathered {pair}",
+                    rec.pair
+                );
+            }
+        }
+    }
+
+    /// [`cos_sin`] gives the same values as `cos`/`sin` and the same gradient as autodiff's.
+    #[test]
+    fn cos_sin_matches_autodiff_values_and_gradient() {
+        let dev = Default::default();
+        let v: Vec<f32> = (0..6 * 5)
+            .map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.1)
+            .collect();
+        let w: Vec<f32> = (0..6 * 5)
+            .map(|i| ((i * 5) % 11) as f32 * 0.2 - 1.0)
+            .collect();
+        let w = Tensor::<AB, 2>::from_data(TensorData::new(w, [6, 5]), &dev);
+        let run = |fast: bool| {
+            let x =
+                Tensor::<AB, 2>::from_data(TensorData::new(v.clone(), [6, 5]), &dev).require_grad();
+            let (c, s) = if fast {
+                cos_sin(x.clone())
+            } else {
+                (x.clone().cos(), x.clone().sin())
+            };
+            let (cv, sv) = (
+                host_vec(c.clone().inner()).unwrap(),
+                host_vec(s.clone().inner()).unwrap(),
+            );
+            let loss = (c * w.clone() + s.square()).sum();
+            let g = host_vec(x.grad(&loss.backward()).unwrap()).unwrap();
+            (cv, sv, g)
+        };
+        let (fast, slow) = (run(true), run(false));
+        assert_eq!(fast.0, slow.0, "cos values");
+        assert_eq!(fast.1, slow.1, "sin values");
+        for (a, b) in fast.2.iter().zip(&slow.2) {
+            assert!(
+                (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                "gradient {a} vs {b}"
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use super::rlff::{self, BnStats, FilterBank, PaddedHost};
 use crate::error::{IdcError, Result};
 use crate::image::{Image, images_to_batch};
 use crate::models::FeatureExtractor;
-use burn::tensor::{Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
+use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend, backend::Backend};
 use rand::rngs::StdRng;
 use std::time::Instant;
 
@@ -201,6 +201,8 @@ pub(crate) struct RealSide<'a, B: AutodiffBackend> {
     pub quotas: Vec<usize>,
     /// `[M, N' s]` 0/1 membership of the real samples.
     membership: Tensor<Inner<B>, 2>,
+    /// `[M, 1]`: `1 / (size s)` per group (0 for an empty group), turning sums into means.
+    inv_group_samples: Tensor<Inner<B>, 2>,
     pub pairing: RealPairing<B>,
     bank: Vec<DeviceDraw<B>>,
     /// Batch-normalised real features, kept only for fresh draws (no bank).
@@ -312,6 +314,19 @@ fn sample_membership<B: Backend>(
     Tensor::from_data(TensorData::new(member, [m, lp_real * s]), device)
 }
 
+/// `[M, 1]`: `1 / (size s)` per group, 0 for an empty group (so masked rows stay finite).
+fn inverse_group_samples<B: Backend>(
+    sizes: &[usize],
+    s: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let inv: Vec<f32> = sizes
+        .iter()
+        .map(|&n| if n > 0 { 1.0 / (n * s) as f32 } else { 0.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(inv, [sizes.len(), 1]), device)
+}
+
 impl<B: AutodiffBackend> RealPairing<B> {
     /// Pairing space (flattened BN local patches), the group one-hot for the same-group mask
     /// and, with `L_pair`, the padded host copy of the real feature maps.
@@ -379,6 +394,7 @@ impl<'a, B: AutodiffBackend> RealSide<'a, B> {
         let sizes = groups.sizes();
         let quotas = kmeans::quotas(&sizes, n_syn * grid.0 * grid.1);
         let membership = sample_membership(&groups, lp_real, geo.s, ctx.device);
+        let inv_group_samples = inverse_group_samples(&sizes, geo.s, ctx.device);
         let pairing =
             RealPairing::new(&geo, &real, &groups, lp_real, cfg.w_pair > 0.0, ctx.device)?;
         let mut draws_rng = stream(seed, 3);
@@ -401,6 +417,7 @@ impl<'a, B: AutodiffBackend> RealSide<'a, B> {
             sizes,
             quotas,
             membership,
+            inv_group_samples,
             pairing,
             bank,
             features,
@@ -461,14 +478,24 @@ impl<'a, B: AutodiffBackend> RealSide<'a, B> {
         (re_r, im_r)
     }
 
-    /// Real characteristic functions of the `active` groups under `dd`, `[M_act, T]` each.
+    /// Real characteristic functions of all `M` groups under `dd`, `[M, T]` each (zero rows for
+    /// empty groups): a shape fixed per instance, masked by the caller.
+    pub fn group_cf_all(&self, dd: &DeviceDraw<B>) -> (Tensor<Inner<B>, 2>, Tensor<Inner<B>, 2>) {
+        let re_r = dd.real_re.clone() * self.inv_group_samples.clone();
+        let im_r = dd.real_im.clone() * self.inv_group_samples.clone();
+        (re_r, im_r)
+    }
+
+    /// Real characteristic functions of the `active` groups under `dd`, `[M_act, T]` each: the
+    /// gather of varying size that [`Self::group_cf_all`] replaced, kept as the tests' reference.
+    #[cfg(test)]
     pub fn group_cf(
         &self,
         dd: &DeviceDraw<B>,
         active: &[usize],
     ) -> (Tensor<Inner<B>, 2>, Tensor<Inner<B>, 2>) {
         let dev = self.ctx.device;
-        let idx = Tensor::<Inner<B>, 1, Int>::from_data(
+        let idx = Tensor::<Inner<B>, 1, burn::tensor::Int>::from_data(
             TensorData::new(
                 active.iter().map(|&g| g as i64).collect::<Vec<_>>(),
                 [active.len()],

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the binaries benches/gpu/run.sh runs on a GPU machine, stripped and xz-compressed into
+# <repo>/target/gpu-bin/<name>.xz (ignored by git; pass it to the device as a carried path).
+# Needs the CUDA-enabled build to compile here (no GPU needed). Set CARGO_TARGET_DIR as usual.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+DEST="$ROOT/target/gpu-bin"
+mkdir -p "$DEST"
+LOG="$(mktemp)"
+
+# Executables from cargo's JSON messages: "<target name> <path>" per line.
+executables() {
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])
+'
+}
+
+benches=(edsr condense_step)
+[ -f benches/condense_throughput.rs ] && benches+=(condense_throughput)
+args=()
+for b in "${benches[@]}"; do args+=(--bench "$b"); done
+cargo bench --features cuda --no-run "${args[@]}" --message-format=json >"$LOG"
+executables <"$LOG" >"$LOG.exe"
+cargo test --features cuda --no-run --lib --message-format=json | executables |
+    sed 's/^burn_idc /lib_tests /' >>"$LOG.exe"
+
+while read -r name path; do
+    strip -o "$DEST/$name" "$path"
+    xz -9 -T2 -f "$DEST/$name"
+    ls -l "$DEST/$name.xz"
+done <"$LOG.exe"
+du -sh "$DEST"
