@@ -15,8 +15,10 @@
 //!    `matching::MultiLevel` as a function of the real side and the synthetic features;
 //! 4. teacher HR targets and the report.
 
+use super::common::{ToF64, check_images, median, stream};
 use super::config::{CondenseConfig, InitMode};
 use super::matching::MultiLevel;
+pub use super::matching::StepLoss;
 use super::real::{Inner, RealContext, RealSide};
 use super::rlff::FilterBank;
 use super::schedule;
@@ -24,8 +26,6 @@ use crate::error::{IdcError, Result};
 use crate::image::{Image, batch_to_images, images_to_batch};
 use crate::models::{FeatureExtractor, Teacher};
 use burn::tensor::{Tensor, backend::AutodiffBackend};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -48,22 +48,6 @@ pub struct CondensedInstance {
     pub hr: Vec<Image>,
     /// What the run did (sizes, grouping, losses, timings).
     pub report: CondenseReport,
-}
-
-/// Losses of one step, before that step's update. `None`: the term was not active at this step
-/// (warm-up, or weight 0). Values are unweighted; `total` is the weighted, ramped sum.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepLoss {
-    /// Step index, from 0.
-    pub step: usize,
-    /// Instance loss `L_ins`.
-    pub instance: Option<f64>,
-    /// Group loss `L_group`.
-    pub group: Option<f64>,
-    /// Pair loss `L_pair`.
-    pub pair: Option<f64>,
-    /// Weighted, ramped sum of the active terms (what the step minimises).
-    pub total: f64,
 }
 
 /// Wall-clock timings of one run.
@@ -111,31 +95,6 @@ pub struct CondenseReport {
 /// (one instance's few synthetic patches leave a GPU mostly idle).
 pub fn default_batch_instances() -> usize {
     if cfg!(feature = "cuda") { 16 } else { 1 }
-}
-
-/// Derives an independent random stream for `purpose`.
-pub(crate) fn stream(seed: u64, purpose: u64) -> StdRng {
-    StdRng::seed_from_u64(crate::seed::mix_seed(seed, purpose, 0))
-}
-
-/// Checks that `images` is a non-empty batch of equally sized, finite images.
-pub(crate) fn check_images(images: &[Image], what: &str) -> Result<(usize, usize, usize)> {
-    let first = images
-        .first()
-        .ok_or_else(|| IdcError::InvalidInput(format!("{what}: no patches")))?;
-    let dims = (first.channels, first.height, first.width);
-    for im in images {
-        if (im.channels, im.height, im.width) != dims {
-            return Err(IdcError::InvalidInput(format!(
-                "{what}: patches of different sizes ({}x{}x{} and {}x{}x{})",
-                dims.0, dims.1, dims.2, im.channels, im.height, im.width
-            )));
-        }
-        if im.data.iter().any(|v| !v.is_finite()) {
-            return Err(IdcError::InvalidInput(format!("{what}: non-finite pixel")));
-        }
-    }
-    Ok(dims)
 }
 
 /// Condenses instances with a fixed extractor, teacher and config.
@@ -627,31 +586,6 @@ impl<'a, B: AutodiffBackend> CondenseRun<'a, B> {
     }
 }
 
-/// Median of `v` (0 when empty).
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
-/// Lossy conversion of a backend float element to `f64`.
-pub(crate) trait ToF64 {
-    fn to_f64_lossy(self) -> f64;
-}
-
-impl<E: burn::tensor::ElementConversion> ToF64 for E {
-    fn to_f64_lossy(self) -> f64 {
-        self.elem::<f64>()
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -661,6 +595,8 @@ pub(crate) mod tests {
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::{TensorData, backend::Backend};
     use rand::Rng;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     type AB = Autodiff<Flex>;
 

@@ -12,7 +12,7 @@
 //!   (eq. 8 with a mean instead of a sum over feature elements).
 //! - The group loss skips groups that receive no synthetic local patch (quota 0).
 
-use super::condenser::{StepLoss, ToF64};
+use super::common::ToF64;
 use super::kmeans;
 use super::ncfd;
 use super::real::{DeviceDraw, Inner, RealSide};
@@ -20,6 +20,23 @@ use super::rlff;
 use super::schedule::StepPlan;
 use crate::error::{IdcError, Result};
 use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend};
+use serde::{Deserialize, Serialize};
+
+/// Losses of one step, before that step's update. `None`: the term was not active at this step
+/// (warm-up, or weight 0). Values are unweighted; `total` is the weighted, ramped sum.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLoss {
+    /// Step index, from 0.
+    pub step: usize,
+    /// Instance loss `L_ins`.
+    pub instance: Option<f64>,
+    /// Group loss `L_group`.
+    pub group: Option<f64>,
+    /// Pair loss `L_pair`.
+    pub pair: Option<f64>,
+    /// Weighted, ramped sum of the active terms (what the step minimises).
+    pub total: f64,
+}
 
 /// The synthetic group assignment and pairs, refreshed during the assigning phase.
 ///

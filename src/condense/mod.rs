@@ -15,6 +15,7 @@
 //! The ratio lives in the config: an instance of `N` real patches yields
 //! `n = max(1, ceil(ratio N))` synthetic ones ([`CondenseConfig::synthetic_count`]).
 
+mod common;
 pub mod condenser;
 pub mod config;
 pub mod kmeans;
@@ -34,7 +35,7 @@ use crate::error::Result;
 use crate::image::Image;
 use crate::models::FeatureExtractor;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
-use condenser::{ToF64, check_images, stream};
+use common::{ToF64, check_images, stream};
 use real::{Geometry, bn_stats, draw, extract, real_cf_sums};
 
 /// Instance NCFD between the real patches `real` and another set `other` (e.g. synthetic

@@ -5,7 +5,7 @@
 //! Everything here is independent of the synthetic patches, so several instances can share one
 //! synthetic forward pass later while each keeps its own [`RealSide`].
 
-use super::condenser::stream;
+use super::common::stream;
 use super::config::CondenseConfig;
 use super::kmeans::{self, KMeans};
 use super::ncfd;
