@@ -176,25 +176,9 @@ impl<D: Dataset<SrPair>> Dataset<SrPair> for Augment<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PatchConfig;
     use crate::dataset::sr_patch::SrPatchDataset;
+    use crate::image::fixtures::{cfg, textured};
     use crate::image::resize::imresize;
-
-    fn cfg() -> PatchConfig {
-        PatchConfig {
-            scale: 2,
-            hr_patch: 16,
-            step: 8,
-            thresh_size: 0,
-        }
-    }
-
-    fn textured(h: usize, w: usize, seed: usize) -> Image {
-        let data = (0..3 * h * w)
-            .map(|i| ((i * 13 + seed * 101) % 256) as f32 / 255.0)
-            .collect();
-        Image::new(3, h, w, data).unwrap()
-    }
 
     #[test]
     fn augment_is_a_permutation_and_transpose_swaps_sides() {

@@ -111,25 +111,9 @@ impl<B: Backend> Batcher<B, SrPair, SrBatch<B>> for SrBatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PatchConfig;
     use crate::dataset::sr_patch::SrPatchDataset;
+    use crate::image::fixtures::{cfg, textured};
     use burn::data::dataset::Dataset;
-
-    fn cfg() -> PatchConfig {
-        PatchConfig {
-            scale: 2,
-            hr_patch: 16,
-            step: 8,
-            thresh_size: 0,
-        }
-    }
-
-    fn textured(h: usize, w: usize, seed: usize) -> Image {
-        let data = (0..3 * h * w)
-            .map(|i| ((i * 13 + seed * 101) % 256) as f32 / 255.0)
-            .collect();
-        Image::new(3, h, w, data).unwrap()
-    }
 
     #[test]
     fn batcher_stacks_pairs() {

@@ -341,25 +341,10 @@ impl Dataset<SrPair> for SrPatchDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::fixtures::{cfg, textured};
     use crate::image::io::save_png;
     use crate::image::patch::instance_pairs;
     use crate::image::resize::imresize;
-
-    fn cfg() -> PatchConfig {
-        PatchConfig {
-            scale: 2,
-            hr_patch: 16,
-            step: 8,
-            thresh_size: 0,
-        }
-    }
-
-    fn textured(h: usize, w: usize, seed: usize) -> Image {
-        let data = (0..3 * h * w)
-            .map(|i| ((i * 13 + seed * 101) % 256) as f32 / 255.0)
-            .collect();
-        Image::new(3, h, w, data).unwrap()
-    }
 
     #[test]
     fn items_follow_prefix_sums_and_match_instance_pairs() {

@@ -11,6 +11,8 @@ use crate::error::{IdcError, Result};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 pub mod color;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod io;
 pub mod pair;
 pub mod patch;

@@ -129,7 +129,7 @@ mod tests {
     use crate::dataset::ahead::ProgressState;
     use crate::dataset::batch::{SrBatch, SrBatcher};
     use crate::dataset::sr_patch::SrPatchDataset;
-    use crate::image::Image;
+    use crate::image::fixtures::textured;
     use crate::models::edsr::EdsrConfig;
     use crate::train::metric::ValidLoader;
     use burn::backend::{Autodiff, Flex};
@@ -138,13 +138,6 @@ mod tests {
     use burn::optim::AdamConfig;
     use burn::train::Learner;
     use burn::train::metric::LossMetric;
-
-    fn textured(h: usize, w: usize, seed: usize) -> Image {
-        let data = (0..3 * h * w)
-            .map(|i| ((i * 13 + seed * 101) % 256) as f32 / 255.0)
-            .collect();
-        Image::new(3, h, w, data).unwrap()
-    }
 
     /// A user's own loop: burn's data loader over `SrBatcher`, a plain learner, one
     /// `with_idc_hooks` call; the registered metrics must be recorded.
