@@ -169,3 +169,35 @@ where
     serde_json::from_str(text.trim())
         .unwrap_or_else(|e| panic!("idc stdout is not one JSON object ({e}): {text}"))
 }
+
+/// A tiny random-init EDSR extractor and a few-step condense config written under `root`, and the
+/// `idc condense` arguments for the HR folder `hr` (without `--cache`); `ratio` adds `--ratio`.
+pub fn condense_args(root: &Path, hr: &Path, iters: usize, ratio: Option<&str>) -> Vec<String> {
+    let model = root.join("extractor");
+    let cfg = burn_idc::EdsrConfig::new(8, 1, 2);
+    let device = burn_idc::default_device();
+    let m = cfg.init_seeded::<burn_idc::DefaultBackend>(&device, 7);
+    burn_idc::save_model_dir(&m, &cfg, &model).unwrap();
+    let config = root.join("condense.json");
+    let json = format!(
+        r#"{{"iters": {iters}, "warmup": 2, "assign": 2, "assign_every": 1, "groups": 2,
+            "kmeans_iters": 3, "freq_bank": 2, "ncfd": {{"num_freqs": 16}},
+            "rlff": {{"c_out": 8, "patch": 2}}}}"#
+    );
+    std::fs::write(&config, json).unwrap();
+    let mut args: Vec<String> = ["condense", "--hr-dir", &path_str(hr), "--extractor"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend([path_str(&model), "--config".into(), path_str(&config)]);
+    args.extend(["--scale", "2"].map(String::from));
+    if let Some(r) = ratio {
+        args.extend(["--ratio".to_string(), r.to_string()]);
+    }
+    args.extend(["--hr-patch", "16", "--step", "16", "--json"].map(String::from));
+    args
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_str().expect("test paths are UTF-8").to_string()
+}

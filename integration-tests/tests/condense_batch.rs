@@ -18,38 +18,7 @@ fn fixture(root: &Path) -> Vec<String> {
         let im = synthetic_image(k, w).crop(0, 0, h, w).unwrap();
         save_png(&hr.join(format!("img{k:02}.png")), &im).unwrap();
     }
-    let model = root.join("extractor");
-    let cfg = burn_idc::models::edsr::EdsrConfig::new(8, 1, 2);
-    let device = burn_idc::device::default_device();
-    let m = cfg.init_seeded::<burn_idc::device::DefaultBackend>(&device, 7);
-    burn_idc::models::save_model_dir(&m, &cfg, &model).unwrap();
-    let config = root.join("condense.json");
-    std::fs::write(
-        &config,
-        r#"{"iters": 6, "warmup": 2, "assign": 2, "assign_every": 1, "groups": 2,
-            "kmeans_iters": 3, "freq_bank": 2, "ncfd": {"num_freqs": 16},
-            "rlff": {"c_out": 8, "patch": 2}}"#,
-    )
-    .unwrap();
-    let args = [
-        "condense",
-        "--hr-dir",
-        hr.to_str().unwrap(),
-        "--extractor",
-        model.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--scale",
-        "2",
-        "--ratio",
-        "0.25",
-        "--hr-patch",
-        "16",
-        "--step",
-        "16",
-        "--json",
-    ];
-    args.iter().map(|s| s.to_string()).collect()
+    integration_tests::condense_args(root, &hr, 6, Some("0.25"))
 }
 
 fn condense(args: &[String], cache: &Path, batch: usize) -> serde_json::Value {

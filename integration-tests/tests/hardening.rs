@@ -205,36 +205,7 @@ fn fixture(root: &Path, images: usize) -> (PathBuf, Vec<String>) {
         let im = patch(3, 32, 32, k as u32 * 13 + 1);
         save_png(&hr.join(format!("img{k:02}.png")), &im).unwrap();
     }
-    let model = root.join("extractor");
-    let cfg = burn_idc::models::edsr::EdsrConfig::new(8, 1, 2);
-    let device = burn_idc::device::default_device();
-    let m = cfg.init_seeded::<burn_idc::device::DefaultBackend>(&device, 7);
-    burn_idc::models::save_model_dir(&m, &cfg, &model).unwrap();
-    let config = root.join("condense.json");
-    std::fs::write(
-        &config,
-        r#"{"iters": 4, "warmup": 2, "assign": 2, "assign_every": 1, "groups": 2,
-            "kmeans_iters": 3, "freq_bank": 2, "ncfd": {"num_freqs": 16},
-            "rlff": {"c_out": 8, "patch": 2}}"#,
-    )
-    .unwrap();
-    let args = [
-        "condense",
-        "--hr-dir",
-        hr.to_str().unwrap(),
-        "--extractor",
-        model.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--scale",
-        "2",
-        "--hr-patch",
-        "16",
-        "--step",
-        "16",
-        "--json",
-    ];
-    let args = args.iter().map(|s| s.to_string()).collect();
+    let args = integration_tests::condense_args(root, &hr, 4, None);
     (hr, args)
 }
 
