@@ -10,15 +10,9 @@ use std::path::PathBuf;
 /// Arguments of `idc eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Model directory written by `idc train`.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// BasicSR `.pth` weights (needs --arch).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Preset name, edsr:FEATURESxBLOCKS, or bicubic.
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// The network (or `--arch bicubic`).
+    #[command(flatten)]
+    pub net: super::ModelArgs,
     #[arg(long)]
     pub test_dir: PathBuf,
     #[arg(long)]
@@ -30,7 +24,7 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
-    let report: EvalReport = match (&args.model, &args.weights, args.arch.as_deref()) {
+    let report: EvalReport = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
         (None, None, Some("bicubic")) => evaluate_bicubic(&args.test_dir, args.scale)?,
         (Some(dir), None, None) => {
             let (model, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;

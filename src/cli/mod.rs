@@ -14,6 +14,21 @@ pub mod select;
 pub mod train;
 pub mod upscale;
 
+/// Which network a sub-command runs: a model directory, or BasicSR `.pth` weights with an
+/// architecture (shared by `idc eval` and `idc upscale`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Model directory written by `idc train`.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// BasicSR `.pth` weights (needs --arch).
+    #[arg(long)]
+    pub weights: Option<std::path::PathBuf>,
+    /// Preset name or edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic).
+    #[arg(long)]
+    pub arch: Option<String>,
+}
+
 /// Prints `value` as one JSON object on stdout.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);

@@ -15,12 +15,9 @@ const MAX_UNTILED_SIDE: usize = 512;
 /// Arguments of `idc upscale`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// The network.
+    #[command(flatten)]
+    pub net: super::ModelArgs,
     #[arg(long)]
     pub input: PathBuf,
     #[arg(long)]
@@ -33,7 +30,7 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
-    let model = match (&args.model, &args.weights, args.arch.as_deref()) {
+    let model = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
         (Some(dir), None, None) => {
             let (m, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;
             if let Some(s) = args.scale

@@ -133,13 +133,34 @@ pub fn pooled_features<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<FeatureMatrix> {
+    pooled_by::<B, E, Image>(extractor, images, |im| im, batch_size, device)
+}
+
+/// [`pooled_features`] of the LR side of `pairs`.
+pub fn pooled_pair_features<B: Backend, E: FeatureExtractor<B> + ?Sized>(
+    extractor: &E,
+    pairs: &[SrPair],
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<FeatureMatrix> {
+    pooled_by::<B, E, SrPair>(extractor, pairs, |p| &p.lr, batch_size, device)
+}
+
+/// Pooled features of `lr_of(item)` for every item, one batch of `batch_size` at a time.
+fn pooled_by<B: Backend, E: FeatureExtractor<B> + ?Sized, T>(
+    extractor: &E,
+    items: &[T],
+    lr_of: impl Fn(&T) -> &Image,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<FeatureMatrix> {
     if batch_size == 0 {
         return Err(IdcError::config("feature_batch", "must be positive"));
     }
     let mut out = FeatureMatrix::empty(extractor.feature_channels().max(1))?;
-    for chunk in images.chunks(batch_size) {
-        let batch = images_to_batch::<B>(chunk, device)?;
-        let maps = extractor.features(batch);
+    for chunk in items.chunks(batch_size) {
+        let lr: Vec<Image> = chunk.iter().map(|t| lr_of(t).clone()).collect();
+        let maps = extractor.features(images_to_batch::<B>(&lr, device)?);
         let [n, c, _, _] = maps.dims();
         if c != out.dim() {
             return Err(IdcError::Model(format!(
@@ -155,25 +176,6 @@ pub fn pooled_features<B: Backend, E: FeatureExtractor<B> + ?Sized>(
             .into_vec::<f32>()
             .map_err(|e| IdcError::Model(format!("reading features: {e:?}")))?;
         out.push_rows(&flat)?;
-    }
-    Ok(out)
-}
-
-/// [`pooled_features`] of the LR side of `pairs`.
-pub fn pooled_pair_features<B: Backend, E: FeatureExtractor<B> + ?Sized>(
-    extractor: &E,
-    pairs: &[SrPair],
-    batch_size: usize,
-    device: &B::Device,
-) -> Result<FeatureMatrix> {
-    if batch_size == 0 {
-        return Err(IdcError::config("feature_batch", "must be positive"));
-    }
-    let mut out = FeatureMatrix::empty(extractor.feature_channels().max(1))?;
-    for chunk in pairs.chunks(batch_size) {
-        let lr: Vec<Image> = chunk.iter().map(|p| p.lr.clone()).collect();
-        let part = pooled_features::<B, E>(extractor, &lr, batch_size, device)?;
-        out.push_rows(part.as_slice())?;
     }
     Ok(out)
 }
