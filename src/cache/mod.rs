@@ -41,6 +41,17 @@ pub struct GetOrCreate<'a> {
     pub wait: bool,
 }
 
+/// What [`ShardCache::claim`] found for one instance.
+#[derive(Debug)]
+pub enum Claim {
+    /// A valid shard, loaded and checked.
+    Valid(Shard),
+    /// Another thread or process holds the instance's lock (only without `wait`).
+    Busy,
+    /// The instance's lock, held for the caller, who creates and [`ShardCache::put`]s the shard.
+    Mine(InstanceLock),
+}
+
 /// A shard served by [`ShardCache::get_or_create`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fetched {
@@ -97,10 +108,52 @@ impl ShardCache {
         shard::read_shard(&self.shard_path(instance), Some(fingerprint))
     }
 
+    /// The check-lock-check half of [`Self::get_or_create`], for callers that create several
+    /// shards together (batched condensation): a valid shard, another holder's lock (`Busy`, only
+    /// without `opts.wait`), or the instance's lock taken so the caller creates the shard and
+    /// writes it with [`Self::put`] before dropping the lock.
+    pub fn claim(
+        &self,
+        instance: &str,
+        fingerprint: &str,
+        opts: &GetOrCreate,
+        check: &dyn Fn(&Shard, &Path) -> Result<()>,
+    ) -> Result<Claim> {
+        let load = || {
+            let s = self.load(instance, fingerprint)?;
+            check(&s, &self.shard_path(instance))?;
+            Ok::<_, IdcError>(s)
+        };
+        if (opts.reuse)() {
+            match load() {
+                Ok(s) => return Ok(Claim::Valid(s)),
+                Err(e) if !opts.create => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let lock_path = shard::lock_path(&self.dir, instance);
+        let lock = if opts.wait {
+            InstanceLock::acquire_path(&lock_path)?
+        } else {
+            match InstanceLock::try_acquire_path(&lock_path)? {
+                Some(l) => l,
+                None => return Ok(Claim::Busy),
+            }
+        };
+        // Someone (thread or process) may have written it while we waited for the lock.
+        if (opts.reuse)()
+            && let Ok(s) = load()
+        {
+            return Ok(Claim::Valid(s));
+        }
+        Ok(Claim::Mine(lock))
+    }
+
     /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
-    /// processes: check the shard, take `<instance>.lock`, check again, then `create`, write
-    /// atomically and record it in the manifest. `check` rejects a shard that decodes but does not
-    /// fit the caller (e.g. wrong pair count). `Ok(None)` only without `opts.wait`.
+    /// processes: check the shard, take `<instance>.lock`, check again ([`Self::claim`]), then
+    /// `create`, write atomically and record it in the manifest. `check` rejects a shard that
+    /// decodes but does not fit the caller (e.g. wrong pair count). `Ok(None)` only without
+    /// `opts.wait`.
     pub fn get_or_create(
         &self,
         instance: &str,
@@ -109,37 +162,16 @@ impl ShardCache {
         check: &dyn Fn(&Shard, &Path) -> Result<()>,
         create: impl FnOnce() -> Result<Shard>,
     ) -> Result<Option<Fetched>> {
-        let path = self.shard_path(instance);
-        let load = || {
-            let s = self.load(instance, fingerprint)?;
-            check(&s, &path)?;
-            Ok::<_, IdcError>(Fetched {
-                shard: s,
-                created: false,
-            })
-        };
-        if (opts.reuse)() {
-            match load() {
-                Ok(f) => return Ok(Some(f)),
-                Err(e) if !opts.create => return Err(e),
-                Err(_) => {}
+        let _lock = match self.claim(instance, fingerprint, opts, check)? {
+            Claim::Valid(shard) => {
+                return Ok(Some(Fetched {
+                    shard,
+                    created: false,
+                }));
             }
-        }
-        let lock_path = shard::lock_path(&self.dir, instance);
-        let _lock = if opts.wait {
-            InstanceLock::acquire_path(&lock_path)?
-        } else {
-            match InstanceLock::try_acquire_path(&lock_path)? {
-                Some(l) => l,
-                None => return Ok(None),
-            }
+            Claim::Busy => return Ok(None),
+            Claim::Mine(lock) => lock,
         };
-        // Someone (thread or process) may have written it while we waited for the lock.
-        if (opts.reuse)()
-            && let Ok(f) = load()
-        {
-            return Ok(Some(f));
-        }
         let made = create()?;
         if made.fingerprint != fingerprint {
             return Err(IdcError::InvalidInput(format!(
@@ -148,7 +180,7 @@ impl ShardCache {
         }
         let bytes = self.put(instance, &made)?;
         // Serve exactly what a later load returns (8-bit values).
-        let shard = shard::decode_shard(&bytes, &path, Some(fingerprint))?;
+        let shard = shard::decode_shard(&bytes, &self.shard_path(instance), Some(fingerprint))?;
         Ok(Some(Fetched {
             shard,
             created: true,

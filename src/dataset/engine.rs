@@ -5,7 +5,7 @@
 
 use super::ahead::{self, ProgressFn, ProgressState};
 use super::condenser::InstanceCondenser;
-use crate::cache::{Fetched, GetOrCreate, InstanceLock, Shard, ShardCache, shard};
+use crate::cache::{self, Fetched, GetOrCreate, InstanceLock, Shard, ShardCache};
 use crate::condense::{CondenseConfig, Instance};
 use crate::config::{PatchConfig, fingerprint};
 use crate::error::{IdcError, Result};
@@ -463,39 +463,30 @@ impl Engine {
     }
 
     /// Instance `j` for [`Self::ensure_batch`]: a valid shard (loaded), another holder's lock
-    /// (busy), or its lock taken so this call condenses it (the checks of
-    /// [`ShardCache::get_or_create`]).
+    /// (busy), or its lock taken so this call condenses it ([`ShardCache::claim`], the same
+    /// checks as the one-instance path).
     fn claim(&self, j: usize, blocking: bool) -> Result<Claim<'_>> {
         let info = self
             .instances
             .get(j)
             .ok_or_else(|| IdcError::InvalidInput(format!("instance {j} out of range")))?;
-        let name = &info.src.name;
-        let valid = || {
-            let s = self.cache.load(name, &info.fingerprint)?;
-            self.check_shard(info, &s, &self.cache.shard_path(name))
+        let reuse = || !self.needs_rebuild(j);
+        let opts = GetOrCreate {
+            reuse: &reuse,
+            create: self.mode != CacheMode::LoadOnly,
+            wait: blocking,
         };
-        if !self.needs_rebuild(j) {
-            match valid() {
-                Ok(()) => return Ok(Claim::Loaded),
-                Err(e) if self.mode == CacheMode::LoadOnly => return Err(e),
-                Err(_) => {}
-            }
-        }
-        let lock_path = shard::lock_path(self.cache.dir(), name);
-        let lock = if blocking {
-            InstanceLock::acquire_path(&lock_path)?
-        } else {
-            match InstanceLock::try_acquire_path(&lock_path)? {
-                Some(l) => l,
-                None => return Ok(Claim::Busy),
-            }
-        };
-        // Someone may have written it while we waited for the lock.
-        if !self.needs_rebuild(j) && valid().is_ok() {
-            return Ok(Claim::Loaded);
-        }
-        Ok(Claim::Mine(info, lock))
+        let check = |s: &Shard, path: &Path| self.check_shard(info, s, path);
+        Ok(
+            match self
+                .cache
+                .claim(&info.src.name, &info.fingerprint, &opts, &check)?
+            {
+                cache::Claim::Valid(_) => Claim::Loaded,
+                cache::Claim::Busy => Claim::Busy,
+                cache::Claim::Mine(lock) => Claim::Mine(info, lock),
+            },
+        )
     }
 
     /// The counters of [`Self::obtain_with`] and [`Self::obtain_inner`] for one batched result.
@@ -586,7 +577,7 @@ fn instance_fingerprint(
         seed: u64,
     }
     fingerprint(&Key {
-        format: shard::FORMAT_VERSION,
+        format: cache::shard::FORMAT_VERSION,
         condenser,
         patch,
         ratio,
