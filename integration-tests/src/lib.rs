@@ -201,3 +201,20 @@ pub fn condense_args(root: &Path, hr: &Path, iters: usize, ratio: Option<&str>) 
 fn path_str(p: &Path) -> String {
     p.to_str().expect("test paths are UTF-8").to_string()
 }
+
+/// CRC-32 (IEEE), bitwise and independent of the crate's: for hand-made PNG fixtures and for
+/// shards whose checksum a mutation test recomputes.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}

@@ -36,28 +36,12 @@ fn write_rgb(dir: &Path, name: &str, h: usize, w: usize, seed: usize) -> PathBuf
     p
 }
 
-/// CRC-32 (IEEE), bitwise; only for hand-made PNG fixtures.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     let mut body = kind.to_vec();
     body.extend_from_slice(data);
     out.extend_from_slice(&body);
-    out.extend_from_slice(&crc32(&body).to_be_bytes());
+    out.extend_from_slice(&integration_tests::crc32(&body).to_be_bytes());
 }
 
 /// A PNG with uncompressed (stored) deflate blocks: `color` 0 grey, 2 RGB, 6 RGBA; `depth` 8/16.

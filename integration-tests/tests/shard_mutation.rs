@@ -81,25 +81,9 @@ fn check_decode(what: &str, bytes: &[u8]) {
 
 fn with_crc(mut b: Vec<u8>) -> Vec<u8> {
     let n = b.len() - 4;
-    let crc = crc32(&b[..n]);
+    let crc = integration_tests::crc32(&b[..n]);
     b[n..].copy_from_slice(&crc.to_le_bytes());
     b
-}
-
-/// CRC-32 (IEEE), bitwise, independent of the crate's.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 fn sample(n: usize, fp: &str) -> Shard {
