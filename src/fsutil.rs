@@ -97,14 +97,12 @@ fn process_alive(pid: u32) -> bool {
         true
     }
 }
-/// Reads the regular file `path` if it holds at most `max_bytes` bytes. Anything else (a FIFO, a
-/// socket, a device such as `/dev/zero` behind a symlink, a directory, a larger file) is an
-/// error before any large allocation: the type and size are checked from the metadata before
-/// opening (so a FIFO is never opened and cannot block), checked again on the opened handle, and
-/// the read itself is bounded in case the file grows meanwhile.
-pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let check = |meta: &fs::Metadata| -> Result<()> {
+/// Opens the regular file `path` if it holds at most `max_bytes` bytes, returning it with its
+/// length. Anything else (a FIFO, a socket, a device such as `/dev/zero` behind a symlink, a
+/// directory, a larger file) is an error: the type and size are checked from the metadata before
+/// opening (so a FIFO is never opened and cannot block) and again on the opened handle.
+pub fn open_bounded(path: &Path, max_bytes: u64) -> Result<(File, u64)> {
+    let check = |meta: &fs::Metadata| -> Result<u64> {
         if !meta.is_file() {
             return Err(IdcError::InvalidInput(format!(
                 "{} is not a regular file ({})",
@@ -119,13 +117,20 @@ pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
                 meta.len()
             )));
         }
-        Ok(())
+        Ok(meta.len())
     };
     check(&fs::metadata(path).map_err(|e| IdcError::io(path, e))?)?;
     let file = File::open(path).map_err(|e| IdcError::io(path, e))?;
-    let meta = file.metadata().map_err(|e| IdcError::io(path, e))?;
-    check(&meta)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let len = check(&file.metadata().map_err(|e| IdcError::io(path, e))?)?;
+    Ok((file, len))
+}
+
+/// Reads the regular file `path` if it holds at most `max_bytes` bytes ([`open_bounded`]); the
+/// read itself is bounded too, in case the file grows meanwhile.
+pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_bounded(path, max_bytes)?;
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(max_bytes + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| IdcError::io(path, e))?;

@@ -341,65 +341,20 @@ pub fn read_shard(path: &Path, expected_fingerprint: Option<&str>) -> Result<Sha
     decode_shard(&bytes, path, expected_fingerprint)
 }
 
-/// Opens `path` only if it is a regular file of at most [`MAX_SHARD_BYTES`]; the type is checked
-/// before opening (a FIFO is never opened, so it cannot block) and again on the handle.
+/// Opens `path` only if it is a regular file of at most [`MAX_SHARD_BYTES`]
+/// ([`crate::fsutil::open_bounded`]: a FIFO is never opened, so it cannot block), with its
+/// failures as cache errors.
 fn open_regular(path: &Path) -> Result<(File, u64)> {
-    let check = |meta: &fs::Metadata| -> Result<u64> {
-        if !meta.is_file() {
-            return Err(IdcError::cache(
-                path,
-                format!("not a regular file ({})", file_kind(meta)),
-            ));
+    crate::fsutil::open_bounded(path, MAX_SHARD_BYTES).map_err(|e| match e {
+        IdcError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            IdcError::cache(path, "shard missing")
         }
-        if meta.len() > MAX_SHARD_BYTES {
-            return Err(IdcError::cache(
-                path,
-                format!(
-                    "{} bytes, more than the {MAX_SHARD_BYTES} a shard may have",
-                    meta.len()
-                ),
-            ));
+        IdcError::Io { source, .. } => {
+            IdcError::cache(path, format!("cannot read shard: {source}"))
         }
-        Ok(meta.len())
-    };
-    let meta = fs::metadata(path).map_err(|e| {
-        let reason = if e.kind() == std::io::ErrorKind::NotFound {
-            "shard missing".to_string()
-        } else {
-            format!("cannot read shard: {e}")
-        };
-        IdcError::cache(path, reason)
-    })?;
-    check(&meta)?;
-    let f = File::open(path).map_err(|e| IdcError::cache(path, format!("cannot open: {e}")))?;
-    let len = check(
-        &f.metadata()
-            .map_err(|e| IdcError::cache(path, e.to_string()))?,
-    )?;
-    Ok((f, len))
-}
-
-/// What kind of non-regular file `meta` describes, for messages.
-fn file_kind(meta: &fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-    }
-    if meta.is_dir() {
-        "a directory"
-    } else {
-        "not a plain file"
-    }
+        IdcError::InvalidInput(reason) => IdcError::cache(path, reason),
+        other => other,
+    })
 }
 
 /// Writes `shard` to `path` atomically (see [`write_bytes_atomic`]).
