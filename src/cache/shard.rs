@@ -31,7 +31,7 @@
 
 use crate::error::{IdcError, Result};
 use crate::image::Image;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -481,6 +481,7 @@ pub fn parse_header(head: &[u8], file_len: u64, path: &Path) -> Result<ShardHead
 mod tests {
     use super::*;
     use crate::cache::{Manifest, ManifestEntry, verify_cache};
+    use std::fs;
 
     fn patch(c: usize, h: usize, w: usize, seed: u32) -> Image {
         let data = (0..c * h * w)
