@@ -9,6 +9,7 @@
 use burn::tensor::{Tensor, backend::Backend};
 
 pub mod edsr;
+pub mod net;
 pub mod swinir;
 pub mod weights;
 
@@ -36,4 +37,5 @@ pub trait Teacher<B: Backend>: Send + Sync {
 }
 pub mod store;
 
+pub use net::{NetConfig, SrNet};
 pub use store::{load_model_dir, save_model_dir};
