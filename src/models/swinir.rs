@@ -706,7 +706,9 @@ impl<B: Backend> SwinBlock<B> {
         let shift = if shifted { geo.shift } else { 0 };
         let y = self.norm1.forward(x.clone()).reshape([b, h, w, c]);
         let y = if shift > 0 {
-            y.roll(&[-(shift as i64), -(shift as i64)], &[1, 2])
+            // torch.roll(x, -s): out[i] = x[i + s], which is Burn's roll by +s (Burn's sign
+            // convention is the opposite of PyTorch's).
+            y.roll(&[shift as i64, shift as i64], &[1, 2])
         } else {
             y
         };
@@ -720,7 +722,7 @@ impl<B: Backend> SwinBlock<B> {
             .permute([0, 1, 3, 2, 4, 5])
             .reshape([b, h, w, c]);
         let y = if shift > 0 {
-            y.roll(&[shift as i64, shift as i64], &[1, 2])
+            y.roll(&[-(shift as i64), -(shift as i64)], &[1, 2])
         } else {
             y
         };
