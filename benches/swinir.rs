@@ -50,7 +50,9 @@ fn measure(arch: &str, n: usize, p: usize, iters: usize) -> (f64, f64, f64) {
         let loss = (train_model.forward(lr.clone()) - hr.clone()).abs().mean();
         let grads = GradientsParams::from_grads(loss.backward(), &train_model);
         train_model = optim.step(2e-4, train_model.clone(), grads);
-        let _ = train_model.forward(lr.clone().slice([0..1, 0..3, 0..8, 0..8])).into_data();
+        let _ = train_model
+            .forward(lr.clone().slice([0..1, 0..3, 0..8, 0..8]))
+            .into_data();
     });
 
     let frozen = cfg.init_seeded::<TrainBackend>(&device, 1).no_grad();

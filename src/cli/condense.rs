@@ -205,7 +205,14 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
         None => None,
     };
     if let Some(path) = &args.extractor {
-        if let Some(net) = net.as_ref().filter(|_| path.is_file()) {
+        if let Some(net) = &net {
+            if !path.is_file() {
+                bail!(
+                    "--arch-config describes a .pth --extractor; {} is not a file (a model \
+                     directory carries its own config)",
+                    path.display()
+                );
+            }
             return Ok(
                 crate::models::weights::load_net_pth::<TrainBackend>(path, net, &device)
                     .with_context(|| format!("loading extractor weights {}", path.display()))?,
