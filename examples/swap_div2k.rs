@@ -75,7 +75,9 @@ fn main() -> anyhow::Result<()> {
         // --- condensed data: the 1-3 changed lines ------------------------------------------
         let extractor = match std::env::var_os("IDC_EXTRACTOR") {
             Some(dir) => load_model_dir::<TrainBackend>(dir.as_ref(), &device)?.0,
-            None => EdsrConfig::new(16, 1, scale).init_seeded::<TrainBackend>(&device, 0),
+            None => EdsrConfig::new(16, 1, scale)
+                .init_seeded::<TrainBackend>(&device, 0)
+                .into(),
         };
         // `clone`, not a copy: the CUDA device is not `Copy` (the same line must build for both).
         #[allow(clippy::clone_on_copy)]

@@ -101,7 +101,8 @@ pub use error::{IdcError, Result};
 pub use image::synthetic::write_synthetic_images;
 pub use image::{Image, SrPair};
 pub use models::edsr::{Edsr, EdsrConfig};
-pub use models::{FeatureExtractor, Teacher, load_model_dir, save_model_dir};
+pub use models::swinir::{SwinIr, SwinIrConfig};
+pub use models::{FeatureExtractor, NetConfig, SrNet, Teacher, load_model_dir, save_model_dir};
 pub use train::{
     IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr,
 };

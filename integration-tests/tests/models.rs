@@ -474,7 +474,7 @@ fn cli_train_writes_a_model_dir_and_refuses_silent_restarts() {
     assert_eq!(valid.len(), 2);
     assert_eq!(valid[1]["iteration"].as_u64(), Some(2));
     let (model, cfg) = load_model_dir::<B>(&out, &default_device()).unwrap();
-    assert_eq!((cfg.num_feat, cfg.num_block, cfg.upscale), (8, 1, 2));
+    assert_eq!(cfg, EdsrConfig::new(8, 1, 2).into());
     assert_eq!(
         summary["fingerprint"].as_str().unwrap(),
         Teacher::fingerprint(&model)

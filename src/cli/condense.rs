@@ -24,8 +24,8 @@ use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
 use crate::device::{TrainBackend, default_device};
-use crate::models::edsr::Edsr;
-use crate::models::load_model_dir;
+use crate::models::net::{NetConfig, SrNet};
+use crate::models::{Teacher, load_model_dir};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,9 +44,14 @@ pub struct Args {
     /// different values is an error.
     #[arg(long)]
     pub ratio: Option<f64>,
-    /// Extractor model directory; default: train a small one first.
+    /// Extractor model directory (or BasicSR `.pth` with --arch-config); default: train a
+    /// small one first.
     #[arg(long)]
     pub extractor: Option<PathBuf>,
+    /// BasicSR `network_g` JSON: the architecture of a `.pth` --extractor, or of the default
+    /// extractor trained when --extractor is absent (default edsr-tiny).
+    #[arg(long)]
+    pub arch_config: Option<PathBuf>,
     #[arg(long)]
     pub teacher: Option<PathBuf>,
     /// Worker i of n: handles instances j with j mod n == i.
@@ -190,19 +195,37 @@ fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {
     Ok(d)
 }
 
-type Model = Edsr<TrainBackend>;
+type Model = SrNet<TrainBackend>;
 
 /// Loads the extractor, or trains the default one.
 fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
     let device = default_device();
-    if let Some(dir) = &args.extractor {
-        let (m, _) = load_model_dir::<TrainBackend>(dir, &device)
-            .with_context(|| format!("loading extractor {}", dir.display()))?;
+    let net = match &args.arch_config {
+        Some(p) => Some(NetConfig::from_json_file(p)?),
+        None => None,
+    };
+    if let Some(path) = &args.extractor {
+        if let Some(net) = &net {
+            if !path.is_file() {
+                bail!(
+                    "--arch-config describes a .pth --extractor; {} is not a file (a model \
+                     directory carries its own config)",
+                    path.display()
+                );
+            }
+            return Ok(
+                crate::models::weights::load_net_pth::<TrainBackend>(path, net, &device)
+                    .with_context(|| format!("loading extractor weights {}", path.display()))?,
+            );
+        }
+        let (m, _) = load_model_dir::<TrainBackend>(path, &device)
+            .with_context(|| format!("loading extractor {}", path.display()))?;
         return Ok(m);
     }
     let dir = args.cache.join("default-extractor");
     if let Ok((m, cfg)) = load_model_dir::<TrainBackend>(&dir, &device)
-        && cfg.upscale == args.scale
+        && cfg.upscale() == args.scale
+        && net.as_ref().is_none_or(|n| *n == cfg)
     {
         eprintln!(
             "idc condense: no --extractor: reusing the small extractor trained earlier in {}",
@@ -221,6 +244,9 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
     );
     let lr_patch = (args.hr_patch / args.scale).clamp(8, 48);
     let mut config = crate::train::TrainConfig::new("edsr-tiny", args.scale, args.extractor_iters);
+    if let Some(net) = &net {
+        config = config.with_net(net.to_network_g());
+    }
     config.batch = 8;
     config.lr_patch = lr_patch;
     config.seed = args.seed;
@@ -256,10 +282,10 @@ fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> 
         }
         None => extractor.clone(),
     };
-    if teacher.config().upscale != args.scale {
+    if Teacher::scale(&teacher) != args.scale {
         bail!(
             "the teacher up-samples x{} but --scale is {}; pass --teacher with a x{} model",
-            teacher.config().upscale,
+            Teacher::scale(&teacher),
             args.scale,
             args.scale
         );

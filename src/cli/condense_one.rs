@@ -147,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     report(&args, &run)
 }
 
-type Frozen = crate::models::edsr::Edsr<TrainBackend>;
+type Frozen = crate::models::net::SrNet<TrainBackend>;
 
 /// The image's real LR patches as one instance named after the file.
 fn load_instance(args: &Args, patch: &PatchConfig) -> anyhow::Result<Instance> {

@@ -1,9 +1,6 @@
 //! `idc eval`: evaluate a model (or bicubic) on whole test images as BasicSR does.
 
 use crate::device::{DefaultBackend, default_device};
-use crate::models::edsr::EdsrConfig;
-use crate::models::load_model_dir;
-use crate::models::weights::load_basicsr_pth;
 use crate::train::eval::{EvalReport, evaluate_bicubic, evaluate_model};
 use std::path::PathBuf;
 
@@ -24,28 +21,18 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
-    let report: EvalReport = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
-        (None, None, Some("bicubic")) => evaluate_bicubic(&args.test_dir, args.scale)?,
-        (Some(dir), None, None) => {
-            let (model, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;
-            if cfg.upscale != args.scale {
-                anyhow::bail!(
-                    "model {} is x{}, --scale is {}",
-                    dir.display(),
-                    cfg.upscale,
-                    args.scale
-                );
-            }
+    let net = &args.net;
+    let report: EvalReport = match (
+        &net.model,
+        &net.weights,
+        net.arch.as_deref(),
+        &net.arch_config,
+    ) {
+        (None, None, Some("bicubic"), None) => evaluate_bicubic(&args.test_dir, args.scale)?,
+        _ => {
+            let model = args.net.load::<DefaultBackend>(Some(args.scale), &device)?;
             evaluate_model(&model, &args.test_dir, args.scale, &device)?
         }
-        (None, Some(pth), Some(arch)) => {
-            let cfg = EdsrConfig::from_arch(arch, args.scale)?;
-            let model = load_basicsr_pth::<DefaultBackend>(pth, &cfg, &device)?;
-            evaluate_model(&model, &args.test_dir, args.scale, &device)?
-        }
-        _ => anyhow::bail!(
-            "give exactly one of --model DIR, --weights X.pth --arch A, or --arch bicubic"
-        ),
     };
     if args.json {
         super::print_json(&serde_json::to_value(&report)?)

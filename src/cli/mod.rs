@@ -24,9 +24,58 @@ pub struct ModelArgs {
     /// BasicSR `.pth` weights (needs --arch).
     #[arg(long)]
     pub weights: Option<std::path::PathBuf>,
-    /// Preset name or edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic).
+    /// Preset name (edsr-tiny/-small/-baseline, swinir-tiny/-light/-classical) or
+    /// edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic).
     #[arg(long)]
     pub arch: Option<String>,
+    /// BasicSR `network_g` options as JSON (`{"type": "SwinIR", ...}`), instead of --arch.
+    #[arg(long)]
+    pub arch_config: Option<std::path::PathBuf>,
+}
+
+impl ModelArgs {
+    /// The network these flags name: `--model DIR`, or `--weights X.pth` with `--arch A`
+    /// (needs `scale`) or `--arch-config net.json`; checked against `scale` when given.
+    pub fn load<B: burn::tensor::backend::Backend>(
+        &self,
+        scale: Option<usize>,
+        device: &B::Device,
+    ) -> anyhow::Result<crate::models::SrNet<B>> {
+        use crate::models::NetConfig;
+        let (model, config) = match (&self.model, &self.weights, &self.arch, &self.arch_config) {
+            (Some(dir), None, None, None) => crate::models::load_model_dir::<B>(dir, device)?,
+            (None, Some(pth), arch, json) if arch.is_some() != json.is_some() => {
+                let config = match (arch, json) {
+                    (Some(arch), _) => {
+                        let Some(scale) = scale else {
+                            anyhow::bail!(
+                                "--weights --arch needs --scale (the .pth does not say it)"
+                            );
+                        };
+                        NetConfig::from_arch(arch, scale)?
+                    }
+                    (_, Some(json)) => NetConfig::from_json_file(json)?,
+                    _ => unreachable!("exactly one of arch / json"),
+                };
+                let m = crate::models::weights::load_net_pth::<B>(pth, &config, device)?;
+                (m, config)
+            }
+            _ => anyhow::bail!(
+                "give exactly one of --model DIR, --weights X.pth --arch A, or --weights X.pth \
+                 --arch-config net.json"
+            ),
+        };
+        if let Some(s) = scale
+            && s != config.upscale()
+        {
+            anyhow::bail!(
+                "the network ({}) is x{}, --scale is {s}",
+                config.describe(),
+                config.upscale()
+            );
+        }
+        Ok(model)
+    }
 }
 
 /// Prints `value` as one JSON object on stdout.

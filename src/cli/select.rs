@@ -9,8 +9,8 @@
 use crate::config::PatchConfig;
 use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, default_device};
-use crate::models::edsr::Edsr;
 use crate::models::load_model_dir;
+use crate::models::net::SrNet;
 use crate::select::pipeline::{Stage, select_to_cache_with_progress};
 use crate::select::{SelectConfig, SelectMethod};
 use anyhow::Context;
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let device = default_device();
-    let extractor: Option<Edsr<DefaultBackend>> = match &args.extractor {
+    let extractor: Option<SrNet<DefaultBackend>> = match &args.extractor {
         Some(dir) if method.needs_features() => Some(
             load_model_dir::<DefaultBackend>(dir, &device)
                 .with_context(|| format!("loading extractor {}", dir.display()))?
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     };
-    let report = select_to_cache_with_progress::<DefaultBackend, Edsr<DefaultBackend>>(
+    let report = select_to_cache_with_progress::<DefaultBackend, SrNet<DefaultBackend>>(
         &pool,
         &args.cache,
         &patch,

@@ -16,9 +16,13 @@ pub struct Args {
     pub train_dir: PathBuf,
     #[arg(long)]
     pub scale: usize,
-    /// Preset (edsr-tiny, edsr-small, edsr-baseline) or edsr:FEATURESxBLOCKS.
+    /// Preset (edsr-tiny, edsr-small, edsr-baseline, swinir-tiny, swinir-light,
+    /// swinir-classical) or edsr:FEATURESxBLOCKS.
     #[arg(long, default_value = "edsr-tiny")]
     pub model: String,
+    /// BasicSR `network_g` options as JSON (EDSR or SwinIR); replaces --model.
+    #[arg(long)]
+    pub arch_config: Option<PathBuf>,
     #[arg(long)]
     pub iters: usize,
     #[arg(long, default_value_t = 16)]
@@ -42,6 +46,10 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = TrainConfig::new(&args.model, args.scale, args.iters);
+    if let Some(path) = &args.arch_config {
+        let net = crate::models::NetConfig::from_json_file(path)?;
+        config = config.with_net(net.to_network_g());
+    }
     config.batch = args.batch;
     config.lr_patch = args.lr_patch;
     config.seed = args.seed;

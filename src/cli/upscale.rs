@@ -3,10 +3,7 @@
 
 use crate::device::{DefaultBackend, default_device};
 use crate::image::io::{decode_image, save_png};
-use crate::models::edsr::EdsrConfig;
-use crate::models::load_model_dir;
-use crate::models::weights::load_basicsr_pth;
-use crate::train::eval::{edsr_infer_options, upscale_image};
+use crate::train::eval::{infer_options_for, upscale_image};
 use std::path::PathBuf;
 
 /// LR side above which `idc upscale` tiles (keeps memory bounded on large inputs).
@@ -22,7 +19,7 @@ pub struct Args {
     pub input: PathBuf,
     #[arg(long)]
     pub output: PathBuf,
-    /// Needed with --weights when the arch string does not fix the scale.
+    /// Needed with --weights --arch (the preset name does not fix the scale).
     #[arg(long)]
     pub scale: Option<usize>,
 }
@@ -30,31 +27,9 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
-    let model = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
-        (Some(dir), None, None) => {
-            let (m, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;
-            if let Some(s) = args.scale
-                && s != cfg.upscale
-            {
-                anyhow::bail!(
-                    "model {} is x{}, --scale is {s}",
-                    dir.display(),
-                    cfg.upscale
-                );
-            }
-            m
-        }
-        (None, Some(pth), Some(arch)) => {
-            let Some(scale) = args.scale else {
-                anyhow::bail!("--weights needs --scale (the .pth does not say it)");
-            };
-            let cfg = EdsrConfig::from_arch(arch, scale)?;
-            load_basicsr_pth::<DefaultBackend>(pth, &cfg, &device)?
-        }
-        _ => anyhow::bail!("give exactly one of --model DIR or --weights X.pth --arch A --scale S"),
-    };
+    let model = args.net.load::<DefaultBackend>(args.scale, &device)?;
     let lr = decode_image(&args.input)?;
-    let opts = edsr_infer_options(&model, &lr, MAX_UNTILED_SIDE);
+    let opts = infer_options_for(&model, &lr, MAX_UNTILED_SIDE);
     let sr = upscale_image(&model, &lr, &opts, &device)?;
     save_png(&args.output, &sr)?;
     eprintln!(

@@ -4,11 +4,13 @@
 //! - [`Teacher`]: the network that up-samples synthetic LR patches into HR targets.
 //!
 //! Both take `[N, 3, h, w]` batches in `[0, 1]`. Any user model can implement them; EDSR
-//! (`edsr`) implements both.
+//! (`edsr`) and SwinIR (`swinir`) implement both.
 
 use burn::tensor::{Tensor, backend::Backend};
 
 pub mod edsr;
+pub mod net;
+pub mod swinir;
 pub mod weights;
 
 /// Frozen feature network: LR batch `[N, 3, h, w]` in `[0, 1]` -> feature maps `[N, c, h', w']`.
@@ -35,4 +37,5 @@ pub trait Teacher<B: Backend>: Send + Sync {
 }
 pub mod store;
 
+pub use net::{NetConfig, SrNet};
 pub use store::{load_model_dir, save_model_dir};

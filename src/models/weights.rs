@@ -1,4 +1,4 @@
-//! Importing BasicSR EDSR weights (`.pth`) through burn-store's PyTorch reader.
+//! Importing BasicSR EDSR and SwinIR weights (`.pth`) through burn-store's PyTorch reader.
 //!
 //! BasicSR saves `{"params": state_dict}` (sometimes also `params_ema`; older or third-party files
 //! hold the state dict at the top level, possibly with a DataParallel `module.` prefix). The state
@@ -13,6 +13,8 @@
 
 use crate::error::{IdcError, Result};
 use crate::models::edsr::{Edsr, EdsrConfig};
+use crate::models::net::{NetConfig, SrNet};
+use crate::models::swinir::{self, ResiConnection, SwinIr, SwinIrConfig};
 use burn::tensor::backend::Backend;
 use std::path::Path;
 
@@ -47,17 +49,84 @@ pub fn burn_to_basicsr_key(key: &str) -> String {
 }
 
 /// Loads an EDSR of `config` from a BasicSR `.pth` file.
-#[cfg(feature = "pytorch")]
 pub fn load_basicsr_pth<B: Backend>(
     path: &Path,
     config: &EdsrConfig,
     device: &B::Device,
 ) -> Result<Edsr<B>> {
-    use burn::store::ModuleSnapshot;
+    config.validate()?;
+    let what = format!(
+        "an EDSR {}x{} x{}",
+        config.num_feat, config.num_block, config.upscale
+    );
+    let keys = KeyMap {
+        to_burn: &basicsr_to_burn_key,
+        to_basicsr: &burn_to_basicsr_key,
+        ignored: &|_| false,
+    };
+    let model = load_pth_into(path, config.init::<B>(device), &keys, &what)?;
+    Ok(model.refresh_fingerprint())
+}
+
+/// Loads a SwinIR of `config` from a BasicSR `.pth` file (`relative_position_index` and
+/// `attn_mask` buffers are skipped: they are recomputed; half-precision files are widened).
+pub fn load_swinir_pth<B: Backend>(
+    path: &Path,
+    config: &SwinIrConfig,
+    device: &B::Device,
+) -> Result<SwinIr<B>> {
+    config.validate()?;
+    let what = format!(
+        "a SwinIR embed {} depths {:?} x{}",
+        config.embed_dim, config.depths, config.upscale
+    );
+    let one_conv = config.resi_connection == ResiConnection::OneConv;
+    let to_basicsr = move |k: &str| swinir::burn_to_basicsr_key(k, one_conv);
+    let keys = KeyMap {
+        to_burn: &swinir::basicsr_to_burn_key,
+        to_basicsr: &to_basicsr,
+        ignored: &swinir::is_recomputed_buffer,
+    };
+    let model = load_pth_into(path, config.init_seeded::<B>(device, 0), &keys, &what)?;
+    Ok(model.refresh_fingerprint())
+}
+
+/// Loads the network `config` describes from a BasicSR `.pth` file.
+pub fn load_net_pth<B: Backend>(
+    path: &Path,
+    config: &NetConfig,
+    device: &B::Device,
+) -> Result<SrNet<B>> {
+    Ok(match config {
+        NetConfig::Edsr(c) => SrNet::Edsr(load_basicsr_pth(path, c, device)?),
+        NetConfig::SwinIr(c) => SrNet::SwinIr(load_swinir_pth(path, c, device)?),
+    })
+}
+
+/// How one architecture's BasicSR names relate to this crate's.
+struct KeyMap<'a> {
+    /// BasicSR name -> Burn path (`None`: no counterpart, reported as unexpected).
+    to_burn: &'a dyn Fn(&str) -> Option<String>,
+    /// Burn path -> BasicSR name (for messages).
+    to_basicsr: &'a dyn Fn(&str) -> String,
+    /// BasicSR entries that are not weights (skipped).
+    ignored: &'a dyn Fn(&str) -> bool,
+}
+
+/// Reads `path`, picks the state dict as BasicSR's `load_network` does, checks every key and
+/// shape against `model` and applies the tensors (Linear weights transposed, half precision
+/// widened to f32). One [`IdcError::Model`] names every missing/unexpected key and mismatch.
+#[cfg(feature = "pytorch")]
+fn load_pth_into<B: Backend, M: burn::store::ModuleSnapshot<B>>(
+    path: &Path,
+    mut model: M,
+    keys: &KeyMap<'_>,
+    what: &str,
+) -> Result<M> {
     use burn::store::pytorch::PytorchReader;
+    use burn::store::{ModuleAdapter, PyTorchToBurnAdapter};
     use std::collections::BTreeMap;
 
-    config.validate()?;
     if !path.is_file() {
         return Err(IdcError::io(
             path,
@@ -81,7 +150,10 @@ pub fn load_basicsr_pth<B: Backend>(
             continue; // another top-level entry (params_ema, optimizer state, iteration...)
         };
         let local = local.strip_prefix("module.").unwrap_or(local);
-        match basicsr_to_burn_key(local) {
+        if (keys.ignored)(local) {
+            continue;
+        }
+        match (keys.to_burn)(local) {
             Some(k) => {
                 file.insert(k, (key.clone(), snap));
             }
@@ -89,18 +161,24 @@ pub fn load_basicsr_pth<B: Backend>(
         }
     }
 
-    let mut model = config.init::<B>(device);
+    // Expected shapes in PyTorch layout (Linear weights are [out, in] there).
     let expected: BTreeMap<String, Vec<usize>> = model
         .collect(None, None, false)
         .iter()
-        .map(|s| (s.full_path(), s.shape.to_vec()))
+        .map(|s| {
+            let mut shape = s.shape.to_vec();
+            if s.module_type().as_deref() == Some("Struct:Linear") && shape.len() == 2 {
+                shape.reverse();
+            }
+            (s.full_path(), shape)
+        })
         .collect();
 
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
     for (k, shape) in &expected {
         match file.get(k) {
-            None => missing.push(burn_to_basicsr_key(k)),
+            None => missing.push((keys.to_basicsr)(k)),
             Some((orig, snap)) => {
                 let found = snap.shape.to_vec();
                 if &found != shape {
@@ -117,11 +195,8 @@ pub fn load_basicsr_pth<B: Backend>(
     if !(missing.is_empty() && unexpected.is_empty() && mismatched.is_empty()) {
         unexpected.sort();
         let mut msg = format!(
-            "{} does not hold an EDSR {}x{} x{} (state dict {}):",
+            "{} does not hold {what} (state dict {}):",
             path.display(),
-            config.num_feat,
-            config.num_block,
-            config.upscale,
             if prefix.is_empty() {
                 "at the top level".to_string()
             } else {
@@ -142,32 +217,42 @@ pub fn load_basicsr_pth<B: Backend>(
 
     let snapshots: Vec<_> = file
         .into_iter()
-        .map(|(k, (_, mut snap))| {
-            snap.path_stack = Some(k.split('.').map(str::to_string).collect());
-            snap.container_stack = None;
-            snap.tensor_id = None;
-            snap
+        .map(|(k, (_, snap))| {
+            let data = snap.clone_data_fn();
+            // Half-precision checkpoints are widened: the network computes in f32.
+            let widened: std::rc::Rc<
+                dyn Fn() -> std::result::Result<
+                    burn::tensor::TensorData,
+                    burn::store::TensorSnapshotError,
+                >,
+            > = std::rc::Rc::new(move || data().map(|d| d.convert::<f32>()));
+            burn::store::TensorSnapshot::from_closure(
+                widened,
+                burn::tensor::DType::F32,
+                snap.shape.clone(),
+                k.split('.').map(str::to_string).collect(),
+                Vec::new(),
+                Default::default(),
+            )
         })
         .collect();
-    // Conv weights have the same [out, in, kh, kw] layout in PyTorch and Burn: no adapter.
-    let result = model.apply(snapshots, None, None, false);
+    // Conv weights share PyTorch's [out, in, kh, kw] layout; Linear weights are transposed by
+    // the adapter (it sees the target module's type).
+    let adapter: Box<dyn ModuleAdapter> = Box::new(PyTorchToBurnAdapter);
+    let result = model.apply(snapshots, None, Some(adapter), false);
     if !result.errors.is_empty() || !result.missing.is_empty() {
         return Err(IdcError::Model(format!(
             "{}: import failed: {result}",
             path.display()
         )));
     }
-    Ok(model.refresh_fingerprint())
+    Ok(model)
 }
 
-/// Loads an EDSR of `config` from a BasicSR `.pth` file (unavailable in this build).
+/// Without the `pytorch` feature: an error that says so.
 #[cfg(not(feature = "pytorch"))]
-pub fn load_basicsr_pth<B: Backend>(
-    path: &Path,
-    config: &EdsrConfig,
-    device: &B::Device,
-) -> Result<Edsr<B>> {
-    let _ = (config, device);
+fn load_pth_into<B: Backend, M>(path: &Path, model: M, keys: &KeyMap<'_>, what: &str) -> Result<M> {
+    let _ = (model, keys, what);
     Err(IdcError::Model(format!(
         "{}: reading .pth files needs burn-idc's `pytorch` feature (burn-store's PyTorch reader)",
         path.display()

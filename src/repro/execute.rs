@@ -16,8 +16,8 @@ use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, DefaultDevice, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
-use crate::models::edsr::Edsr;
 use crate::models::load_model_dir;
+use crate::models::net::SrNet;
 use crate::select::pipeline::select_to_cache;
 use crate::select::{SelectConfig, SelectMethod};
 use crate::train::{TrainSummary, evaluate_bicubic};
@@ -199,7 +199,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn load(&self, dir: &Path) -> Result<Edsr<TrainBackend>> {
+    fn load(&self, dir: &Path) -> Result<SrNet<TrainBackend>> {
         Ok(load_model_dir::<TrainBackend>(dir, &self.device)?.0)
     }
 
@@ -283,7 +283,7 @@ impl Ctx<'_> {
             // (activations) until a backward that never comes; over a whole pool that
             // exhausted 24 GiB.
             let ex = load_model_dir::<DefaultBackend>(&extractor.model_dir, &self.device)?.0;
-            let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+            let r = select_to_cache::<DefaultBackend, SrNet<DefaultBackend>>(
                 &self.pool,
                 &dir.join("shards"),
                 &self.patch,
@@ -563,7 +563,7 @@ impl Ctx<'_> {
         let key = (&cfg, &instances_key(&abl_pool), &self.patch, a.max_images);
         let st = Stage::new(self.work, ABLATION_RANDOM_SET, &key);
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
-            let r = select_to_cache::<DefaultBackend, Edsr<DefaultBackend>>(
+            let r = select_to_cache::<DefaultBackend, SrNet<DefaultBackend>>(
                 &abl_pool,
                 &dir.join("shards"),
                 &self.patch,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
-    /// `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
+    /// `edsr-tiny`, `edsr-small`, `edsr-baseline`, `edsr:<features>x<blocks>`, `swinir-tiny`,
+    /// `swinir-light` or `swinir-classical` (see `models::NetConfig::from_arch`).
     pub arch: String,
     /// Training iterations.
     pub iters: usize,

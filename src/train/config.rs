@@ -1,7 +1,7 @@
 //! Training configuration (serde, validated before anything runs).
 
 use crate::error::{IdcError, Result};
-use crate::models::edsr::EdsrConfig;
+use crate::models::net::NetConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything that determines a training run. Two runs with equal configs (and data) produce
@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Architecture: `edsr-tiny`, `edsr-small`, `edsr-baseline` or `edsr:<features>x<blocks>`.
+    /// Architecture: `edsr-tiny`, `edsr-small`, `edsr-baseline`, `edsr:<features>x<blocks>`,
+    /// `swinir-tiny`, `swinir-light` or `swinir-classical`; ignored when `net` is set.
     pub arch: String,
+    /// BasicSR `network_g` options (`--arch-config`); overrides `arch` when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<serde_json::Value>,
     /// Up-sampling factor (2, 3 or 4).
     pub scale: usize,
     /// Total optimiser steps.
@@ -51,6 +55,7 @@ impl TrainConfig {
         let every = iters.div_ceil(10).max(1);
         Self {
             arch: arch.to_string(),
+            net: None,
             scale,
             iters,
             batch: 16,
@@ -115,9 +120,29 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The network this config trains.
-    pub fn model_config(&self) -> Result<EdsrConfig> {
-        EdsrConfig::from_arch(&self.arch, self.scale)
+    /// Trains the network BasicSR's `network_g` options describe instead of `arch`.
+    pub fn with_net(mut self, network_g: serde_json::Value) -> Self {
+        self.net = Some(network_g);
+        self
+    }
+
+    /// The network this config trains (its `upscale` must be `scale`).
+    pub fn model_config(&self) -> Result<NetConfig> {
+        let Some(net) = &self.net else {
+            return NetConfig::from_arch(&self.arch, self.scale);
+        };
+        let config = NetConfig::from_network_g(net)?;
+        if config.upscale() != self.scale {
+            return Err(IdcError::config(
+                "net",
+                format!(
+                    "network_g upscale {} but scale {}",
+                    config.upscale(),
+                    self.scale
+                ),
+            ));
+        }
+        Ok(config)
     }
 
     /// Whether `other` describes the same run up to its length (what `--resume` requires).

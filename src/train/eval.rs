@@ -8,7 +8,7 @@
 //! Tiled inference ([`upscale_tiled`]) splits the LR image into `tile x tile` cores, runs each
 //! with `overlap` LR pixels of real context on every side (fewer at the image border, where the
 //! untiled network sees zero padding too) and keeps only the core's output. For a network whose
-//! receptive radius is at most `overlap` (EDSR: [`Edsr::receptive_radius`]) every output pixel
+//! receptive radius is at most `overlap` (EDSR: [`SrNet::receptive_radius`]) every output pixel
 //! sees exactly the inputs it sees untiled, so tiled == untiled up to floating-point summation
 //! order inside the convolutions (observed max |diff| ~1e-6 on `[0,1]` outputs, and the
 //! 8-bit outputs are identical in the tests).
@@ -19,7 +19,7 @@ use crate::image::resize::{imresize, try_mod_crop};
 use crate::image::{Image, images_to_batch};
 use crate::metrics::psnr_ssim;
 use crate::models::Teacher;
-use crate::models::edsr::Edsr;
+use crate::models::net::SrNet;
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -296,20 +296,20 @@ fn fit_to(img: &Image, h: usize, w: usize) -> Result<Image> {
     }
 }
 
-/// Default tiling for an EDSR: none when the image is at most `max_side` LR pixels per side,
-/// else `tile` with an overlap equal to the receptive radius (exact, see module docs).
-pub fn edsr_infer_options<B: Backend>(
-    model: &Edsr<B>,
+/// Default tiling: none when the image is at most `max_side` LR pixels per side or the network
+/// has no finite receptive radius (SwinIR: whole images, as BasicSR tests it), else `tile` with
+/// an overlap equal to the receptive radius (exact, see module docs).
+pub fn infer_options_for<B: Backend>(
+    model: &SrNet<B>,
     lr: &Image,
     max_side: usize,
 ) -> InferOptions {
-    if lr.height.max(lr.width) <= max_side {
-        InferOptions::default()
-    } else {
-        InferOptions {
+    match model.receptive_radius() {
+        Some(overlap) if lr.height.max(lr.width) > max_side => InferOptions {
             tile: Some(max_side / 2),
-            overlap: model.receptive_radius(),
-        }
+            overlap,
+        },
+        _ => InferOptions::default(),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::dataset::SrPair;
 use crate::dataset::ahead::CondenseProgressMetric;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
-use crate::models::edsr::{Edsr, EdsrConfig};
+use crate::models::net::{NetConfig, SrNet};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
 use crate::train::config::TrainConfig;
 use crate::train::eval::prepare_pairs;
@@ -231,9 +231,9 @@ impl TrainOptions {
     }
 }
 
-/// burn-train's components for EDSR with Adam and [`MultiStepLr`].
+/// burn-train's components for an [`SrNet`] with Adam and [`MultiStepLr`].
 type EdsrComponents<B> =
-    LearningComponentsMarker<B, MultiStepLr, Edsr<B>, OptimizerAdaptor<Adam, Edsr<B>, B>>;
+    LearningComponentsMarker<B, MultiStepLr, SrNet<B>, OptimizerAdaptor<Adam, SrNet<B>, B>>;
 type EdsrTraining<B> = SupervisedTraining<EdsrComponents<B>>;
 
 /// Where a run starts: the checkpoint epoch (resume only), its iteration and the validations
@@ -351,10 +351,10 @@ where
 }
 
 /// Validates the config and the first item before anything is written; the model config.
-fn check_inputs<D: Dataset<SrPair>>(train_set: &D, options: &TrainOptions) -> Result<EdsrConfig> {
+fn check_inputs<D: Dataset<SrPair>>(train_set: &D, options: &TrainOptions) -> Result<NetConfig> {
     let config = &options.config;
     config.validate()?;
-    let model_config: EdsrConfig = config.model_config()?;
+    let model_config: NetConfig = config.model_config()?;
     if train_set.is_empty() {
         return Err(IdcError::InvalidInput("training set is empty".into()));
     }
@@ -433,9 +433,9 @@ fn start_point<B: Backend>(options: &TrainOptions, device: &B::Device) -> Result
 /// Weights from `options.init` (same architecture required), else the seeded init.
 fn initial_model<B: Backend>(
     options: &TrainOptions,
-    model_config: &EdsrConfig,
+    model_config: &NetConfig,
     device: &B::Device,
-) -> Result<Edsr<B>> {
+) -> Result<SrNet<B>> {
     let config = &options.config;
     let Some(dir) = options.init.as_deref() else {
         return Ok(model_config.init_seeded::<B>(device, config.seed));
@@ -443,13 +443,10 @@ fn initial_model<B: Backend>(
     let (m, c) = load_model_dir::<B>(dir, device)?;
     if &c != model_config {
         return Err(IdcError::InvalidInput(format!(
-            "--init {}: model is {}x{} x{}, training asks for {} x{}",
+            "--init {}: model is {}, training asks for {}",
             dir.display(),
-            c.num_feat,
-            c.num_block,
-            c.upscale,
-            config.arch,
-            config.scale
+            c.describe(),
+            model_config.describe()
         )));
     }
     Ok(m)
@@ -489,7 +486,7 @@ fn num_epochs(config: &TrainConfig, start: &StartPoint) -> usize {
 fn launch<B: AutodiffBackend>(
     training: EdsrTraining<B>,
     learner: Learner<EdsrComponents<B>>,
-) -> Result<Edsr<B::InnerBackend>> {
+) -> Result<SrNet<B::InnerBackend>> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)))
         .map(|result| result.model)
         .map_err(|p| {

@@ -7,6 +7,7 @@
 use crate::dataset::batch::SrBatch;
 use crate::image::Image;
 use crate::models::edsr::Edsr;
+use crate::models::net::SrNet;
 use crate::train::eval::score;
 use crate::train::history::{HistoryFile, ValidHistory, ValidKind, history_records};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
@@ -70,6 +71,19 @@ impl<B: AutodiffBackend> TrainStep for Edsr<B> {
     }
 }
 
+impl<B: AutodiffBackend> TrainStep for SrNet<B> {
+    type Input = SrBatch<B>;
+    type Output = SrTrainOutput<B>;
+
+    /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
+    fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+        let sr = self.forward(batch.lr);
+        let loss = (sr - batch.hr).abs().mean();
+        let grads = loss.backward();
+        TrainOutput::new(self, grads, SrTrainOutput { loss })
+    }
+}
+
 /// One validation image: LR tensor `[1, 3, h, w]` and its 8-bit ground truth.
 pub struct ValidItem<B: Backend> {
     /// LR image `[1, 3, h, w]`, values in `[0, 1]`.
@@ -102,17 +116,27 @@ impl<B: Backend> InferenceStep for Edsr<B> {
     type Output = ValidOutput;
 
     fn step(&self, item: ValidItem<B>) -> ValidOutput {
-        let sr = self.forward(item.lr).clamp(0.0, 1.0);
-        let [_, c, h, w] = sr.dims();
-        let sr = Image::from_tensor(sr.reshape([c, h, w]))
-            .map(|im| im.quantized())
-            .unwrap_or_else(|_| Image::zeros(c, h, w));
-        ValidOutput {
-            sr,
-            gt: item.gt,
-            iteration: item.iteration,
-        }
+        valid_output(self.forward(item.lr), item.gt, item.iteration)
     }
+}
+
+impl<B: Backend> InferenceStep for SrNet<B> {
+    type Input = ValidItem<B>;
+    type Output = ValidOutput;
+
+    fn step(&self, item: ValidItem<B>) -> ValidOutput {
+        valid_output(self.forward(item.lr), item.gt, item.iteration)
+    }
+}
+
+/// Quantised SR of one validation image beside its ground truth.
+fn valid_output<B: Backend>(sr: Tensor<B, 4>, gt: Image, iteration: usize) -> ValidOutput {
+    let sr = sr.clamp(0.0, 1.0);
+    let [_, c, h, w] = sr.dims();
+    let sr = Image::from_tensor(sr.reshape([c, h, w]))
+        .map(|im| im.quantized())
+        .unwrap_or_else(|_| Image::zeros(c, h, w));
+    ValidOutput { sr, gt, iteration }
 }
 
 /// Validation PSNR or SSIM (RGB or Y, `crop_border = scale`), averaged over images; also
