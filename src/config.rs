@@ -5,6 +5,7 @@
 //! [`fingerprint`] hashes a config into a stable key for on-disk caches.
 
 use crate::error::{IdcError, Result};
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,6 +46,11 @@ pub struct PatchConfig {
     pub step: usize,
     /// A last window is only added when the remaining border exceeds this many pixels.
     pub thresh_size: usize,
+    /// Denoising at this noise level (`[0, 255]` units; `scale` is then 1); `None` is
+    /// super-resolution. Left out of the JSON when `None`, so SR fingerprints are unchanged
+    /// while a denoising config never shares a cache key with an SR one. Use [`Self::task`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_sigma: Option<f32>,
 }
 
 impl Default for PatchConfig {
@@ -54,6 +60,7 @@ impl Default for PatchConfig {
             hr_patch: 96,
             step: 48,
             thresh_size: 0,
+            noise_sigma: None,
         }
     }
 }
@@ -61,8 +68,14 @@ impl Default for PatchConfig {
 impl PatchConfig {
     /// Checks every field; called by everything that consumes a `PatchConfig`.
     pub fn validate(&self) -> Result<()> {
-        if !(2..=4).contains(&self.scale) {
-            return Err(IdcError::config("scale", "must be 2, 3 or 4"));
+        match self.noise_sigma {
+            None if !(2..=4).contains(&self.scale) => {
+                return Err(IdcError::config("scale", "must be 2, 3 or 4"));
+            }
+            Some(_) if self.scale != 1 => {
+                return Err(IdcError::config("scale", "must be 1 for denoising"));
+            }
+            _ => self.task().validate()?,
         }
         if self.hr_patch == 0 || !self.hr_patch.is_multiple_of(self.scale) {
             return Err(IdcError::config(
@@ -77,6 +90,21 @@ impl PatchConfig {
             return Err(IdcError::config("thresh_size", "must not exceed hr_patch"));
         }
         Ok(())
+    }
+
+    /// The task these patches are for: denoising when `noise_sigma` is set, else SR at `scale`.
+    pub fn task(&self) -> Task {
+        match self.noise_sigma {
+            Some(sigma) => Task::Denoise { sigma },
+            None => Task::SuperResolution { scale: self.scale },
+        }
+    }
+
+    /// This grid for `task` (sets `scale` and `noise_sigma`; `hr_patch` must suit the scale).
+    pub fn with_task(mut self, task: Task) -> Self {
+        self.scale = task.scale();
+        self.noise_sigma = task.sigma();
+        self
     }
 
     /// LR patch side (`hr_patch / scale`).

@@ -1,10 +1,14 @@
-//! `idc eval`: evaluate a model (or bicubic) on whole test images as BasicSR does.
+//! `idc eval`: evaluate a model (or bicubic) on whole test images as BasicSR does; with
+//! `--task denoise --sigma S` under the SwinIR/KAIR denoising protocol (`--arch noisy`: the
+//! noisy input itself).
 
 use crate::device::{DefaultBackend, default_device};
 use crate::models::edsr::EdsrConfig;
 use crate::models::load_model_dir;
 use crate::models::weights::load_basicsr_pth;
-use crate::train::eval::{EvalReport, evaluate_bicubic, evaluate_model};
+use crate::train::eval::{
+    EvalReport, InferOptions, evaluate_bicubic, evaluate_noisy, evaluate_task,
+};
 use std::path::PathBuf;
 
 /// Arguments of `idc eval`.
@@ -15,8 +19,12 @@ pub struct Args {
     pub net: super::ModelArgs,
     #[arg(long)]
     pub test_dir: PathBuf,
+    /// SR factor (required for --task sr).
     #[arg(long)]
-    pub scale: usize,
+    pub scale: Option<usize>,
+    /// The task (--task denoise --sigma 50: colour denoising, SwinIR/KAIR protocol).
+    #[command(flatten)]
+    pub task: super::TaskArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -24,27 +32,36 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
+    let task = args.task.resolve(args.scale)?;
+    let scale = task.scale();
+    let opts = InferOptions::default();
     let report: EvalReport = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
-        (None, None, Some("bicubic")) => evaluate_bicubic(&args.test_dir, args.scale)?,
+        (None, None, Some("bicubic")) if task.sigma().is_none() => {
+            evaluate_bicubic(&args.test_dir, scale)?
+        }
+        (None, None, Some("noisy")) if task.sigma().is_some() => {
+            evaluate_noisy(&args.test_dir, &task)?
+        }
         (Some(dir), None, None) => {
             let (model, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;
-            if cfg.upscale != args.scale {
+            if cfg.upscale != scale {
                 anyhow::bail!(
-                    "model {} is x{}, --scale is {}",
+                    "model {} is x{}, task {} needs x{scale}",
                     dir.display(),
                     cfg.upscale,
-                    args.scale
+                    task.label()
                 );
             }
-            evaluate_model(&model, &args.test_dir, args.scale, &device)?
+            evaluate_task(&model, &args.test_dir, &task, &opts, &device)?
         }
         (None, Some(pth), Some(arch)) => {
-            let cfg = EdsrConfig::from_arch(arch, args.scale)?;
+            let cfg = EdsrConfig::from_arch(arch, scale)?;
             let model = load_basicsr_pth::<DefaultBackend>(pth, &cfg, &device)?;
-            evaluate_model(&model, &args.test_dir, args.scale, &device)?
+            evaluate_task(&model, &args.test_dir, &task, &opts, &device)?
         }
         _ => anyhow::bail!(
-            "give exactly one of --model DIR, --weights X.pth --arch A, or --arch bicubic"
+            "give exactly one of --model DIR, --weights X.pth --arch A, or --arch bicubic \
+             (--arch noisy with --task denoise)"
         ),
     };
     if args.json {

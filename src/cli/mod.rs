@@ -24,9 +24,29 @@ pub struct ModelArgs {
     /// BasicSR `.pth` weights (needs --arch).
     #[arg(long)]
     pub weights: Option<std::path::PathBuf>,
-    /// Preset name or edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic).
+    /// Preset name or edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic, and noisy with
+    /// --task denoise).
     #[arg(long)]
     pub arch: Option<String>,
+}
+
+/// The restoration task of a sub-command: `--task sr` (default; `--scale`) or
+/// `--task denoise --sigma S` (scale 1).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskArgs {
+    /// sr (super-resolution, needs --scale) or denoise (colour AWGN, needs --sigma).
+    #[arg(long, default_value = "sr")]
+    pub task: String,
+    /// Noise standard deviation for --task denoise, in [0, 255] pixel units (the paper: 50).
+    #[arg(long)]
+    pub sigma: Option<f32>,
+}
+
+impl TaskArgs {
+    /// The validated task, with the sub-command's `--scale` (required for SR).
+    pub fn resolve(&self, scale: Option<usize>) -> anyhow::Result<crate::task::Task> {
+        Ok(crate::task::Task::parse(&self.task, scale, self.sigma)?)
+    }
 }
 
 /// Prints `value` as one JSON object on stdout.

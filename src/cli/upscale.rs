@@ -1,4 +1,4 @@
-//! `idc upscale`: super-resolve one image (tiled when it is large, exact; see
+//! `idc upscale`: super-resolve one image (or denoise it: `--task denoise --sigma S`) (tiled when it is large, exact; see
 //! [`crate::train::eval`]).
 
 use crate::device::{DefaultBackend, default_device};
@@ -25,15 +25,23 @@ pub struct Args {
     /// Needed with --weights when the arch string does not fix the scale.
     #[arg(long)]
     pub scale: Option<usize>,
+    /// --task denoise --sigma S: denoise the (noisy) input with a scale-1 model.
+    #[command(flatten)]
+    pub task: super::TaskArgs,
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
+    // SR keeps `--scale` optional (a model directory knows its scale); denoising is scale 1.
+    let scale = match args.task.task.as_str() {
+        "sr" => args.scale,
+        _ => Some(args.task.resolve(args.scale)?.scale()),
+    };
     let model = match (&args.net.model, &args.net.weights, args.net.arch.as_deref()) {
         (Some(dir), None, None) => {
             let (m, cfg) = load_model_dir::<DefaultBackend>(dir, &device)?;
-            if let Some(s) = args.scale
+            if let Some(s) = scale
                 && s != cfg.upscale
             {
                 anyhow::bail!(
@@ -45,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             m
         }
         (None, Some(pth), Some(arch)) => {
-            let Some(scale) = args.scale else {
+            let Some(scale) = scale else {
                 anyhow::bail!("--weights needs --scale (the .pth does not say it)");
             };
             let cfg = EdsrConfig::from_arch(arch, scale)?;

@@ -15,6 +15,7 @@ use crate::dataset::batch::SrBatch;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
 use crate::seed::mix_seed;
+use crate::task::{TRAIN_NOISE_STREAM, add_gaussian_noise};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::Backend;
@@ -77,6 +78,9 @@ pub struct SamplerParams {
     pub chunk: usize,
     /// Total iterations.
     pub total: usize,
+    /// Denoising noise level (`[0, 255]` units): each sample's input is replaced by its clean
+    /// target plus fresh noise seeded by `(seed, sample)`, unclipped. `None` for SR.
+    pub noise_sigma: Option<f32>,
 }
 
 /// Burn `DataLoader` over any `Dataset<SrPair>` producing the global iteration sequence.
@@ -167,6 +171,11 @@ impl<B: Backend> IterationLoader<B> {
             let t = Transform::new(hf, vf, tr);
             lr_c = t.apply(&lr_c);
             hr_c = t.apply(&hr_c);
+        }
+        if let Some(sigma) = self.params.noise_sigma {
+            let seed = mix_seed(self.params.seed, TRAIN_NOISE_STREAM, s as u64);
+            lr_c = hr_c.clone();
+            add_gaussian_noise(&mut lr_c.data, sigma, seed);
         }
         Ok((lr_c, hr_c))
     }
@@ -304,6 +313,7 @@ mod tests {
             augment: true,
             chunk,
             total,
+            noise_sigma: None,
         }
     }
 
