@@ -273,8 +273,8 @@ pub struct DenoiseStudent {
     pub row: String,
     /// Student seed.
     pub seed: u64,
-    /// Training pairs.
-    pub items: usize,
+    /// Samples drawn in training (iterations x batch), each with its own noise.
+    pub samples_seen: usize,
     /// Scores per test set.
     pub eval: Vec<(String, Scores)>,
 }
@@ -606,7 +606,7 @@ impl<'a> Ctx<'a> {
             state.students.push(DenoiseStudent {
                 row: row.to_string(),
                 seed,
-                items: trained.config.iters * trained.config.batch,
+                samples_seen: trained.config.iters * trained.config.batch,
                 eval,
             });
         }
