@@ -775,6 +775,10 @@ fn reading(p: &DenoisePreset, table: &[Row]) -> String {
         let (Some((_, na, ca)), Some((_, nb, cb))) = (find(a), find(b)) else {
             continue;
         };
+        if ca.is_empty() || cb.is_empty() {
+            s += &format!("- {a} vs {b}: not available yet.\n");
+            continue;
+        }
         for set in &p.test_sets {
             let (Some(x), Some(y)) = (ca.get(set), cb.get(set)) else {
                 s += &format!("- {a} vs {b} on {set}: not available yet.\n");

@@ -343,6 +343,35 @@ mod tests {
     }
 
     #[test]
+    fn denoising_draws_fresh_unclipped_noise_per_sample_reproducibly() {
+        type B = Flex;
+        let device = Default::default();
+        // Clean/clean pairs at scale 1 (what a denoising set holds): a constant bright patch.
+        let pair = SrPair {
+            lr: Image::new(3, 8, 8, vec![0.9; 3 * 8 * 8]).unwrap(),
+            hr: Image::new(3, 8, 8, vec![0.9; 3 * 8 * 8]).unwrap(),
+        };
+        let set: Arc<dyn Dataset<SrPair>> = Arc::new(InMemDataset::new(vec![pair]));
+        let mut p = params(2, 2);
+        (p.scale, p.lr_patch, p.batch, p.noise_sigma) = (1, 8, 1, Some(50.0));
+        let loader =
+            || IterationLoader::<B>::new(set.clone(), p.clone(), SamplerState::new(0), device);
+        let a = loader().sample(0).unwrap();
+        let b = loader().sample(1).unwrap();
+        assert_eq!(
+            a,
+            loader().sample(0).unwrap(),
+            "same seed and sample, same draw"
+        );
+        assert_ne!(a.0, b.0, "the same item gets new noise in the next sample");
+        assert!(a.1.data.iter().all(|&v| v == 0.9), "the target stays clean");
+        // 0.9 + N(0, 50/255): about 30% of the 192 values exceed 1, and stay so (unclipped).
+        assert!(a.0.data.iter().any(|&v| v > 1.0), "noise is not clipped");
+        let lo = a.0.data.iter().fold(f32::MAX, |l, &v| l.min(v));
+        assert!(lo < 0.6, "sigma 50 spreads the patch: min {lo}");
+    }
+
+    #[test]
     fn hr_crop_matches_lr_crop() {
         // HR built as the nearest-neighbour x2 of LR: every crop/augment must keep that relation.
         let lr = Image::new(3, 6, 6, (0..108).map(|v| v as f32 / 108.0).collect()).unwrap();
