@@ -169,3 +169,129 @@ fn brief_training_beats_the_noisy_input() {
     );
     assert!(ours.ssim_rgb > noisy.ssim_rgb + 0.2);
 }
+
+/// Every sub-command takes `--task denoise --sigma 50` end to end on two code-generated images:
+/// train a scale-1 model, condense and select clean pairs with it, denoise and evaluate.
+#[test]
+fn cli_denoise_train_condense_select_upscale_eval() {
+    let root = tempfile::tempdir().unwrap();
+    let p = |name: &str| root.path().join(name).to_str().unwrap().to_string();
+    let images = burn_idc::write_synthetic_images(&root.path().join("hr"), 2, 48).unwrap();
+    let dn = ["--task", "denoise", "--sigma", "50"];
+    let run = |args: Vec<String>| integration_tests::run_idc_json(args);
+    let with = |head: &[&str], tail: &[String]| -> Vec<String> {
+        head.iter()
+            .map(|s| s.to_string())
+            .chain(dn.map(String::from))
+            .chain(tail.iter().cloned())
+            .collect()
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let summary = run(with(
+        &["train"],
+        &[
+            s(&[
+                "--train-dir",
+                &p("hr"),
+                "--model",
+                "edsr:8x1",
+                "--iters",
+                "2",
+                "--batch",
+                "2",
+            ]),
+            s(&["--lr-patch", "16", "--out", &p("model")]),
+        ]
+        .concat(),
+    ));
+    assert_eq!(summary["config"]["scale"], 1);
+    assert_eq!(summary["config"]["noise_sigma"], 50.0);
+
+    let config = root.path().join("condense.json");
+    std::fs::write(
+        &config,
+        r#"{"iters": 2, "warmup": 1, "assign": 1, "assign_every": 1, "groups": 2,
+            "kmeans_iters": 3, "freq_bank": 2, "ncfd": {"num_freqs": 16},
+            "rlff": {"c_out": 8, "patch": 2}}"#,
+    )
+    .unwrap();
+    let hr_args = s(&[
+        "--hr-dir",
+        &p("hr"),
+        "--hr-patch",
+        "16",
+        "--step",
+        "16",
+        "--json",
+    ]);
+    let cond = run(with(
+        &["condense"],
+        &[
+            s(&[
+                "--extractor",
+                &p("model"),
+                "--config",
+                config.to_str().unwrap(),
+            ]),
+            s(&["--cache", &p("idc")]),
+            hr_args.clone(),
+        ]
+        .concat(),
+    ));
+    assert_eq!(cond["failed"], 0, "{cond}");
+    let sel = run(with(
+        &["select", "--method", "random"],
+        &[s(&["--cache", &p("sel"), "--ratio", "0.2"]), hr_args].concat(),
+    ));
+    assert!(sel["selected"].as_u64().unwrap() > 0, "{sel}");
+    for cache in ["idc", "sel"] {
+        let set = burn_idc::SelectionDataset::open(&root.path().join(cache)).unwrap();
+        assert_eq!(set.scale(), 1, "{cache}");
+        let pair = set.try_get(0).unwrap();
+        assert_eq!(
+            (pair.lr.height, pair.lr.width),
+            (pair.hr.height, pair.hr.width),
+            "{cache}"
+        );
+        assert_eq!(pair.lr, pair.hr, "{cache}: denoising sets hold clean pairs");
+    }
+
+    let input = images[0].to_str().unwrap();
+    let out = integration_tests::run_idc(with(
+        &["upscale"],
+        &s(&[
+            "--model",
+            &p("model"),
+            "--input",
+            input,
+            "--output",
+            &p("dn.png"),
+        ]),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (
+        burn_idc::image::io::decode_image(&images[0]).unwrap(),
+        burn_idc::image::io::decode_image(&root.path().join("dn.png")).unwrap(),
+    );
+    assert_eq!(
+        (a.height, a.width),
+        (b.height, b.width),
+        "denoising keeps the size"
+    );
+    let report = run(with(
+        &["eval", "--json"],
+        &s(&["--model", &p("model"), "--test-dir", &p("hr")]),
+    ));
+    assert!(report["psnr_rgb"].as_f64().unwrap().is_finite());
+    // An SR model is refused for the denoising task, with a message rather than a panic.
+    let out = integration_tests::run_idc(with(
+        &["eval", "--arch", "bicubic"],
+        &s(&["--test-dir", &p("hr")]),
+    ));
+    assert!(!out.status.success());
+}

@@ -448,7 +448,13 @@ impl<'a> Ctx<'a> {
         Some((ex, model))
     }
 
-    fn build_idc(&self, dir: &Path, ratio: f64, model: Edsr<TrainBackend>) -> Result<IdcDataset> {
+    fn build_idc(
+        &self,
+        dir: &Path,
+        ratio: f64,
+        model: Edsr<TrainBackend>,
+        mode: CacheMode,
+    ) -> Result<IdcDataset> {
         let mut cfg = self.preset.condense.clone();
         cfg.ratio = ratio;
         IdcDataset::builder(&self.train_dir, self.patch.clone())
@@ -456,7 +462,7 @@ impl<'a> Ctx<'a> {
             .with_condense_config(cfg)
             .with_models::<TrainBackend, _, _>(model, IdentityTeacher, default_device())
             .with_cache_dir(dir.join("shards"))
-            .with_mode(CacheMode::LazyCondense)
+            .with_mode(mode)
             .with_seed(0)
             .with_skip_small_images(true)
             .build()
@@ -472,7 +478,7 @@ impl<'a> Ctx<'a> {
         let key = (&cfg, &self.pool_key, &ex.fingerprint, "identity-teacher");
         let st = Stage::new(self.work, name, &key);
         let n: Option<usize> = if_done(p.stage(&st, |dir| {
-            let ds = self.build_idc(dir, ratio, model)?;
+            let ds = self.build_idc(dir, ratio, model, CacheMode::LazyCondense)?;
             ds.condense_all()?;
             Ok(ds.len())
         }))?;
@@ -544,7 +550,7 @@ impl<'a> Ctx<'a> {
                         let (_, model) = self.load_extractor(state).ok_or_else(|| {
                             IdcError::InvalidInput("the extractor stage has not run".into())
                         })?;
-                        let ds = self.build_idc(&dir, ratio, model)?;
+                        let ds = self.build_idc(&dir, ratio, model, CacheMode::LoadOnly)?;
                         Ok(DynSet::new(ds))
                     }),
                 ))
