@@ -95,6 +95,12 @@ impl Task {
         }
     }
 
+    /// Whether the network needs an up-sampling tail (EDSR's pixel-shuffle stages, SwinIR's
+    /// `upsampler`); false for denoising (SwinIR: upsampler none).
+    pub fn needs_upsampler(&self) -> bool {
+        self.scale() > 1
+    }
+
     /// Noise level in `[0, 255]` units, `None` for super-resolution.
     pub fn sigma(&self) -> Option<f32> {
         match *self {
@@ -169,6 +175,7 @@ mod tests {
         let sr = Task::SuperResolution { scale: 3 };
         assert_eq!((sr.scale(), sr.crop_border(), sr.sigma()), (3, 3, None));
         assert_eq!(dn.label(), "denoise-s50");
+        assert!(!dn.needs_upsampler() && sr.needs_upsampler());
     }
 
     #[test]

@@ -128,8 +128,8 @@ fn first_images(src: &Path, dst: &Path, n: usize) {
 }
 
 /// A small EDSR trained for 200 steps on 12 BSD200 images (noise redrawn per sample)
-/// beats the noisy input on 6 CBSD68 images by a wide margin (measured at 300 steps: 15.10 dB ->
-/// 23.64 dB; asserted: +5 dB and +0.2 SSIM).
+/// beats the noisy input on 6 CBSD68 images by a wide margin (measured: 15.10 dB -> 24.92 dB, SSIM
+/// 0.174 -> 0.636, 53 s on the 2-core machine; asserted: +5 dB and +0.2 SSIM).
 #[test]
 fn brief_training_beats_the_noisy_input() {
     let (Some(train), Some(test)) = (data_or_skip("train/BSD200"), data_or_skip("denoise/CBSD68"))
