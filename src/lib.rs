@@ -21,7 +21,7 @@
 //! let image = Image::new(3, h, w, data)?;
 //!
 //! // Whole set: BasicSR patch grid (HR 32x32, step 16) with bicubic x2 LR patches.
-//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0, noise_sigma: None };
+//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0, task: None };
 //! let whole = SrPatchDataset::from_images(vec![("pattern".into(), image)], patch)?;
 //! let pairs = whole.instance_pairs(0)?;
 //! assert_eq!(pairs.len(), 9);

@@ -446,7 +446,7 @@ mod tests {
             hr_patch: 8,
             step: 8,
             thresh_size: 0,
-            noise_sigma: None,
+            task: None,
         }
     }
 

@@ -101,6 +101,15 @@ impl Task {
         self.scale() > 1
     }
 
+    /// `None` for super-resolution (which configs store as their `scale` alone, keeping SR
+    /// fingerprints as they were before tasks existed), else the task itself.
+    pub fn non_default(self) -> Option<Task> {
+        match self {
+            Task::SuperResolution { .. } => None,
+            other => Some(other),
+        }
+    }
+
     /// Noise level in `[0, 255]` units, `None` for super-resolution.
     pub fn sigma(&self) -> Option<f32> {
         match *self {

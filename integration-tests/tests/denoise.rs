@@ -206,7 +206,7 @@ fn cli_denoise_train_condense_select_upscale_eval() {
         .concat(),
     ));
     assert_eq!(summary["config"]["scale"], 1);
-    assert_eq!(summary["config"]["noise_sigma"], 50.0);
+    assert_eq!(summary["config"]["task"]["denoise"]["sigma"], 50.0);
 
     let config = root.path().join("condense.json");
     std::fs::write(

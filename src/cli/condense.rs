@@ -391,7 +391,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         hr_patch: args.hr_patch,
         step: args.step,
         thresh_size: 0,
-        noise_sigma: task.sigma(),
+        task: task.non_default(),
     };
     patch.validate()?;
     if let Some(d) = &args.hr_dir

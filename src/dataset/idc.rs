@@ -436,7 +436,7 @@ pub(super) mod tests {
             hr_patch: 16,
             step: 8,
             thresh_size: 0,
-            noise_sigma: None,
+            task: None,
         };
         IdcDataset::builder(hr, patch)
             .with_ratio(0.3)

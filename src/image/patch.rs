@@ -150,7 +150,7 @@ mod tests {
             hr_patch,
             step,
             thresh_size,
-            noise_sigma: None,
+            task: None,
         }
     }
 

@@ -366,7 +366,7 @@ pub(crate) mod tests {
             hr_patch: 8,
             step: 8,
             thresh_size: 0,
-            noise_sigma: None,
+            task: None,
         };
         select_to_cache::<B, Identity>(pool, dir, &patch, cfg, ex, &Default::default())
     }

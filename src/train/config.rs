@@ -43,11 +43,11 @@ pub struct TrainConfig {
     pub valid_every: usize,
     /// One burn-train "epoch" is this many iterations; a checkpoint is written after each.
     pub checkpoint_every: usize,
-    /// Denoising at this level (`[0, 255]` units; `scale` is then 1): every training sample's
-    /// input is its clean target plus fresh seeded noise. `None` (SR) is left out of the JSON,
-    /// so SR configs and their fingerprints are unchanged. Use [`Self::task`].
+    /// The task when it is not SR at `scale` (denoising: `scale` 1, every training sample's
+    /// input is its clean target plus fresh seeded noise). `None` (SR) is left out of the JSON,
+    /// so SR configs and their fingerprints are unchanged. Read it through [`Self::task`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_sigma: Option<f32>,
+    pub task: Option<Task>,
 }
 
 impl TrainConfig {
@@ -71,33 +71,40 @@ impl TrainConfig {
             seed: 0,
             valid_every: every,
             checkpoint_every: every,
-            noise_sigma: None,
+            task: None,
         }
     }
 
     /// [`Self::new`] for `task` (scale 1 and the noise level for denoising).
     pub fn for_task(arch: &str, task: Task, iters: usize) -> Self {
         let mut c = Self::new(arch, task.scale(), iters);
-        c.noise_sigma = task.sigma();
+        c.task = task.non_default();
         c
     }
 
     /// The task this run trains for.
     pub fn task(&self) -> Task {
-        match self.noise_sigma {
-            Some(sigma) => Task::Denoise { sigma },
-            None => Task::SuperResolution { scale: self.scale },
-        }
+        self.task
+            .unwrap_or(Task::SuperResolution { scale: self.scale })
     }
 
     /// Checks every field (and that `arch` parses for `scale`).
     pub fn validate(&self) -> Result<()> {
-        match self.noise_sigma {
-            Some(_) if self.scale != 1 => {
-                return Err(IdcError::config("scale", "must be 1 for denoising"));
+        match self.task {
+            Some(Task::SuperResolution { .. }) => {
+                return Err(IdcError::config(
+                    "task",
+                    "super-resolution is `None` (use scale)",
+                ));
             }
-            Some(_) => self.task().validate()?,
-            // SR factors are the network's to check; 1 is not SR (no noise level given).
+            Some(t) if t.scale() != self.scale => {
+                return Err(IdcError::config(
+                    "scale",
+                    format!("must be {} for {}", t.scale(), t.label()),
+                ));
+            }
+            Some(t) => t.validate()?,
+            // SR factors are the network's to check; 1 is not SR (no other task given).
             None if self.scale == 1 => {
                 return Err(IdcError::config(
                     "scale",
@@ -203,7 +210,7 @@ mod tests {
     #[test]
     fn denoising_config_is_scale_one_and_keeps_sr_json() {
         let sr = TrainConfig::new("edsr-tiny", 2, 20);
-        assert!(!serde_json::to_string(&sr).unwrap().contains("noise_sigma"));
+        assert!(!serde_json::to_string(&sr).unwrap().contains("task"));
         let dn = TrainConfig::for_task("edsr-tiny", Task::Denoise { sigma: 50.0 }, 20);
         dn.validate().unwrap();
         assert_eq!((dn.scale, dn.task()), (1, Task::Denoise { sigma: 50.0 }));

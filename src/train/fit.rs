@@ -475,7 +475,7 @@ fn sampler_params(config: &TrainConfig) -> SamplerParams {
         augment: config.augment,
         chunk: config.checkpoint_every,
         total: config.iters,
-        noise_sigma: config.noise_sigma,
+        noise_sigma: config.task().sigma(),
     }
 }
 
