@@ -29,6 +29,7 @@ fn real_patches(n: usize, side: usize) -> (Vec<Image>, String) {
         hr_patch: 2 * side,
         step: side,
         thresh_size: 0,
+        task: None,
     };
     for name in ["tt2.bmp", "tt3.bmp", "tt9.bmp"] {
         let p = dir.join("train/T91").join(name);

@@ -38,6 +38,7 @@ fn patch_config() -> PatchConfig {
         hr_patch: 96,
         step: 48,
         thresh_size: 0,
+        task: None,
     }
 }
 

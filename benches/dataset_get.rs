@@ -71,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         hr_patch: 96,
         step: 48,
         thresh_size: 0,
+        task: None,
     };
     let cache = root.path().join("cache");
     let build_idc = || {

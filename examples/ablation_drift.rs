@@ -42,6 +42,7 @@ fn main() -> Result<()> {
         hr_patch: parse(2, "hr_patch")?,
         step: parse(3, "step")?,
         thresh_size: 0,
+        task: None,
     };
     let pool = SrPatchDataset::builder(&images, patch)
         .with_skip_small_images(true)

@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         hr_patch: 48,
         step: 48,
         thresh_size: 0,
+        task: None,
     };
     let device = default_device();
     let out = std::env::temp_dir().join(format!("swap_div2k_{}", std::process::id()));

@@ -5,6 +5,7 @@
 //! [`fingerprint`] hashes a config into a stable key for on-disk caches.
 
 use crate::error::{IdcError, Result};
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,6 +46,12 @@ pub struct PatchConfig {
     pub step: usize,
     /// A last window is only added when the remaining border exceeds this many pixels.
     pub thresh_size: usize,
+    /// The task when it is not super-resolution at `scale` (`Some(Task::Denoise { .. })`, with
+    /// `scale` 1); `None` is SR. Left out of the JSON when `None`, so SR fingerprints are
+    /// unchanged while every other task (and parameter) gets its own cache keys. Read it through
+    /// [`Self::task`]; set it with [`Self::with_task`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
 }
 
 impl Default for PatchConfig {
@@ -54,6 +61,7 @@ impl Default for PatchConfig {
             hr_patch: 96,
             step: 48,
             thresh_size: 0,
+            task: None,
         }
     }
 }
@@ -61,8 +69,24 @@ impl Default for PatchConfig {
 impl PatchConfig {
     /// Checks every field; called by everything that consumes a `PatchConfig`.
     pub fn validate(&self) -> Result<()> {
-        if !(2..=4).contains(&self.scale) {
-            return Err(IdcError::config("scale", "must be 2, 3 or 4"));
+        match self.task {
+            None if !(2..=4).contains(&self.scale) => {
+                return Err(IdcError::config("scale", "must be 2, 3 or 4"));
+            }
+            // One spelling per config, so one fingerprint: SR is `task: None`.
+            Some(Task::SuperResolution { .. }) => {
+                return Err(IdcError::config(
+                    "task",
+                    "super-resolution is `None` (use scale)",
+                ));
+            }
+            Some(t) if t.scale() != self.scale => {
+                return Err(IdcError::config(
+                    "scale",
+                    format!("must be {} for {}", t.scale(), t.label()),
+                ));
+            }
+            _ => self.task().validate()?,
         }
         if self.hr_patch == 0 || !self.hr_patch.is_multiple_of(self.scale) {
             return Err(IdcError::config(
@@ -79,8 +103,58 @@ impl PatchConfig {
         Ok(())
     }
 
+    /// The task these patches are for: `task`, else SR at `scale`.
+    pub fn task(&self) -> Task {
+        self.task
+            .unwrap_or(Task::SuperResolution { scale: self.scale })
+    }
+
+    /// This grid for `task` (sets `scale` and `task`; `hr_patch` must suit the scale).
+    pub fn with_task(mut self, task: Task) -> Self {
+        self.scale = task.scale();
+        self.task = task.non_default();
+        self
+    }
+
     /// LR patch side (`hr_patch / scale`).
     pub fn lr_patch(&self) -> usize {
         self.hr_patch / self.scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sr_json_is_unchanged_and_each_task_has_its_own_key() {
+        let sr = PatchConfig::default();
+        let sr_json = r#"{"scale":2,"hr_patch":96,"step":48,"thresh_size":0}"#;
+        assert_eq!(serde_json::to_string(&sr).unwrap(), sr_json);
+        assert_eq!(
+            PatchConfig::default().with_task(Task::SuperResolution { scale: 2 }),
+            sr
+        );
+        let dn = PatchConfig::default().with_task(Task::Denoise { sigma: 50.0 });
+        dn.validate().unwrap();
+        assert_eq!((dn.scale, dn.task()), (1, Task::Denoise { sigma: 50.0 }));
+        let json = serde_json::to_string(&dn).unwrap();
+        assert!(
+            json.ends_with(r#""task":{"denoise":{"sigma":50.0}}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<PatchConfig>(&json).unwrap(), dn);
+        let dn25 = PatchConfig::default().with_task(Task::Denoise { sigma: 25.0 });
+        assert_ne!(fingerprint(&dn), fingerprint(&dn25));
+        assert_ne!(fingerprint(&dn), fingerprint(&sr));
+        let mut bad = sr.clone();
+        bad.task = Some(Task::SuperResolution { scale: 2 });
+        assert!(
+            bad.validate().is_err(),
+            "SR has one spelling (None), so one key"
+        );
+        let mut bad = dn.clone();
+        bad.scale = 2;
+        assert!(bad.validate().is_err());
     }
 }

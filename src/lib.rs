@@ -21,7 +21,7 @@
 //! let image = Image::new(3, h, w, data)?;
 //!
 //! // Whole set: BasicSR patch grid (HR 32x32, step 16) with bicubic x2 LR patches.
-//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0 };
+//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0, task: None };
 //! let whole = SrPatchDataset::from_images(vec![("pattern".into(), image)], patch)?;
 //! let pairs = whole.instance_pairs(0)?;
 //! assert_eq!(pairs.len(), 9);
@@ -50,6 +50,7 @@
 //! The root re-exports what a Burn user swaps, configures and implements; errors are
 //! [`IdcError`] / [`Result`]. Module map:
 //! - [`config`]: validated configs and stable fingerprints for cache keys.
+//! - [`task`]: the restoration task (super-resolution or colour denoising) and its noise.
 //! - [`device`]: the single backend choice (`flex` on CPU, `cuda` with the feature).
 //! - [`image`]: decoding, MATLAB-style bicubic resize, Y channel, patch grid.
 //! - [`metrics`]: PSNR/SSIM exactly as BasicSR computes them.
@@ -84,6 +85,7 @@ pub mod repro;
 pub(crate) mod seed;
 pub mod select;
 pub mod source;
+pub mod task;
 pub mod train;
 
 // What a Burn user swaps, configures and implements, flat at the root (burn-dataset style).
@@ -103,6 +105,7 @@ pub use image::{Image, SrPair};
 pub use models::edsr::{Edsr, EdsrConfig};
 pub use models::swinir::{SwinIr, SwinIrConfig};
 pub use models::{FeatureExtractor, NetConfig, SrNet, Teacher, load_model_dir, save_model_dir};
+pub use task::Task;
 pub use train::{
     IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr,
 };

@@ -446,6 +446,7 @@ mod tests {
             hr_patch: 8,
             step: 8,
             thresh_size: 0,
+            task: None,
         }
     }
 

@@ -20,6 +20,7 @@ fn instance(path: &std::path::Path) -> Instance {
         hr_patch: 48,
         step: 24,
         thresh_size: 0,
+        task: None,
     };
     Instance {
         name: "t25".into(),

@@ -142,6 +142,7 @@ fn builder(hr: &Path, cache: &Path, fake: Arc<FakeCondenser>) -> IdcDatasetBuild
         hr_patch: 16,
         step: 16,
         thresh_size: 0,
+        task: None,
     };
     // Strict about small images: the bad-input table below expects them to fail `build`.
     IdcDataset::builder(hr, patch)

@@ -292,6 +292,7 @@ fn cli_resize_metrics_patches_agree_with_the_library() {
         hr_patch: 96,
         step: 48,
         thresh_size: 0,
+        task: None,
     };
     let mut total = 0;
     for (f, item) in files.iter().zip(arr(&v["per_image"])) {

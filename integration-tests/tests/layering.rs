@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules from lowest to highest layer; a module may use its own layer or lower ones.
 const LAYERS: &[&[&str]] = &[
-    &["error", "config", "fsutil", "seed", "device"],
+    &["error", "config", "fsutil", "seed", "device", "task"],
     &["image"],
     &["metrics", "models"],
     &["condense"],

@@ -33,6 +33,7 @@ fn patch_config() -> PatchConfig {
         hr_patch: 48,
         step: 48,
         thresh_size: 0,
+        task: None,
     }
 }
 

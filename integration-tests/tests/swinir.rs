@@ -228,6 +228,7 @@ fn condensation_with_a_swinir_extractor_lowers_the_instance_loss() {
         hr_patch: 48,
         step: 24,
         thresh_size: 0,
+        task: None,
     };
     let inst = Instance {
         name: "t25".into(),

@@ -24,6 +24,7 @@ use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
 use crate::device::{TrainBackend, default_device};
+use crate::models::identity::IdentityTeacher;
 use crate::models::net::{NetConfig, SrNet};
 use crate::models::{Teacher, load_model_dir};
 use anyhow::{Context, bail};
@@ -40,6 +41,10 @@ pub struct Args {
     pub cache: PathBuf,
     #[arg(long, default_value_t = 2)]
     pub scale: usize,
+    /// --task denoise --sigma S: condense clean patches for denoising (scale 1; see
+    /// ARCHITECTURE.md, "Tasks"); --scale is then ignored.
+    #[command(flatten)]
+    pub task: super::TaskArgs,
     /// Condensation ratio; default: the `--config` file's `ratio`, else 0.1. Giving both with
     /// different values is an error.
     #[arg(long)]
@@ -222,7 +227,11 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
             .with_context(|| format!("loading extractor {}", path.display()))?;
         return Ok(m);
     }
-    let dir = args.cache.join("default-extractor");
+    let task = resolve_task(args)?;
+    let dir = args.cache.join(match task {
+        crate::task::Task::SuperResolution { .. } => "default-extractor".to_string(),
+        _ => format!("default-extractor-{}", task.label()),
+    });
     if let Ok((m, cfg)) = load_model_dir::<TrainBackend>(&dir, &device)
         && cfg.upscale() == args.scale
         && net.as_ref().is_none_or(|n| *n == cfg)
@@ -243,14 +252,14 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
         dir.display()
     );
     let lr_patch = (args.hr_patch / args.scale).clamp(8, 48);
-    let mut config = crate::train::TrainConfig::new("edsr-tiny", args.scale, args.extractor_iters);
+    let mut config = crate::train::TrainConfig::for_task("edsr-tiny", task, args.extractor_iters);
     if let Some(net) = &net {
         config = config.with_net(net.to_network_g());
     }
     config.batch = 8;
     config.lr_patch = lr_patch;
     config.seed = args.seed;
-    let data = crate::train::data::HrImageDataset::new(hr_dir, args.scale, lr_patch)?;
+    let data = crate::train::data::HrImageDataset::for_task(hr_dir, &task, lr_patch)?;
     let resume = run_dir.join("train_config.json").exists();
     let options = crate::train::TrainOptions::new(config, &run_dir).with_resume(resume);
     crate::train::train_sr::<TrainBackend, _>(data, &options, &device)?;
@@ -258,6 +267,12 @@ fn resolve_extractor(args: &Args, hr_dir: &Path) -> anyhow::Result<Model> {
         .with_context(|| format!("loading the trained extractor from {}", run_dir.display()))?;
     crate::models::save_model_dir(&m, &cfg, &dir)?;
     Ok(m)
+}
+
+/// `--task sr` takes `--scale` (default 2); `--task denoise --sigma S` is scale 1.
+fn resolve_task(args: &Args) -> anyhow::Result<crate::task::Task> {
+    let scale = (args.task.task == "sr").then_some(args.scale);
+    args.task.resolve(scale)
 }
 
 /// What happened to this worker's instances.
@@ -272,7 +287,9 @@ struct Tally {
 }
 
 /// The extractor and the teacher (the extractor unless `--teacher`), checked against `--scale`.
-fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> {
+/// Denoising without `--teacher` has no teacher model (`None`): it condenses clean patches,
+/// each its own target ([`crate::models::identity::IdentityTeacher`]).
+fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Option<Model>)> {
     let extractor = resolve_extractor(args, hr_dir)?;
     let teacher = match &args.teacher {
         Some(dir) => {
@@ -280,6 +297,7 @@ fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> 
                 .with_context(|| format!("loading teacher {}", dir.display()))?
                 .0
         }
+        None if args.task.task != "sr" => return Ok((extractor, None)),
         None => extractor.clone(),
     };
     if Teacher::scale(&teacher) != args.scale {
@@ -290,7 +308,7 @@ fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> 
             args.scale
         );
     }
-    Ok((extractor, teacher))
+    Ok((extractor, Some(teacher)))
 }
 
 /// Loads or condenses instances `mine`, `batch` at a time, with a progress bar. Pass 1 skips
@@ -378,8 +396,10 @@ fn bad_images(dataset: &IdcDataset) -> Vec<(String, String)> {
 }
 
 /// Runs the sub-command.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    let task = resolve_task(&args)?;
+    args.scale = task.scale();
     let (worker, workers) = match &args.shard {
         Some(s) => parse_shard(s)?,
         None => (0, 1),
@@ -397,6 +417,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         hr_patch: args.hr_patch,
         step: args.step,
         thresh_size: 0,
+        task: task.non_default(),
     };
     patch.validate()?;
     if let Some(d) = &args.hr_dir
@@ -410,10 +431,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let hr_dir = resolve_hr_dir(&args)?;
     let (extractor, teacher) = resolve_models(&args, &hr_dir)?;
 
-    let dataset = IdcDataset::builder(&hr_dir, patch)
+    let builder = IdcDataset::builder(&hr_dir, patch);
+    let builder = match teacher {
+        Some(t) => builder.with_models::<TrainBackend, _, _>(extractor, t, default_device()),
+        None => {
+            builder.with_models::<TrainBackend, _, _>(extractor, IdentityTeacher, default_device())
+        }
+    };
+    let dataset = builder
         .with_ratio(ratio)
         .with_condense_config(config)
-        .with_models::<TrainBackend, _, _>(extractor, teacher, default_device())
         .with_cache_dir(&args.cache)
         .with_mode(if args.rebuild {
             CacheMode::Rebuild

@@ -1,7 +1,11 @@
-//! `idc eval`: evaluate a model (or bicubic) on whole test images as BasicSR does.
+//! `idc eval`: evaluate a model (or bicubic) on whole test images as BasicSR does; with
+//! `--task denoise --sigma S` under the SwinIR/KAIR denoising protocol (`--arch noisy`: the
+//! noisy input itself).
 
 use crate::device::{DefaultBackend, default_device};
-use crate::train::eval::{EvalReport, evaluate_bicubic, evaluate_model};
+use crate::train::eval::{
+    EvalReport, InferOptions, evaluate_bicubic, evaluate_noisy, evaluate_task,
+};
 use std::path::PathBuf;
 
 /// Arguments of `idc eval`.
@@ -12,8 +16,12 @@ pub struct Args {
     pub net: super::ModelArgs,
     #[arg(long)]
     pub test_dir: PathBuf,
+    /// SR factor (required for --task sr).
     #[arg(long)]
-    pub scale: usize,
+    pub scale: Option<usize>,
+    /// The task (--task denoise --sigma 50: colour denoising, SwinIR/KAIR protocol).
+    #[command(flatten)]
+    pub task: super::TaskArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -21,17 +29,21 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
+    let task = args.task.resolve(args.scale)?;
+    let scale = task.scale();
     let net = &args.net;
-    let report: EvalReport = match (
-        &net.model,
-        &net.weights,
-        net.arch.as_deref(),
-        &net.arch_config,
-    ) {
-        (None, None, Some("bicubic"), None) => evaluate_bicubic(&args.test_dir, args.scale)?,
+    let baseline = net.model.is_none() && net.weights.is_none() && net.arch_config.is_none();
+    let report: EvalReport = match net.arch.as_deref() {
+        Some("bicubic") if baseline && task.sigma().is_none() => {
+            evaluate_bicubic(&args.test_dir, scale)?
+        }
+        Some("noisy") if baseline && task.sigma().is_some() => {
+            evaluate_noisy(&args.test_dir, &task)?
+        }
         _ => {
-            let model = args.net.load::<DefaultBackend>(Some(args.scale), &device)?;
-            evaluate_model(&model, &args.test_dir, args.scale, &device)?
+            let model = net.load::<DefaultBackend>(Some(scale), &device)?;
+            let opts = InferOptions::default();
+            evaluate_task(&model, &args.test_dir, &task, &opts, &device)?
         }
     };
     if args.json {

@@ -25,7 +25,7 @@ pub struct ModelArgs {
     #[arg(long)]
     pub weights: Option<std::path::PathBuf>,
     /// Preset name (edsr-tiny/-small/-baseline, swinir-tiny/-light/-classical) or
-    /// edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic).
+    /// edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic, and noisy with --task denoise).
     #[arg(long)]
     pub arch: Option<String>,
     /// BasicSR `network_g` options as JSON (`{"type": "SwinIR", ...}`), instead of --arch.
@@ -75,6 +75,25 @@ impl ModelArgs {
             );
         }
         Ok(model)
+    }
+}
+
+/// The restoration task of a sub-command: `--task sr` (default; `--scale`) or
+/// `--task denoise --sigma S` (scale 1).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskArgs {
+    /// sr (super-resolution, needs --scale) or denoise (colour AWGN, needs --sigma).
+    #[arg(long, default_value = "sr")]
+    pub task: String,
+    /// Noise standard deviation for --task denoise, in [0, 255] pixel units (the paper: 50).
+    #[arg(long)]
+    pub sigma: Option<f32>,
+}
+
+impl TaskArgs {
+    /// The validated task, with the sub-command's `--scale` (required for SR).
+    pub fn resolve(&self, scale: Option<usize>) -> anyhow::Result<crate::task::Task> {
+        Ok(crate::task::Task::parse(&self.task, scale, self.sigma)?)
     }
 }
 

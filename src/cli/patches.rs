@@ -29,6 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         hr_patch: args.hr_patch,
         step: args.step,
         thresh_size: 0,
+        task: None,
     };
     cfg.validate()?;
     let files = list_images(&args.hr_dir)?;

@@ -1,13 +1,15 @@
 //! `idc reproduce`: the paper's Tables 1-3 on real images, as resumable stages
 //! (see [`crate::repro`]). Re-running the same command continues an interrupted run.
 
+use crate::repro::denoise::{DenoisePreset, run_denoise as run_table5};
 use crate::repro::{Preset, RunMode, RunPaths, run_with};
 use std::path::PathBuf;
 
 /// Arguments of `idc reproduce` (and `cargo run --release --example reproduce`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~1.5 h on an H100, estimated), paper (DIV2K).
+    /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~1.5 h on an H100, estimated), paper
+    /// (DIV2K); denoise-smoke, denoise-cpu (Table 5 analogue; also `--task denoise`).
     #[arg(long, default_value = "smoke")]
     pub preset: String,
     /// Results directory (tables, plot, README); default docs/results/PRESET.
@@ -33,10 +35,17 @@ pub struct Args {
     /// missing stages listed), e.g. while a long run continues in another process.
     #[arg(long)]
     pub report_only: bool,
+    /// --task denoise [--sigma S]: the Table 5 analogue (preset denoise-PRESET, e.g.
+    /// `--preset cpu` -> denoise-cpu; test sets under $IDC_DATA/denoise).
+    #[command(flatten)]
+    pub task: super::TaskArgs,
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.task.task != "sr" || args.preset.starts_with("denoise-") {
+        return run_denoise(args);
+    }
     let preset = match &args.preset_file {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -77,6 +86,60 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         preset.name,
         outcome.students.len() + outcome.ablation.len(),
         outcome.wall_seconds,
+        outcome.missing.len(),
+        paths.out.display()
+    );
+    Ok(())
+}
+
+/// `--task denoise` (or a `denoise-*` preset): the denoising table (Table 5 analogue).
+fn run_denoise(args: Args) -> anyhow::Result<()> {
+    let mut preset = match &args.preset_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("reading preset file {}: {e}", file.display()))?;
+            serde_json::from_str::<DenoisePreset>(&text)
+                .map_err(|e| anyhow::anyhow!("preset file {}: {e}", file.display()))?
+        }
+        None if args.preset.starts_with("denoise-") => DenoisePreset::by_name(&args.preset)?,
+        None => DenoisePreset::by_name(&format!("denoise-{}", args.preset))?,
+    };
+    if args.task.task != "sr" {
+        let task = args.task.resolve(None)?;
+        if let Some(sigma) = task.sigma()
+            && sigma != preset.sigma
+        {
+            // Another noise level is another table: its own name, work and results folders.
+            preset.sigma = sigma;
+            preset.name = format!("{}-s{sigma}", preset.name);
+        }
+    }
+    preset.validate()?;
+    if args.print_preset {
+        println!("{}", serde_json::to_string_pretty(&preset)?);
+        return Ok(());
+    }
+    let data = PathBuf::from(std::env::var("IDC_DATA").unwrap_or_else(|_| "../shared/data".into()));
+    let paths = RunPaths {
+        train_dir: args.train_dir.unwrap_or_else(|| data.join("train")),
+        test_root: args.test_root.unwrap_or_else(|| data.join("denoise")),
+        work: args
+            .work
+            .unwrap_or_else(|| PathBuf::from("runs").join(&preset.name)),
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from("docs/results").join(&preset.name)),
+    };
+    let mode = if args.report_only {
+        RunMode::ReportOnly
+    } else {
+        RunMode::Run
+    };
+    let outcome = run_table5(&preset, &paths, mode)?;
+    eprintln!(
+        "reproduce {}: {} students; {} stage(s) missing; results in {}",
+        preset.name,
+        outcome.students.len(),
         outcome.missing.len(),
         paths.out.display()
     );

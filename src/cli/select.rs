@@ -27,8 +27,12 @@ pub struct Args {
     pub hr_dir: PathBuf,
     #[arg(long)]
     pub cache: PathBuf,
+    /// SR factor (required for --task sr).
     #[arg(long)]
-    pub scale: usize,
+    pub scale: Option<usize>,
+    /// --task denoise --sigma S: select clean patches for denoising (scale 1).
+    #[command(flatten)]
+    pub task: super::TaskArgs,
     /// Fraction of the pool to keep; the count is IDC's: sum over images of max(1, ceil(r N_j)).
     #[arg(long, default_value_t = 0.1)]
     pub ratio: f64,
@@ -57,13 +61,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let method: SelectMethod = args.method.parse()?;
+    let task = args.task.resolve(args.scale)?;
     let defaults = PatchConfig::default();
     let patch = PatchConfig {
-        scale: args.scale,
         hr_patch: args.hr_patch.unwrap_or(defaults.hr_patch),
         step: args.step.unwrap_or(defaults.step),
         ..defaults
-    };
+    }
+    .with_task(task);
     patch.validate()?;
     let config = SelectConfig {
         method,

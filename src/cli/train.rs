@@ -14,8 +14,12 @@ use std::path::PathBuf;
 pub struct Args {
     #[arg(long)]
     pub train_dir: PathBuf,
+    /// SR factor (required for --task sr).
     #[arg(long)]
-    pub scale: usize,
+    pub scale: Option<usize>,
+    /// The task (--task denoise --sigma 50: noise redrawn for every sample).
+    #[command(flatten)]
+    pub task: super::TaskArgs,
     /// Preset (edsr-tiny, edsr-small, edsr-baseline, swinir-tiny, swinir-light,
     /// swinir-classical) or edsr:FEATURESxBLOCKS.
     #[arg(long, default_value = "edsr-tiny")]
@@ -45,7 +49,8 @@ pub struct Args {
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = TrainConfig::new(&args.model, args.scale, args.iters);
+    let task = args.task.resolve(args.scale)?;
+    let mut config = TrainConfig::for_task(&args.model, task, args.iters);
     if let Some(path) = &args.arch_config {
         let net = crate::models::NetConfig::from_json_file(path)?;
         config = config.with_net(net.to_network_g());
@@ -55,15 +60,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.seed = args.seed;
     config.validate()?;
     eprintln!(
-        "idc train: {} x{} for {} iterations (batch {}, LR patch {}), backend {}",
+        "idc train: {} {} for {} iterations (batch {}, LR patch {}), backend {}",
         config.arch,
-        config.scale,
+        task.label(),
         config.iters,
         config.batch,
         config.lr_patch,
         crate::device::BACKEND_NAME
     );
-    let data = HrImageDataset::new(&args.train_dir, args.scale, args.lr_patch)?;
+    let data = HrImageDataset::for_task(&args.train_dir, &task, args.lr_patch)?;
     eprintln!(
         "idc train: {} training images",
         burn::data::dataset::Dataset::len(&data)

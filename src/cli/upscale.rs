@@ -1,4 +1,4 @@
-//! `idc upscale`: super-resolve one image (tiled when it is large, exact; see
+//! `idc upscale`: super-resolve one image (or denoise it: `--task denoise --sigma S`) (tiled when it is large, exact; see
 //! [`crate::train::eval`]).
 
 use crate::device::{DefaultBackend, default_device};
@@ -22,12 +22,20 @@ pub struct Args {
     /// Needed with --weights --arch (the preset name does not fix the scale).
     #[arg(long)]
     pub scale: Option<usize>,
+    /// --task denoise --sigma S: denoise the (noisy) input with a scale-1 model.
+    #[command(flatten)]
+    pub task: super::TaskArgs,
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let device = default_device();
-    let model = args.net.load::<DefaultBackend>(args.scale, &device)?;
+    // SR keeps `--scale` optional (a model directory knows its scale); denoising is scale 1.
+    let scale = match args.task.task.as_str() {
+        "sr" => args.scale,
+        _ => Some(args.task.resolve(args.scale)?.scale()),
+    };
+    let model = args.net.load::<DefaultBackend>(scale, &device)?;
     let lr = decode_image(&args.input)?;
     let opts = infer_options_for(&model, &lr, MAX_UNTILED_SIDE);
     let sr = upscale_image(&model, &lr, &opts, &device)?;

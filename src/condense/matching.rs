@@ -727,6 +727,7 @@ mod tests {
             hr_patch: 24,
             step: 24,
             thresh_size: 0,
+            task: None,
         };
         let pairs = crate::image::patch::instance_pairs(&hr, &cfg).ok()?;
         Some(pairs.into_iter().take(n).map(|p| p.lr).collect())

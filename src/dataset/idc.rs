@@ -436,6 +436,7 @@ pub(super) mod tests {
             hr_patch: 16,
             step: 8,
             thresh_size: 0,
+            task: None,
         };
         IdcDataset::builder(hr, patch)
             .with_ratio(0.3)
@@ -585,5 +586,61 @@ pub(super) mod tests {
             ds.try_get(i).unwrap();
         }
         assert_eq!(fake.calls.load(Ordering::SeqCst), 4);
+    }
+
+    /// The task is part of every shard key: a cache condensed for SR (or for another noise
+    /// level) never loads as a denoising cache, while SR keys are those of before tasks existed.
+    #[test]
+    fn task_is_part_of_the_shard_fingerprint() {
+        let hr = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        write_images(hr.path(), 2, 32);
+        let sr = builder(
+            hr.path(),
+            cache.path(),
+            Arc::new(FakeCondenser::new(2, "a")),
+        )
+        .build()
+        .unwrap();
+        for i in 0..sr.len() {
+            sr.try_get(i).unwrap();
+        }
+        let denoise = |sigma: f32, fake: &Arc<FakeCondenser>, mode| {
+            let patch = PatchConfig {
+                hr_patch: 16,
+                step: 8,
+                ..PatchConfig::default()
+            }
+            .with_task(crate::task::Task::Denoise { sigma });
+            IdcDataset::builder(hr.path(), patch)
+                .with_ratio(0.3)
+                .with_cache_dir(cache.path())
+                .with_condenser(fake.clone())
+                .with_mode(mode)
+                .build()
+                .unwrap()
+        };
+        let fake = Arc::new(FakeCondenser::new(1, "a"));
+        let d25 = denoise(25.0, &fake, CacheMode::LoadOnly);
+        assert_eq!(
+            d25.progress().done,
+            0,
+            "an SR shard never loads for denoising"
+        );
+        assert!(d25.try_get(0).is_err(), "load-only has nothing to load");
+        let d25 = denoise(25.0, &fake, CacheMode::LazyCondense);
+        for i in 0..d25.len() {
+            let p = d25.try_get(i).unwrap();
+            assert_eq!(p.lr.height, p.hr.height, "denoising pairs keep the size");
+        }
+        let d50 = denoise(50.0, &fake, CacheMode::LoadOnly);
+        assert_eq!(d50.progress().done, 0, "another noise level is another key");
+        assert_ne!(d25.instance_fingerprint(0), sr.instance_fingerprint(0));
+        // The SR key is unchanged: PatchConfig's JSON has no task field for SR.
+        let json = serde_json::to_string(&PatchConfig::default()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"scale":2,"hr_patch":96,"step":48,"thresh_size":0}"#
+        );
     }
 }

@@ -18,5 +18,6 @@ pub(crate) fn cfg() -> PatchConfig {
         hr_patch: 16,
         step: 8,
         thresh_size: 0,
+        task: None,
     }
 }

@@ -11,12 +11,17 @@
 //! patch is downscaled on its own, so LR pixels within ~2 px of a patch edge see the symmetric
 //! border rather than the neighbouring image content; this keeps every pair self-contained (IDC
 //! condenses patch pairs independently).
+//!
+//! Denoising ([`crate::task::Task::Denoise`]): the pair is the clean patch twice. The noisy
+//! input is drawn later, afresh for every training sample ([`noisy_input`]), so a stored pair
+//! (shard, selection) never freezes one noise realisation and never clips it to 8 bits.
 
 use super::io::quantize_image;
 use super::resize::{AxisWeights, axis_weights, resize_with};
 use super::{Image, SrPair};
 use crate::config::PatchConfig;
 use crate::error::{IdcError, Result};
+use crate::task::{Task, add_gaussian_noise};
 
 /// Window origins along one axis (BasicSR `np.arange(0, len - crop + 1, step)` plus the snapped
 /// last window). Empty when `len < crop` or `step == 0`.
@@ -59,14 +64,22 @@ pub fn count_patches(h: usize, w: usize, cfg: &PatchConfig) -> usize {
 #[derive(Clone, Debug)]
 pub struct PairMaker {
     cfg: PatchConfig,
-    weights: AxisWeights,
+    /// Bicubic weights for SR; `None` for denoising (the pair is clean/clean).
+    weights: Option<AxisWeights>,
 }
 
 impl PairMaker {
     /// Validates `cfg` and precomputes the `1 / scale` resize weights for `hr_patch` sides.
     pub fn new(cfg: &PatchConfig) -> Result<Self> {
         cfg.validate()?;
-        let weights = axis_weights(cfg.hr_patch, cfg.lr_patch(), 1.0 / cfg.scale as f64);
+        let weights = match cfg.task() {
+            Task::SuperResolution { scale } => Some(axis_weights(
+                cfg.hr_patch,
+                cfg.lr_patch(),
+                1.0 / scale as f64,
+            )),
+            Task::Denoise { .. } => None,
+        };
         Ok(Self {
             cfg: cfg.clone(),
             weights,
@@ -78,7 +91,8 @@ impl PairMaker {
         &self.cfg
     }
 
-    /// LR partner of one HR patch (`hr_patch x hr_patch`): bicubic `1 / scale`, quantised to 8 bits.
+    /// LR partner of one HR patch (`hr_patch x hr_patch`): bicubic `1 / scale`, quantised to 8
+    /// bits; for denoising the clean patch itself (see the module docs).
     pub fn lr_of(&self, hr: &Image) -> Result<Image> {
         let p = self.cfg.hr_patch;
         if hr.height != p || hr.width != p {
@@ -87,11 +101,10 @@ impl PairMaker {
                 hr.height, hr.width
             )));
         }
-        Ok(quantize_image(&resize_with(
-            hr,
-            &self.weights,
-            &self.weights,
-        )))
+        Ok(match &self.weights {
+            Some(w) => quantize_image(&resize_with(hr, w, w)),
+            None => hr.clone(),
+        })
     }
 
     /// The pair for an HR patch (takes ownership of it).
@@ -99,6 +112,15 @@ impl PairMaker {
         let lr = self.lr_of(&hr)?;
         Ok(SrPair { lr, hr })
     }
+}
+
+/// The network input for a clean image under `task`: for denoising `clean` plus seeded
+/// Gaussian noise, unclipped (SwinIR/KAIR); `None` for SR, whose input is the stored LR.
+pub fn noisy_input(clean: &Image, task: &Task, seed: u64) -> Option<Image> {
+    let sigma = task.sigma()?;
+    let mut noisy = clean.clone();
+    add_gaussian_noise(&mut noisy.data, sigma, seed);
+    Some(noisy)
 }
 
 /// All patch pairs of one HR image in grid order (see the module docs for the LR convention).
@@ -128,6 +150,7 @@ mod tests {
             hr_patch,
             step,
             thresh_size,
+            task: None,
         }
     }
 

@@ -112,11 +112,15 @@ impl EdsrConfig {
         if self.num_block > 256 {
             return Err(IdcError::config("num_block", "must be at most 256"));
         }
-        let pow2 = self.upscale >= 2 && self.upscale.is_power_of_two() && self.upscale <= 16;
+        // 1: no up-sampler (denoising, `Task::scale`), the network keeps the size.
+        let pow2 = self.upscale >= 1 && self.upscale.is_power_of_two() && self.upscale <= 16;
         if !(pow2 || self.upscale == 3) {
             return Err(IdcError::config(
                 "upscale",
-                format!("{} not supported: use 2, 3, 4 (or 8, 16)", self.upscale),
+                format!(
+                    "{} not supported: use 1 (denoising), 2, 3, 4 (or 8, 16)",
+                    self.upscale
+                ),
             ));
         }
         if !self.res_scale.is_finite() {
@@ -442,7 +446,7 @@ mod tests {
     #[test]
     fn shapes_fingerprint_and_seeding() {
         let device = Default::default();
-        for scale in [2, 3, 4] {
+        for scale in [1, 2, 3, 4] {
             let cfg = EdsrConfig::new(8, 1, scale);
             let m = cfg.init_seeded::<B>(&device, 1);
             let x = Tensor::<B, 4>::ones([2, 3, 5, 7], &device) * 0.5;

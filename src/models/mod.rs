@@ -9,6 +9,7 @@
 use burn::tensor::{Tensor, backend::Backend};
 
 pub mod edsr;
+pub mod identity;
 pub mod net;
 pub mod swinir;
 pub mod weights;

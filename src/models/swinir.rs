@@ -167,6 +167,16 @@ impl SwinIrConfig {
                 ));
             }
         };
+        // Scale 1 is restoration without resizing (denoising): BasicSR's SwinIR then has no
+        // up-sampler and adds the reconstruction to its input.
+        let config = if scale == 1 {
+            Self {
+                upsampler: Upsampler::None,
+                ..config
+            }
+        } else {
+            config
+        };
         config.validate()?;
         Ok(config)
     }
@@ -1059,6 +1069,9 @@ mod tests {
             (180, 6, Upsampler::PixelShuffle)
         );
         SwinIrConfig::from_arch("swinir-tiny", 3).unwrap();
+        // Scale 1 (denoising) is BasicSR's no-up-sampler variant.
+        let d = SwinIrConfig::from_arch("swinir-tiny", 1).unwrap();
+        assert_eq!((d.upscale, d.upsampler), (1, Upsampler::None));
         assert!(SwinIrConfig::from_arch("swinir-huge", 2).is_err());
         let bad = [
             SwinIrConfig {

@@ -132,6 +132,7 @@ impl<'a> Ctx<'a> {
             hr_patch: preset.hr_patch,
             step: preset.step,
             thresh_size: 0,
+            task: None,
         };
         patch.validate()?;
         let pool = SrPatchDataset::new(&train_dir, patch.clone())?;

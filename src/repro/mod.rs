@@ -15,6 +15,7 @@
 //! on Set5 (reported, never used to choose anything).
 
 mod ablation;
+pub mod denoise;
 mod execute;
 mod outcome;
 mod plan;

@@ -366,6 +366,7 @@ pub(crate) mod tests {
             hr_patch: 8,
             step: 8,
             thresh_size: 0,
+            task: None,
         };
         select_to_cache::<B, Identity>(pool, dir, &patch, cfg, ex, &Default::default())
     }

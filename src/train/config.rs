@@ -2,6 +2,7 @@
 
 use crate::error::{IdcError, Result};
 use crate::models::net::NetConfig;
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 
 /// Everything that determines a training run. Two runs with equal configs (and data) produce
@@ -46,6 +47,11 @@ pub struct TrainConfig {
     pub valid_every: usize,
     /// One burn-train "epoch" is this many iterations; a checkpoint is written after each.
     pub checkpoint_every: usize,
+    /// The task when it is not SR at `scale` (denoising: `scale` 1, every training sample's
+    /// input is its clean target plus fresh seeded noise). `None` (SR) is left out of the JSON,
+    /// so SR configs and their fingerprints are unchanged. Read it through [`Self::task`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
 }
 
 impl TrainConfig {
@@ -70,11 +76,48 @@ impl TrainConfig {
             seed: 0,
             valid_every: every,
             checkpoint_every: every,
+            task: None,
         }
+    }
+
+    /// [`Self::new`] for `task` (scale 1 and the noise level for denoising).
+    pub fn for_task(arch: &str, task: Task, iters: usize) -> Self {
+        let mut c = Self::new(arch, task.scale(), iters);
+        c.task = task.non_default();
+        c
+    }
+
+    /// The task this run trains for.
+    pub fn task(&self) -> Task {
+        self.task
+            .unwrap_or(Task::SuperResolution { scale: self.scale })
     }
 
     /// Checks every field (and that `arch` parses for `scale`).
     pub fn validate(&self) -> Result<()> {
+        match self.task {
+            Some(Task::SuperResolution { .. }) => {
+                return Err(IdcError::config(
+                    "task",
+                    "super-resolution is `None` (use scale)",
+                ));
+            }
+            Some(t) if t.scale() != self.scale => {
+                return Err(IdcError::config(
+                    "scale",
+                    format!("must be {} for {}", t.scale(), t.label()),
+                ));
+            }
+            Some(t) => t.validate()?,
+            // SR factors are the network's to check; 1 is not SR (no other task given).
+            None if self.scale == 1 => {
+                return Err(IdcError::config(
+                    "scale",
+                    "1 needs a noise level (denoising)",
+                ));
+            }
+            None => {}
+        }
         self.model_config()?;
         if self.iters == 0 {
             return Err(IdcError::config("iters", "must be positive"));
@@ -187,6 +230,27 @@ mod tests {
         assert!(c.same_run_as(&longer));
         longer.seed = 1;
         assert!(!c.same_run_as(&longer));
+    }
+
+    #[test]
+    fn denoising_config_is_scale_one_and_keeps_sr_json() {
+        let sr = TrainConfig::new("edsr-tiny", 2, 20);
+        assert!(!serde_json::to_string(&sr).unwrap().contains("task"));
+        let dn = TrainConfig::for_task("edsr-tiny", Task::Denoise { sigma: 50.0 }, 20);
+        dn.validate().unwrap();
+        assert_eq!((dn.scale, dn.task()), (1, Task::Denoise { sigma: 50.0 }));
+        assert_eq!(dn.model_config().unwrap().upscale(), 1);
+        let back: TrainConfig = serde_json::from_str(&serde_json::to_string(&dn).unwrap()).unwrap();
+        assert_eq!(back, dn);
+        let mut bad = dn.clone();
+        bad.scale = 2;
+        assert!(bad.validate().is_err());
+        let mut bad = sr.clone();
+        bad.scale = 1;
+        assert!(
+            bad.validate().is_err(),
+            "scale 1 without a noise level is not a task"
+        );
     }
 
     #[test]

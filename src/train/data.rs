@@ -3,13 +3,15 @@
 //! Each item is one whole image: GT = `mod_crop(HR, scale)`, LR = `imresize(GT, 1/scale)`
 //! rounded to 8 bits (what BasicSR's DIV2K LR PNGs hold). The training sampler then takes
 //! random `lr_patch` crops (BasicSR `paired_random_crop`), so every position of every image can
-//! be drawn. Pixels are kept as 8-bit (a quarter of the memory of `f32`) and converted per item.
+//! be drawn. For denoising ([`HrImageDataset::for_task`]) LR is the clean image itself and the
+//! sampler adds fresh noise to every crop. Pixels are kept as 8-bit (a quarter of the memory of `f32`) and converted per item.
 
 use crate::dataset::SrPair;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
 use crate::image::io::{decode_image, list_images};
 use crate::image::resize::{imresize, try_mod_crop};
+use crate::task::Task;
 use burn::data::dataset::Dataset;
 use std::path::Path;
 
@@ -43,9 +45,14 @@ impl HrImageDataset {
     /// Loads every image under `dir`; images whose LR side is below `min_lr_side` are skipped
     /// (they cannot give a training crop), and it is an error if none remains.
     pub fn new(dir: &Path, scale: usize, min_lr_side: usize) -> Result<Self> {
-        if !(2..=4).contains(&scale) {
-            return Err(IdcError::config("scale", "must be 2, 3 or 4"));
-        }
+        Self::for_task(dir, &Task::SuperResolution { scale }, min_lr_side)
+    }
+
+    /// [`Self::new`] for `task`: SR pairs as above; for denoising each item is the clean image
+    /// twice (the sampler draws the noisy input per sample, [`crate::train::sampler`]).
+    pub fn for_task(dir: &Path, task: &Task, min_lr_side: usize) -> Result<Self> {
+        task.validate()?;
+        let scale = task.scale();
         let files = list_images(dir)?;
         let mut items = Vec::with_capacity(files.len());
         for f in &files {
@@ -56,8 +63,11 @@ impl HrImageDataset {
             if gt.height / scale < min_lr_side || gt.width / scale < min_lr_side {
                 continue;
             }
-            let lr = imresize(&gt, 1.0 / scale as f64)?;
-            items.push((U8Image::of(&lr), U8Image::of(&gt)));
+            let lr = match task {
+                Task::SuperResolution { .. } => U8Image::of(&imresize(&gt, 1.0 / scale as f64)?),
+                Task::Denoise { .. } => U8Image::of(&gt),
+            };
+            items.push((lr, U8Image::of(&gt)));
         }
         if items.is_empty() {
             return Err(IdcError::InvalidInput(format!(

@@ -15,11 +15,14 @@
 
 use crate::error::{IdcError, Result};
 use crate::image::io::{decode_image, list_images};
+use crate::image::patch::noisy_input;
 use crate::image::resize::{imresize, try_mod_crop};
 use crate::image::{Image, images_to_batch};
 use crate::metrics::psnr_ssim;
 use crate::models::Teacher;
 use crate::models::net::SrNet;
+use crate::seed::named_seed;
+use crate::task::{EVAL_NOISE_SEED, Task};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -84,8 +87,11 @@ pub struct EvalPair {
     pub file: String,
     /// Ground truth, mod-cropped to the scale and quantised to 8 bits.
     pub gt: Image,
-    /// Bicubic down-scaled `gt`, quantised to 8 bits.
+    /// Network input: bicubic down-scaled `gt` quantised to 8 bits (SR), or `gt` plus the
+    /// image's fixed seeded noise, unclipped (denoising).
     pub lr: Image,
+    /// Border excluded from the scores ([`Task::crop_border`]).
+    pub crop_border: usize,
 }
 
 /// BasicSR scores of an SR image against its GT (both quantised to 8 bits by the metrics).
@@ -104,7 +110,101 @@ pub fn score(sr: &Image, gt: &Image, crop_border: usize) -> Result<ImageScores> 
 pub fn make_pair(file: String, hr: &Image, scale: usize) -> Result<EvalPair> {
     let gt = try_mod_crop(hr, scale)?.quantized();
     let lr = imresize(&gt, 1.0 / scale as f64)?.quantized();
-    Ok(EvalPair { file, gt, lr })
+    Ok(EvalPair {
+        file,
+        gt,
+        lr,
+        crop_border: scale,
+    })
+}
+
+/// GT and network input of one image under `task`'s protocol: [`make_pair`] for SR; for
+/// denoising GT = the 8-bit image, input = GT plus one fixed noise draw seeded by
+/// [`EVAL_NOISE_SEED`] and the file name (unclipped), no crop (SwinIR/KAIR).
+pub fn make_task_pair(file: String, hr: &Image, task: &Task) -> Result<EvalPair> {
+    task.validate()?;
+    if task.sigma().is_none() {
+        return make_pair(file, hr, task.scale());
+    }
+    let gt = hr.quantized();
+    let seed = named_seed(EVAL_NOISE_SEED, &file);
+    let lr = noisy_input(&gt, task, seed).unwrap_or_else(|| gt.clone());
+    Ok(EvalPair {
+        file,
+        gt,
+        lr,
+        crop_border: task.crop_border(),
+    })
+}
+
+/// Every image of `test_dir` (sorted by name) prepared with [`make_task_pair`].
+pub fn prepare_task_pairs(test_dir: &Path, task: &Task) -> Result<Vec<EvalPair>> {
+    if let Task::SuperResolution { scale } = *task {
+        return prepare_pairs(test_dir, scale);
+    }
+    task.validate()?;
+    list_test_images(test_dir)?
+        .iter()
+        .map(|p| make_task_pair(file_name(p), &decode_image(p)?, task))
+        .collect()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn list_test_images(test_dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let files = list_images(test_dir)?;
+    if files.is_empty() {
+        return Err(IdcError::InvalidInput(format!(
+            "no images in {}",
+            test_dir.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// The do-nothing denoising baseline (the analogue of bicubic): scores of the noisy input
+/// itself, clipped and rounded to 8 bits, against the GT, for every image of `test_dir`.
+pub fn evaluate_noisy(test_dir: &Path, task: &Task) -> Result<EvalReport> {
+    if task.sigma().is_none() {
+        return Err(IdcError::config(
+            "task",
+            "the noisy baseline is for denoising",
+        ));
+    }
+    let images = prepare_task_pairs(test_dir, task)?
+        .iter()
+        .map(|p| {
+            Ok(entry(
+                &p.file,
+                score(&p.lr.quantized(), &p.gt, p.crop_border)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(report(images))
+}
+
+/// Evaluates `model` on every image of `test_dir` under `task`'s protocol (the model's scale
+/// must be the task's).
+pub fn evaluate_task<B: Backend, M: Teacher<B> + ?Sized>(
+    model: &M,
+    test_dir: &Path,
+    task: &Task,
+    opts: &InferOptions,
+    device: &B::Device,
+) -> Result<EvalReport> {
+    if model.scale() != task.scale() {
+        return Err(IdcError::InvalidInput(format!(
+            "model output is x{}, task {} needs x{}",
+            model.scale(),
+            task.label(),
+            task.scale()
+        )));
+    }
+    evaluate_pairs(model, &prepare_task_pairs(test_dir, task)?, opts, device)
 }
 
 /// Every image of `test_dir` (sorted by name) prepared with [`make_pair`].
@@ -234,12 +334,11 @@ pub fn evaluate_pairs<B: Backend, M: Teacher<B> + ?Sized>(
     opts: &InferOptions,
     device: &B::Device,
 ) -> Result<EvalReport> {
-    let scale = model.scale();
     let images = pairs
         .iter()
         .map(|p| {
             let sr = upscale_image(model, &p.lr, opts, device)?.quantized();
-            Ok(entry(&p.file, score(&sr, &p.gt, scale)?))
+            Ok(entry(&p.file, score(&sr, &p.gt, p.crop_border)?))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(report(images))

@@ -23,7 +23,7 @@ use crate::image::Image;
 use crate::models::net::{NetConfig, SrNet};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
 use crate::train::config::TrainConfig;
-use crate::train::eval::prepare_pairs;
+use crate::train::eval::prepare_task_pairs;
 use crate::train::history::ValidRecord;
 use crate::train::hooks::{IdcHooks, IdcTrainingExt};
 use crate::train::metric::ValidLoader;
@@ -287,7 +287,7 @@ where
 
     let hooks = options.progress.iter().cloned().fold(
         IdcHooks::new()
-            .with_validation(config.scale)
+            .with_validation(config.task().crop_border())
             .with_history_file(out_dir.join(VALIDATION_FILE), start.history.clone()),
         IdcHooks::with_progress,
     );
@@ -455,7 +455,7 @@ fn initial_model<B: Backend>(
 /// `(lr, gt)` pairs of the validation folder (none without one).
 fn valid_items(options: &TrainOptions) -> Result<Vec<(Image, Image)>> {
     match &options.valid_dir {
-        Some(dir) => Ok(prepare_pairs(dir, options.config.scale)?
+        Some(dir) => Ok(prepare_task_pairs(dir, &options.config.task())?
             .into_iter()
             .map(|p| (p.lr, p.gt))
             .collect()),
@@ -472,6 +472,7 @@ fn sampler_params(config: &TrainConfig) -> SamplerParams {
         augment: config.augment,
         chunk: config.checkpoint_every,
         total: config.iters,
+        noise_sigma: config.task().sigma(),
     }
 }
 

@@ -150,6 +150,7 @@ mod tests {
             hr_patch: 16,
             step: 8,
             thresh_size: 0,
+            task: None,
         };
         let images = (0..2)
             .map(|k| (format!("im{k}"), textured(24, 24, k)))

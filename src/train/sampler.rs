@@ -15,6 +15,7 @@ use crate::dataset::batch::SrBatch;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
 use crate::seed::mix_seed;
+use crate::task::{TRAIN_NOISE_STREAM, add_gaussian_noise};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::Backend;
@@ -77,6 +78,9 @@ pub struct SamplerParams {
     pub chunk: usize,
     /// Total iterations.
     pub total: usize,
+    /// Denoising noise level (`[0, 255]` units): each sample's input is replaced by its clean
+    /// target plus fresh noise seeded by `(seed, sample)`, unclipped. `None` for SR.
+    pub noise_sigma: Option<f32>,
 }
 
 /// Burn `DataLoader` over any `Dataset<SrPair>` producing the global iteration sequence.
@@ -167,6 +171,11 @@ impl<B: Backend> IterationLoader<B> {
             let t = Transform::new(hf, vf, tr);
             lr_c = t.apply(&lr_c);
             hr_c = t.apply(&hr_c);
+        }
+        if let Some(sigma) = self.params.noise_sigma {
+            let seed = mix_seed(self.params.seed, TRAIN_NOISE_STREAM, s as u64);
+            lr_c = hr_c.clone();
+            add_gaussian_noise(&mut lr_c.data, sigma, seed);
         }
         Ok((lr_c, hr_c))
     }
@@ -304,6 +313,7 @@ mod tests {
             augment: true,
             chunk,
             total,
+            noise_sigma: None,
         }
     }
 
@@ -330,6 +340,35 @@ mod tests {
         assert_eq!(&all[4..], &tail[..]);
         // Different batches really differ.
         assert_ne!(all[0], all[1]);
+    }
+
+    #[test]
+    fn denoising_draws_fresh_unclipped_noise_per_sample_reproducibly() {
+        type B = Flex;
+        let device = Default::default();
+        // Clean/clean pairs at scale 1 (what a denoising set holds): a constant bright patch.
+        let pair = SrPair {
+            lr: Image::new(3, 8, 8, vec![0.9; 3 * 8 * 8]).unwrap(),
+            hr: Image::new(3, 8, 8, vec![0.9; 3 * 8 * 8]).unwrap(),
+        };
+        let set: Arc<dyn Dataset<SrPair>> = Arc::new(InMemDataset::new(vec![pair]));
+        let mut p = params(2, 2);
+        (p.scale, p.lr_patch, p.batch, p.noise_sigma) = (1, 8, 1, Some(50.0));
+        let loader =
+            || IterationLoader::<B>::new(set.clone(), p.clone(), SamplerState::new(0), device);
+        let a = loader().sample(0).unwrap();
+        let b = loader().sample(1).unwrap();
+        assert_eq!(
+            a,
+            loader().sample(0).unwrap(),
+            "same seed and sample, same draw"
+        );
+        assert_ne!(a.0, b.0, "the same item gets new noise in the next sample");
+        assert!(a.1.data.iter().all(|&v| v == 0.9), "the target stays clean");
+        // 0.9 + N(0, 50/255): about 30% of the 192 values exceed 1, and stay so (unclipped).
+        assert!(a.0.data.iter().any(|&v| v > 1.0), "noise is not clipped");
+        let lo = a.0.data.iter().fold(f32::MAX, |l, &v| l.min(v));
+        assert!(lo < 0.6, "sigma 50 spreads the patch: min {lo}");
     }
 
     #[test]
