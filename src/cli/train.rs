@@ -1,33 +1,56 @@
 //! `idc train`: train an ISR network (burn-train loop, L1, Adam, multi-step decay).
 //!
-//! Trains on whole images of `--train-dir` (random `--lr-patch` crops, flips), validates on
-//! `--valid-dir` (BasicSR protocol), writes checkpoints and the final model directory to `--out`
-//! and prints the [`crate::train::TrainSummary`] as JSON on stdout.
+//! Training data, one of:
+//! - `--train-dir D`: whole images of `D` (random `--lr-patch` crops, flips);
+//! - `--cache C`: the LR/HR pairs of a condensed (`idc condense`) or selected (`idc select`)
+//!   shard cache, read through [`SelectionDataset`]; `--scale` defaults to the cache's;
+//! - `--train-dir D --condense-ratio R --cache C`: an [`IdcDataset`] over `D` that condenses each
+//!   image lazily into `C` while training (condense-ahead on; shards already in `C` are reused),
+//!   with the patch grid, condense config and default models of `idc condense`, so the two share
+//!   shards. Extractor/teacher: `--extractor` / `--teacher`, else the built-in pretrained model.
+//!
+//! Validates on `--valid-dir` (BasicSR protocol), writes checkpoints and the final model
+//! directory to `--out` (default `<cache>-run` with `--cache`) and prints the
+//! [`crate::train::TrainSummary`] as JSON on stdout.
 
+use crate::config::PatchConfig;
+use crate::dataset::idc::{CacheMode, IdcDataset};
+use crate::dataset::selection::SelectionDataset;
 use crate::device::{TrainBackend, default_device};
 use crate::train::data::HrImageDataset;
 use crate::train::{TrainConfig, TrainOptions, train_sr};
-use std::path::PathBuf;
+use anyhow::{Context, bail};
+use burn::data::dataset::Dataset;
+use std::path::{Path, PathBuf};
+
+/// HR patch side and stride of the lazily condensed grid (those of `idc condense`).
+const CONDENSE_HR_PATCH: usize = 96;
+const CONDENSE_STEP: usize = 48;
+/// Default LR crop side.
+const DEFAULT_LR_PATCH: usize = 48;
 
 /// Arguments of `idc train`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// Folder of HR training images.
     #[arg(long)]
-    pub train_dir: PathBuf,
+    pub train_dir: Option<PathBuf>,
+    /// Up-sampling factor; with `--cache` alone it defaults to the cache's.
     #[arg(long)]
-    pub scale: usize,
+    pub scale: Option<usize>,
     /// Preset (edsr-tiny, edsr-small, edsr-baseline) or edsr:FEATURESxBLOCKS.
     #[arg(long, default_value = "edsr-tiny")]
     pub model: String,
-    #[arg(long)]
+    #[arg(long, default_value_t = 500)]
     pub iters: usize,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    #[arg(long, default_value_t = 48)]
-    pub lr_patch: usize,
-    /// Output directory for checkpoints and the final model.
+    /// LR crop side; default 48, or the cache's LR patch side when smaller.
     #[arg(long)]
-    pub out: PathBuf,
+    pub lr_patch: Option<usize>,
+    /// Output directory for checkpoints and the final model; default `<cache>-run` with --cache.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[arg(long)]
     pub valid_dir: Option<PathBuf>,
     #[arg(long)]
@@ -37,39 +60,166 @@ pub struct Args {
     /// Initialise from this model directory.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Train on this shard cache (condensed or selected); with --condense-ratio, condense into it.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Condense --train-dir lazily into --cache at this ratio while training.
+    #[arg(long)]
+    pub condense_ratio: Option<f64>,
+    /// Extractor model directory for --condense-ratio (default: the built-in model of --scale).
+    #[arg(long)]
+    pub extractor: Option<PathBuf>,
+    /// Teacher model directory for --condense-ratio (default: the extractor).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+}
+
+/// The training set `args` name, type-erased so the three sources share one training call.
+enum TrainSet {
+    Images(HrImageDataset),
+    Cache(SelectionDataset),
+    Condensed(IdcDataset),
 }
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = TrainConfig::new(&args.model, args.scale, args.iters);
+    let (set, scale, lr_side) = open_train_set(&args)?;
+    let mut config = TrainConfig::new(&args.model, scale, args.iters);
     config.batch = args.batch;
-    config.lr_patch = args.lr_patch;
+    config.lr_patch = args
+        .lr_patch
+        .unwrap_or(DEFAULT_LR_PATCH.min(lr_side.unwrap_or(DEFAULT_LR_PATCH)));
     config.seed = args.seed;
     config.validate()?;
+    let out = out_dir(&args)?;
     eprintln!(
-        "idc train: {} x{} for {} iterations (batch {}, LR patch {}), backend {}",
+        "idc train: {} x{} for {} iterations (batch {}, LR patch {}), backend {}, into {}",
         config.arch,
         config.scale,
         config.iters,
         config.batch,
         config.lr_patch,
-        crate::device::BACKEND_NAME
+        crate::device::BACKEND_NAME,
+        out.display()
     );
-    let data = HrImageDataset::new(&args.train_dir, args.scale, args.lr_patch)?;
-    eprintln!(
-        "idc train: {} training images",
-        burn::data::dataset::Dataset::len(&data)
-    );
-    let options = TrainOptions::new(config, &args.out)
+    let options = TrainOptions::new(config, &out)
         .with_valid_dir(args.valid_dir.as_deref())
         .with_resume(args.resume)
         .with_init(args.init.as_deref());
-    let summary = train_sr::<TrainBackend, _>(data, &options, &default_device())?;
+    let device = default_device();
+    let summary = match set {
+        TrainSet::Images(d) => train_sr::<TrainBackend, _>(d, &options, &device)?,
+        TrainSet::Cache(d) => train_sr::<TrainBackend, _>(d, &options, &device)?,
+        TrainSet::Condensed(d) => {
+            let options = options.with_progress(d.progress_metric());
+            train_sr::<TrainBackend, _>(d, &options, &device)?
+        }
+    };
     if let Some(last) = summary.validation.last() {
         eprintln!(
             "idc train: done at iteration {} in {:.1} s; validation PSNR {:.3} dB (RGB), {:.3} dB (Y)",
             summary.iterations, summary.wall_seconds, last.psnr_rgb, last.psnr_y
         );
+    } else {
+        eprintln!(
+            "idc train: done at iteration {} in {:.1} s; model in {}",
+            summary.iterations,
+            summary.wall_seconds,
+            out.display()
+        );
     }
     super::print_json(&serde_json::to_value(&summary)?)
+}
+
+/// `--out`, else `<cache>-run` when training on a cache.
+fn out_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(out) = &args.out {
+        return Ok(out.clone());
+    }
+    match &args.cache {
+        Some(c) => {
+            let name = c.file_name().map(|n| n.to_string_lossy().into_owned());
+            Ok(c.with_file_name(format!("{}-run", name.unwrap_or_else(|| "idc-cache".into()))))
+        }
+        None => bail!("--out is required (the model directory to write)"),
+    }
+}
+
+/// The training set, its scale and (for patch sets) the LR patch side.
+fn open_train_set(args: &Args) -> anyhow::Result<(TrainSet, usize, Option<usize>)> {
+    match (&args.train_dir, &args.cache, args.condense_ratio) {
+        (Some(dir), None, None) => {
+            let scale = args.scale.context("--scale is required with --train-dir")?;
+            let lr = args.lr_patch.unwrap_or(DEFAULT_LR_PATCH);
+            let data = HrImageDataset::new(dir, scale, lr)?;
+            eprintln!("idc train: {} training images in {}", data.len(), dir.display());
+            Ok((TrainSet::Images(data), scale, None))
+        }
+        (None, Some(cache), None) => open_cache(cache, args.scale),
+        (Some(dir), Some(cache), Some(ratio)) => condensing_set(args, dir, cache, ratio),
+        (Some(_), None, Some(_)) => bail!("--condense-ratio needs --cache (where shards go)"),
+        (None, _, Some(_)) => bail!("--condense-ratio needs --train-dir (the images to condense)"),
+        (Some(_), Some(_), None) => bail!(
+            "give --train-dir (whole images), --cache (a condensed cache), or both with \
+             --condense-ratio (condense while training)"
+        ),
+        (None, None, None) => bail!("give --train-dir DIR or --cache DIR (see idc train --help)"),
+    }
+}
+
+/// A condensed or selected cache, read-only.
+fn open_cache(cache: &Path, scale: Option<usize>) -> anyhow::Result<(TrainSet, usize, Option<usize>)> {
+    let data = SelectionDataset::open(cache)
+        .with_context(|| format!("opening the shard cache {}", cache.display()))?;
+    if let Some(s) = scale
+        && s != data.scale()
+    {
+        bail!("--scale {s} but the cache {} holds x{} pairs", cache.display(), data.scale());
+    }
+    let lr_side = data
+        .try_get(0)
+        .map(|p| p.lr.height.min(p.lr.width))
+        .with_context(|| format!("reading the first pair of {}", cache.display()))?;
+    eprintln!(
+        "idc train: {} LR/HR pairs from {} shards in {}",
+        data.len(),
+        data.shard_count(),
+        cache.display()
+    );
+    let scale = data.scale();
+    Ok((TrainSet::Cache(data), scale, Some(lr_side)))
+}
+
+/// An [`IdcDataset`] that condenses `dir` into `cache` while training.
+fn condensing_set(
+    args: &Args,
+    dir: &Path,
+    cache: &Path,
+    ratio: f64,
+) -> anyhow::Result<(TrainSet, usize, Option<usize>)> {
+    let scale = args.scale.context("--scale is required with --train-dir")?;
+    let patch = PatchConfig {
+        scale,
+        hr_patch: CONDENSE_HR_PATCH,
+        step: CONDENSE_STEP,
+        thresh_size: 0,
+    };
+    patch.validate()?;
+    let (extractor, teacher) =
+        super::condense::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
+    let data = IdcDataset::builder(dir, patch)
+        .with_ratio(ratio)
+        .with_models::<TrainBackend, _, _>(extractor, teacher, default_device())
+        .with_cache_dir(cache)
+        .with_mode(CacheMode::LazyCondense)
+        .with_condense_ahead(64)
+        .build()?;
+    eprintln!(
+        "idc train: {} condensed pairs of {} images in {} (ratio {ratio}), condensed while training into {}",
+        data.len(),
+        data.num_instances(),
+        dir.display(),
+        cache.display()
+    );
+    Ok((TrainSet::Condensed(data), scale, Some(CONDENSE_HR_PATCH / scale)))
 }

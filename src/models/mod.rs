@@ -9,6 +9,7 @@
 use burn::tensor::{Tensor, backend::Backend};
 
 pub mod edsr;
+pub mod pretrained;
 pub mod weights;
 
 /// Frozen feature network: LR batch `[N, 3, h, w]` in `[0, 1]` -> feature maps `[N, c, h', w']`.

@@ -1,0 +1,69 @@
+//! Built-in pretrained networks, compiled into the crate from `models/` (each a model directory:
+//! `config.json` + Burn record, loadable with [`super::load_model_dir`] too). They are the
+//! default extractor and teacher of `idc condense`, `idc train --condense-ratio` and
+//! [`crate::dataset::idc::IdcDataset`] when no model is given, so a first run condenses at once.
+//! How they were trained, and their Set5/Set14 scores, are in `models/README.md`.
+
+use super::edsr::{Edsr, EdsrConfig};
+use super::store::{CONFIG_FILE, WEIGHTS_FILE, model_from_bytes};
+use crate::error::{IdcError, Result};
+use burn::tensor::backend::Backend;
+use std::path::Path;
+
+/// One built-in model directory.
+#[derive(Debug)]
+pub struct Pretrained {
+    /// Directory name under `models/`, e.g. `edsr-tiny-x2`.
+    pub name: &'static str,
+    /// Up-sampling factor.
+    pub scale: usize,
+    config: &'static [u8],
+    weights: &'static [u8],
+}
+
+/// Every built-in model, one per scale.
+pub const BUILTIN: &[Pretrained] = &[];
+
+/// The built-in model of `scale`, if there is one.
+pub fn find(scale: usize) -> Option<&'static Pretrained> {
+    BUILTIN.iter().find(|p| p.scale == scale)
+}
+
+/// Loads the built-in model of `scale`; an error names the scales that have one.
+pub fn load_builtin<B: Backend>(scale: usize, device: &B::Device) -> Result<(Edsr<B>, EdsrConfig)> {
+    match find(scale) {
+        Some(p) => p.load(device),
+        None => Err(IdcError::Model(format!(
+            "no built-in pretrained model for x{scale} (built-in: {}); give a model directory",
+            BUILTIN
+                .iter()
+                .map(|p| format!("x{}", p.scale))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+impl Pretrained {
+    /// The model's config.
+    pub fn config(&self) -> Result<EdsrConfig> {
+        let config: EdsrConfig = serde_json::from_slice(self.config)
+            .map_err(|e| IdcError::Model(format!("built-in {}: bad config: {e}", self.name)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The network on `device`.
+    pub fn load<B: Backend>(&self, device: &B::Device) -> Result<(Edsr<B>, EdsrConfig)> {
+        let config = self.config()?;
+        let model = model_from_bytes::<B>(&config, self.weights.to_vec(), device)?;
+        Ok((model, config))
+    }
+
+    /// Writes the model directory (`config.json` + weights) to `dir`, e.g. for `idc eval --model`.
+    pub fn write_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| IdcError::io(dir, e))?;
+        crate::fsutil::write_atomic(&dir.join(CONFIG_FILE), self.config)?;
+        crate::fsutil::write_atomic(&dir.join(WEIGHTS_FILE), self.weights)
+    }
+}
