@@ -24,7 +24,7 @@ pub const SHEET_PATCHES: usize = 3;
 /// Side of one cell in pixels.
 const CELL: usize = 96;
 const GAP: usize = 4;
-const ZOOM: usize = 2;
+const ZOOM: usize = 1;
 const COLUMNS: usize = 1 + 3 * SHEET_PATCHES;
 
 /// `(width, height)` of a sheet with `rows` instances.

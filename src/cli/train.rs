@@ -72,6 +72,10 @@ pub struct Args {
     /// Teacher model directory for --condense-ratio (default: the extractor).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
+    /// Condense config (JSON, as `idc condense --config`) for --condense-ratio; its `ratio` is
+    /// replaced by --condense-ratio.
+    #[arg(long)]
+    pub condense_config: Option<PathBuf>,
 }
 
 /// The training set `args` name, type-erased so the three sources share one training call.
@@ -207,7 +211,12 @@ fn condensing_set(
     patch.validate()?;
     let (extractor, teacher) =
         super::condense::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
+    let config = match &args.condense_config {
+        Some(p) => super::condense::read_config(p)?,
+        None => crate::condense::CondenseConfig::default(),
+    };
     let data = IdcDataset::builder(dir, patch)
+        .with_condense_config(config)
         .with_ratio(ratio)
         .with_models::<TrainBackend, _, _>(extractor, teacher, default_device())
         .with_cache_dir(cache)

@@ -6,7 +6,7 @@
 //! - `color`: BasicSR's RGB -> Y (YCbCr, ITU-R BT.601).
 //! - `patch`: BasicSR's sub-image grid (`extract_subimages.py`) and HR -> LR patch pairs.
 //! - `pair`: [`SrPair`], one LR/HR training pair.
-//! - `sheet`: a canvas with a 3x5 bitmap font, for contact sheets.
+//! - `sheet`: a canvas with an 8x8 bitmap font, for contact sheets.
 //! - `photos`: four small public-domain / CC0 photographs compiled in (the default input).
 
 use crate::error::{IdcError, Result};

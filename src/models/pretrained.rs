@@ -21,8 +21,21 @@ pub struct Pretrained {
     weights: &'static [u8],
 }
 
-/// Every built-in model, one per scale.
-pub const BUILTIN: &[Pretrained] = &[];
+/// Every built-in model, one per scale: EDSR 16 features x 2 blocks (about 88 KB each).
+pub const BUILTIN: &[Pretrained] = &[
+    Pretrained {
+        name: "edsr-16x2-x2",
+        scale: 2,
+        config: include_bytes!("../../models/edsr-16x2-x2/config.json"),
+        weights: include_bytes!("../../models/edsr-16x2-x2/model.mpk"),
+    },
+    Pretrained {
+        name: "edsr-16x2-x4",
+        scale: 4,
+        config: include_bytes!("../../models/edsr-16x2-x4/config.json"),
+        weights: include_bytes!("../../models/edsr-16x2-x4/model.mpk"),
+    },
+];
 
 /// The built-in model of `scale`, if there is one.
 pub fn find(scale: usize) -> Option<&'static Pretrained> {
@@ -41,6 +54,36 @@ pub fn load_builtin<B: Backend>(scale: usize, device: &B::Device) -> Result<(Eds
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    #[test]
+    fn every_builtin_loads_at_its_scale_and_others_are_a_clear_error() {
+        for p in BUILTIN {
+            let (m, cfg) = p.load::<Flex>(&Default::default()).unwrap();
+            assert_eq!((cfg.upscale, m.config().upscale), (p.scale, p.scale), "{}", p.name);
+        }
+        assert!(find(2).is_some() && find(4).is_some());
+        let e = load_builtin::<Flex>(3, &Default::default()).unwrap_err();
+        assert!(e.to_string().contains("x2, x4"), "{e}");
+    }
+
+    #[test]
+    fn written_dir_loads_like_the_builtin() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = find(2).unwrap();
+        p.write_dir(dir.path()).unwrap();
+        let (a, _) = p.load::<Flex>(&Default::default()).unwrap();
+        let (b, _) = super::super::load_model_dir::<Flex>(dir.path(), &Default::default()).unwrap();
+        assert_eq!(
+            crate::models::FeatureExtractor::fingerprint(&a),
+            crate::models::FeatureExtractor::fingerprint(&b)
+        );
     }
 }
 
