@@ -437,7 +437,7 @@ impl Written {
     }
 
     /// The human-readable summary: what was written, and the command that trains on it.
-    fn describe(&self, cache: &Path, scale: usize) -> String {
+    fn describe(&self, cache: &Path) -> String {
         let pct = if self.source_bytes > 0 {
             format!(
                 " ({:.1}% of the {} of source images)",
@@ -450,7 +450,7 @@ impl Written {
         format!(
             "wrote {} instances, {} LR/HR patch pairs, {}{pct} into {}\n\
              contact sheet: {}\n\
-             next: idc train --cache {} --scale {scale} --iters 500 --out {}",
+             next: idc train --cache {} --iters 100 --batch 8 --out {}",
             self.instances,
             self.patches,
             human_bytes(self.shard_bytes),
@@ -580,7 +580,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             skipped,
             seconds,
         );
-        eprintln!("{}", written.describe(&args.cache, args.scale));
+        eprintln!("{}", written.describe(&args.cache));
     }
     if worker == 0 && written.instances > 0 {
         let sheet = args.cache.join(super::sheet::SHEET_FILE);
