@@ -70,7 +70,15 @@ fn condense_then_train_on_the_cache_and_draw_the_sheet() {
     let cfg = config(root);
     let (_, err) = idc(
         root,
-        &["condense", "--hr-dir", "hr", "--cache", "c", "--config", cfg.to_str().unwrap()],
+        &[
+            "condense",
+            "--hr-dir",
+            "hr",
+            "--cache",
+            "c",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
     );
     assert!(err.contains("built-in pretrained"), "{err}");
     assert!(err.contains("next: idc train --cache c"), "{err}");
@@ -82,19 +90,31 @@ fn condense_then_train_on_the_cache_and_draw_the_sheet() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(root_names.iter().all(|n| !n.ends_with(".lock")), "{root_names:?}");
+    assert!(
+        root_names.iter().all(|n| !n.ends_with(".lock")),
+        "{root_names:?}"
+    );
     assert!(cache.join(".locks").is_dir());
     let (w, h) = sheet_size(3);
     let sheet = decode_image(&cache.join("contact-sheet.png")).unwrap();
     assert_eq!((sheet.width, sheet.height), (w, h));
 
     let (out, _) = idc(root, &["inspect", "--cache", "c", "--sheet", "s.png"]);
-    assert!(out.contains("3 valid") && out.contains("train on it"), "{out}");
+    assert!(
+        out.contains("3 valid") && out.contains("train on it"),
+        "{out}"
+    );
     let drawn = decode_image(&root.join("s.png")).unwrap();
     assert_eq!((drawn.width, drawn.height, drawn.channels), (w, h, 3));
-    assert!(drawn.data.iter().any(|&v| v < 0.5), "the sheet is not blank");
+    assert!(
+        drawn.data.iter().any(|&v| v < 0.5),
+        "the sheet is not blank"
+    );
 
-    let (out, _) = idc(root, &["train", "--cache", "c", "--iters", "3", "--batch", "2"]);
+    let (out, _) = idc(
+        root,
+        &["train", "--cache", "c", "--iters", "3", "--batch", "2"],
+    );
     let v = json(&out);
     assert_eq!(v["iterations"], 3, "{v}");
     assert_eq!(v["config"]["scale"], 2, "{v}");
@@ -113,8 +133,22 @@ fn train_condenses_lazily_with_condense_ratio() {
     let (out, _) = idc(
         root,
         &[
-            "train", "--train-dir", "hr", "--condense-ratio", "0.1", "--cache", "c", "--scale",
-            "2", "--iters", "3", "--batch", "2", "--out", "run", "--condense-config",
+            "train",
+            "--train-dir",
+            "hr",
+            "--condense-ratio",
+            "0.1",
+            "--cache",
+            "c",
+            "--scale",
+            "2",
+            "--iters",
+            "3",
+            "--batch",
+            "2",
+            "--out",
+            "run",
+            "--condense-config",
             cfg.to_str().unwrap(),
         ],
     );
@@ -133,10 +167,18 @@ fn default_input_is_the_built_in_photographs() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let cfg = config(root);
-    let (out, _) = idc(root, &["condense", "--config", cfg.to_str().unwrap(), "--json"]);
+    let (out, _) = idc(
+        root,
+        &["condense", "--config", cfg.to_str().unwrap(), "--json"],
+    );
     let v = json(&out);
     assert_eq!(v["condensed"], 4, "{v}");
-    assert!(v["hr_dir"].as_str().unwrap().starts_with(root.join("work").to_str().unwrap()));
+    assert!(
+        v["hr_dir"]
+            .as_str()
+            .unwrap()
+            .starts_with(root.join("work").to_str().unwrap())
+    );
     assert_eq!(shards(&root.join("idc-cache")), 4);
     assert!(!root.join("idc-cache").join("photos").exists());
 }

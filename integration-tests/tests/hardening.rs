@@ -256,7 +256,11 @@ fn condense_exit_status_counts_and_special_paths() {
     let lock1 = cache
         .join(".locks")
         .join(p1.with_extension("lock").file_name().unwrap());
-    assert!(lock1.is_file(), "locks live in .locks/: {}", lock1.display());
+    assert!(
+        lock1.is_file(),
+        "locks live in .locks/: {}",
+        lock1.display()
+    );
     let _ = std::fs::remove_file(&lock1);
     std::fs::create_dir(&lock1).unwrap();
     // One instance at a time: a batch stops after the batch the failure was in.

@@ -206,7 +206,11 @@ fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {
 /// `$HOME/.cache/burn-idc`, else `<temp dir>/burn-idc`. Outside the cache root so a cache holds
 /// only what `idc train --cache` reads.
 pub fn work_dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = var("IDC_WORK_DIR") {
         return d;
     }
@@ -271,7 +275,11 @@ struct Tally {
 /// without `--extractor` the built-in model of `--scale`, or one trained first when none exists.
 fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Model)> {
     if args.extractor.is_some() || crate::models::pretrained::find(args.scale).is_some() {
-        return load_models(args.extractor.as_deref(), args.teacher.as_deref(), args.scale);
+        return load_models(
+            args.extractor.as_deref(),
+            args.teacher.as_deref(),
+            args.scale,
+        );
     }
     let extractor = train_extractor(args, hr_dir)?;
     let teacher = match &args.teacher {
@@ -340,24 +348,25 @@ fn condense_instances(
     };
     let mut bar = super::progress::PhaseProgress::new(phase, "instances", mine.len() as u64);
     let mut tally = Tally::default();
-    let mut record = |r: crate::Result<Outcome>, j: usize, bar: &mut super::progress::PhaseProgress| {
-        match r {
-            Ok(o) => {
-                match o {
-                    Outcome::Condensed => tally.condensed += 1,
-                    Outcome::Loaded => tally.loaded += 1,
+    let mut record =
+        |r: crate::Result<Outcome>, j: usize, bar: &mut super::progress::PhaseProgress| {
+            match r {
+                Ok(o) => {
+                    match o {
+                        Outcome::Condensed => tally.condensed += 1,
+                        Outcome::Loaded => tally.loaded += 1,
+                    }
+                    tally.done.push(j);
                 }
-                tally.done.push(j);
+                Err(e) => {
+                    let name = dataset.instance_name(j).unwrap_or("?").to_string();
+                    bar.println(&format!("error: instance {name} failed: {e}"));
+                    tally.failures.push((name, e.to_string()));
+                }
             }
-            Err(e) => {
-                let name = dataset.instance_name(j).unwrap_or("?").to_string();
-                bar.println(&format!("error: instance {name} failed: {e}"));
-                tally.failures.push((name, e.to_string()));
-            }
-        }
-        bar.inc(1);
-        keep_going || tally.failures.is_empty()
-    };
+            bar.inc(1);
+            keep_going || tally.failures.is_empty()
+        };
     // Pass 1: skip instances another process is working on; pass 2: wait for them. Instances
     // already valid are loaded by the batch call without condensing, so a batch that mixes
     // them condenses only the others.

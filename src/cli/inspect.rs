@@ -69,7 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("INVALID    {}: {}", f.file, f.reason);
         }
         if report.valid > 0 && report.invalid.is_empty() {
-            println!("train on it: idc train --cache {}", args.cache.display());
+            println!(
+                "train on it: idc train --cache {} --iters 100 --batch 8",
+                args.cache.display()
+            );
         }
     }
     if let Some(out) = &args.sheet {

@@ -37,22 +37,42 @@ pub const fn sheet_size(rows: usize) -> (usize, usize) {
 /// Draws the sheet of `cache` into `out` and returns its `(width, height)`. Source images are
 /// looked up under `hr_dir` (instance names are paths relative to it), else among the paths the
 /// cache's `sources.json` recorded; a source that cannot be found leaves its cells blank.
-pub fn write_sheet(cache: &Path, hr_dir: Option<&Path>, out: &Path) -> anyhow::Result<(usize, usize)> {
+pub fn write_sheet(
+    cache: &Path,
+    hr_dir: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<(usize, usize)> {
     let manifest = Manifest::read(cache)?;
     let rows: Vec<_> = manifest.instances.values().take(SHEET_ROWS).collect();
-    anyhow::ensure!(!rows.is_empty(), "no shard listed in {}/manifest.json", cache.display());
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no shard listed in {}/manifest.json",
+        cache.display()
+    );
     let known = HashCache::open(cache).paths();
     let (width, height) = sheet_size(rows.len());
     let mut canvas = Canvas::new(width, height);
-    for (k, label) in ["source", "real LR", "synthetic LR", "teacher HR"].iter().enumerate() {
-        let col = if k == 0 { 0 } else { 1 + (k - 1) * SHEET_PATCHES };
+    for (k, label) in ["source", "real LR", "synthetic LR", "teacher HR"]
+        .iter()
+        .enumerate()
+    {
+        let col = if k == 0 {
+            0
+        } else {
+            1 + (k - 1) * SHEET_PATCHES
+        };
         canvas.text(label, x_of(col), GAP, ZOOM, SHEET_PATCHES * (CELL + GAP));
     }
     let mut y = GAP + text_height(ZOOM) + GAP;
     for entry in rows {
         let shard = read_shard(&cache.join(&entry.file), None)
             .with_context(|| format!("reading the shard of {}", entry.instance))?;
-        let label = format!("{} ({} pairs, x{})", entry.instance, shard.lr.len(), shard.scale);
+        let label = format!(
+            "{} ({} pairs, x{})",
+            entry.instance,
+            shard.lr.len(),
+            shard.scale
+        );
         canvas.text(&label, GAP, y, ZOOM, width - 2 * GAP);
         let top = y + text_height(ZOOM);
         if let Some(src) = source_path(&entry.instance, hr_dir, &known) {
@@ -120,6 +140,11 @@ fn draw_cell(canvas: &mut Canvas, img: &Image, x: usize, top: usize) -> anyhow::
         (img.clone(), CELL / side)
     };
     let (w, h) = (img.width * zoom, img.height * zoom);
-    canvas.blit(&img, x + (CELL - w.min(CELL)) / 2, top + (CELL - h.min(CELL)) / 2, zoom);
+    canvas.blit(
+        &img,
+        x + (CELL - w.min(CELL)) / 2,
+        top + (CELL - h.min(CELL)) / 2,
+        zoom,
+    );
     Ok(())
 }

@@ -143,7 +143,10 @@ fn out_dir(args: &Args) -> anyhow::Result<PathBuf> {
     match &args.cache {
         Some(c) => {
             let name = c.file_name().map(|n| n.to_string_lossy().into_owned());
-            Ok(c.with_file_name(format!("{}-run", name.unwrap_or_else(|| "idc-cache".into()))))
+            Ok(c.with_file_name(format!(
+                "{}-run",
+                name.unwrap_or_else(|| "idc-cache".into())
+            )))
         }
         None => bail!("--out is required (the model directory to write)"),
     }
@@ -156,7 +159,11 @@ fn open_train_set(args: &Args) -> anyhow::Result<(TrainSet, usize, Option<usize>
             let scale = args.scale.context("--scale is required with --train-dir")?;
             let lr = args.lr_patch.unwrap_or(DEFAULT_LR_PATCH);
             let data = HrImageDataset::new(dir, scale, lr)?;
-            eprintln!("idc train: {} training images in {}", data.len(), dir.display());
+            eprintln!(
+                "idc train: {} training images in {}",
+                data.len(),
+                dir.display()
+            );
             Ok((TrainSet::Images(data), scale, None))
         }
         (None, Some(cache), None) => open_cache(cache, args.scale),
@@ -172,13 +179,20 @@ fn open_train_set(args: &Args) -> anyhow::Result<(TrainSet, usize, Option<usize>
 }
 
 /// A condensed or selected cache, read-only.
-fn open_cache(cache: &Path, scale: Option<usize>) -> anyhow::Result<(TrainSet, usize, Option<usize>)> {
+fn open_cache(
+    cache: &Path,
+    scale: Option<usize>,
+) -> anyhow::Result<(TrainSet, usize, Option<usize>)> {
     let data = SelectionDataset::open(cache)
         .with_context(|| format!("opening the shard cache {}", cache.display()))?;
     if let Some(s) = scale
         && s != data.scale()
     {
-        bail!("--scale {s} but the cache {} holds x{} pairs", cache.display(), data.scale());
+        bail!(
+            "--scale {s} but the cache {} holds x{} pairs",
+            cache.display(),
+            data.scale()
+        );
     }
     let lr_side = data
         .try_get(0)
@@ -230,5 +244,9 @@ fn condensing_set(
         dir.display(),
         cache.display()
     );
-    Ok((TrainSet::Condensed(data), scale, Some(CONDENSE_HR_PATCH / scale)))
+    Ok((
+        TrainSet::Condensed(data),
+        scale,
+        Some(CONDENSE_HR_PATCH / scale),
+    ))
 }

@@ -11,9 +11,18 @@ pub const PHOTOS: [(&str, &[u8]); 4] = [
         "astronaut.png",
         include_bytes!("../../assets/photos/astronaut.png"),
     ),
-    ("chelsea.png", include_bytes!("../../assets/photos/chelsea.png")),
-    ("coffee.png", include_bytes!("../../assets/photos/coffee.png")),
-    ("rocket.png", include_bytes!("../../assets/photos/rocket.png")),
+    (
+        "chelsea.png",
+        include_bytes!("../../assets/photos/chelsea.png"),
+    ),
+    (
+        "coffee.png",
+        include_bytes!("../../assets/photos/coffee.png"),
+    ),
+    (
+        "rocket.png",
+        include_bytes!("../../assets/photos/rocket.png"),
+    ),
 ];
 
 /// Writes the photographs into `dir` (created if missing) and returns their paths. A file that
@@ -24,8 +33,8 @@ pub fn write_photos(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::with_capacity(PHOTOS.len());
     for (name, bytes) in PHOTOS {
         let path = dir.join(name);
-        let same = crate::fsutil::read_bounded(&path, bytes.len() as u64 + 1)
-            .is_ok_and(|b| b == bytes);
+        let same =
+            crate::fsutil::read_bounded(&path, bytes.len() as u64 + 1).is_ok_and(|b| b == bytes);
         if !same {
             crate::fsutil::write_atomic(&path, bytes)?;
         }
@@ -50,6 +59,9 @@ mod tests {
         }
         let mtime = std::fs::metadata(&files[0]).unwrap().modified().unwrap();
         write_photos(dir.path()).unwrap();
-        assert_eq!(std::fs::metadata(&files[0]).unwrap().modified().unwrap(), mtime);
+        assert_eq!(
+            std::fs::metadata(&files[0]).unwrap().modified().unwrap(),
+            mtime
+        );
     }
 }

@@ -66,7 +66,12 @@ mod tests {
     fn every_builtin_loads_at_its_scale_and_others_are_a_clear_error() {
         for p in BUILTIN {
             let (m, cfg) = p.load::<Flex>(&Default::default()).unwrap();
-            assert_eq!((cfg.upscale, m.config().upscale), (p.scale, p.scale), "{}", p.name);
+            assert_eq!(
+                (cfg.upscale, m.config().upscale),
+                (p.scale, p.scale),
+                "{}",
+                p.name
+            );
         }
         assert!(find(2).is_some() && find(4).is_some());
         let e = load_builtin::<Flex>(3, &Default::default()).unwrap_err();
