@@ -100,6 +100,7 @@ pub use dataset::selection::SelectionDataset;
 pub use dataset::sr_patch::SrPatchDataset;
 pub use device::{DefaultBackend, TrainBackend, default_device};
 pub use error::{IdcError, Result};
+pub use image::photos::write_photos;
 pub use image::synthetic::write_synthetic_images;
 pub use image::{Image, SrPair};
 pub use models::edsr::{Edsr, EdsrConfig};

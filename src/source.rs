@@ -354,6 +354,18 @@ impl HashCache {
         }
     }
 
+    /// The source image paths it holds hashes for (sorted): where a cache's images came from,
+    /// for tools that show them (the contact sheet of `idc inspect`).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
+            .entries
+            .lock()
+            .map(|g| g.0.keys().map(PathBuf::from).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+    }
+
     /// Writes the cache atomically when it gained entries.
     pub fn save(&self) -> Result<()> {
         let Ok(guard) = self.entries.lock() else {

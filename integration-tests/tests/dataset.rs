@@ -634,7 +634,11 @@ fn bad_cache_entry_is_reported_and_repaired(kind: &str) {
         }
         "directory at a lock path" => {
             std::fs::remove_file(&a).unwrap();
-            let lock = a.with_extension("lock");
+            let lock = cache
+                .path()
+                .join(".locks")
+                .join(a.with_extension("lock").file_name().unwrap());
+            assert!(lock.is_file(), "the lock is in .locks/: {}", lock.display());
             let _ = std::fs::remove_file(&lock);
             std::fs::create_dir(&lock).unwrap();
         }

@@ -253,10 +253,18 @@ fn condense_exit_status_counts_and_special_paths() {
     std::fs::create_dir(&p0).unwrap();
     let p1 = c.shard_path("img01.png");
     std::fs::remove_file(&p1).unwrap();
-    let lock1 = p1.with_extension("lock");
+    let lock1 = cache
+        .join(".locks")
+        .join(p1.with_extension("lock").file_name().unwrap());
+    assert!(
+        lock1.is_file(),
+        "locks live in .locks/: {}",
+        lock1.display()
+    );
     let _ = std::fs::remove_file(&lock1);
     std::fs::create_dir(&lock1).unwrap();
-    let (out, v) = condense(&args, &cache, &[]);
+    // One instance at a time: a batch stops after the batch the failure was in.
+    let (out, v) = condense(&args, &cache, &["--batch-instances", "1"]);
     assert!(!out.status.success(), "a failed instance must fail the run");
     assert_eq!(v["failed"], 1, "stops at the first failure: {v}");
     assert!(stderr(&out).contains("img00.png"), "{}", stderr(&out));

@@ -1,4 +1,4 @@
-//! Per-instance lock files (`<instance>.lock`) so threads and processes sharing a cache directory
+//! Per-instance lock files (`<cache>/.locks/<instance>.lock`, out of the way of the shards) so threads and processes sharing a cache directory
 //! condense every instance exactly once.
 //!
 //! Uses `std::fs::File::lock` (an OS advisory lock: `flock` on Unix, `LockFileEx` on Windows).
@@ -57,7 +57,7 @@ impl Drop for InstanceLock {
     }
 }
 
-/// Opens (creating if missing) the lock file; anything at `path` that is not a regular file (a
+/// Opens (creating it and its folder if missing) the lock file; anything at `path` that is not a regular file (a
 /// directory, a FIFO that would block the open, a device) is refused before opening.
 fn open_lock_file(path: &Path) -> Result<File> {
     if let Ok(meta) = std::fs::metadata(path)
@@ -67,6 +67,11 @@ fn open_lock_file(path: &Path) -> Result<File> {
             "lock path {} exists but is not a regular file; remove it",
             path.display()
         )));
+    }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| IdcError::io(parent, e))?;
     }
     OpenOptions::new()
         .read(true)
@@ -86,7 +91,7 @@ mod tests {
     #[test]
     fn second_holder_waits_until_release() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.lock");
+        let p = dir.path().join(".locks").join("x.lock");
         let a = InstanceLock::acquire_path(&p).unwrap();
         assert!(InstanceLock::try_acquire_path(&p).unwrap().is_none());
         drop(a);

@@ -1,5 +1,5 @@
 //! `manifest.json`: the human-readable index of a shard cache, and its one update protocol
-//! (`manifest.lock`, read, merge, atomic write) shared by every writer.
+//! (`.locks/manifest.lock`, read, merge, atomic write) shared by every writer.
 
 use super::lock::InstanceLock;
 use super::shard::{FORMAT_VERSION, write_bytes_atomic};
@@ -77,7 +77,8 @@ impl Manifest {
     /// Removes the instances `removed`, then adds or replaces `entries`, under the manifest lock
     /// (see [`Self::upsert`]).
     pub fn update(dir: &Path, entries: &[ManifestEntry], removed: &[String]) -> Result<()> {
-        let _guard = InstanceLock::acquire_path(&dir.join(MANIFEST_LOCK))?;
+        let _guard =
+            InstanceLock::acquire_path(&dir.join(super::shard::LOCKS_DIR).join(MANIFEST_LOCK))?;
         let mut m = Manifest::read(dir).unwrap_or_default();
         m.format_version = FORMAT_VERSION;
         for name in removed {

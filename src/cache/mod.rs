@@ -150,7 +150,7 @@ impl ShardCache {
     }
 
     /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
-    /// processes: check the shard, take `<instance>.lock`, check again ([`Self::claim`]), then
+    /// processes: check the shard, take `.locks/<instance>.lock`, check again ([`Self::claim`]), then
     /// `create`, write atomically and record it in the manifest. `check` rejects a shard that
     /// decodes but does not fit the caller (e.g. wrong pair count). `Ok(None)` only without
     /// `opts.wait`.

@@ -45,6 +45,8 @@ pub const MAX_FINGERPRINT_LEN: usize = 1024;
 pub const SHARD_EXT: &str = "shard";
 /// File name extension of per-instance lock files.
 pub const LOCK_EXT: &str = "lock";
+/// Sub-folder of a cache that holds its lock files, out of the way of the shards.
+pub const LOCKS_DIR: &str = ".locks";
 
 /// Fixed header size after the fingerprint: scale, count, channels, lr_h, lr_w, hr_h, hr_w.
 const DIMS_LEN: usize = 7 * 4;
@@ -393,9 +395,11 @@ pub fn shard_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
     cache_dir.join(format!("{}.{SHARD_EXT}", instance_key(instance_name)))
 }
 
-/// `<cache_dir>/<instance_key>.lock`.
+/// `<cache_dir>/.locks/<instance_key>.lock` (the folder is created when a lock is first taken).
 pub fn lock_path(cache_dir: &Path, instance_name: &str) -> PathBuf {
-    cache_dir.join(format!("{}.{LOCK_EXT}", instance_key(instance_name)))
+    cache_dir
+        .join(LOCKS_DIR)
+        .join(format!("{}.{LOCK_EXT}", instance_key(instance_name)))
 }
 
 /// A shard's header fields.

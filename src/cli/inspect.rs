@@ -4,6 +4,9 @@
 //! every shard is read in full and its checksum verified. Both compare each shard's
 //! fingerprint with its `manifest.json` entry (swapped or copied shards are invalid). `--json` prints
 //! `{"instances","valid","invalid":[{"file","reason"}..],"patches","bytes","verified","manifest_instances"}`.
+//! Without `--json` it prints a human-readable summary (shards, pairs, sizes, the next command).
+//! `--sheet out.png` also draws the cache's contact sheet ([`super::sheet`]; source images from
+//! `--hr-dir`, else from the paths recorded in the cache's `sources.json`).
 //! The exit status is 1 when a shard is invalid, so scripts can gate on it.
 
 use crate::cache::ShardCache;
@@ -18,6 +21,12 @@ pub struct Args {
     pub verify: bool,
     #[arg(long)]
     pub json: bool,
+    /// Also draw the contact sheet (PNG) into this file.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
+    /// Where the cache's source images are (for the sheet's thumbnails and real patches).
+    #[arg(long)]
+    pub hr_dir: Option<PathBuf>,
 }
 
 /// Runs the sub-command.
@@ -47,14 +56,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ", headers only"
             }
         );
-        println!("patches    {}", report.patches);
-        println!("bytes      {}", report.bytes);
+        println!("patches    {} LR/HR pairs", report.patches);
+        println!(
+            "bytes      {} ({})",
+            report.bytes,
+            super::condense::human_bytes(report.bytes)
+        );
         if let Some(m) = &manifest {
             println!("manifest   {} instances", m.instances.len());
         }
         for f in &report.invalid {
             println!("INVALID    {}: {}", f.file, f.reason);
         }
+        if report.valid > 0 && report.invalid.is_empty() {
+            println!(
+                "train on it: idc train --cache {} --iters 100 --batch 8",
+                args.cache.display()
+            );
+        }
+    }
+    if let Some(out) = &args.sheet {
+        let (w, h) = super::sheet::write_sheet(&args.cache, args.hr_dir.as_deref(), out)?;
+        eprintln!("idc inspect: contact sheet {} ({w}x{h})", out.display());
     }
     if !report.invalid.is_empty() {
         anyhow::bail!(

@@ -8,9 +8,11 @@ pub mod eval;
 pub mod inspect;
 pub mod metrics;
 pub mod patches;
+pub mod progress;
 pub mod reproduce;
 pub mod resize;
 pub mod select;
+pub mod sheet;
 pub mod train;
 pub mod upscale;
 

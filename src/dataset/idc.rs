@@ -66,7 +66,8 @@ pub struct IdcDataset {
 /// Builds the condenser once the final [`CondenseConfig`] is known (models given as values).
 type CondenserFactory = Box<dyn FnOnce(CondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>;
 
-/// Builder of [`IdcDataset`]; defaults: ratio 0.1, default [`CondenseConfig`], cache
+/// Builder of [`IdcDataset`]; defaults: the built-in pretrained model of the patch scale as
+/// extractor and teacher (when no models or condenser are set), ratio 0.1, default [`CondenseConfig`], cache
 /// `idc-cache`, [`CacheMode::LazyCondense`], seed 0, [`SkipPolicy::default`] (bad images are an
 /// error, images smaller than one patch are skipped, as in `SrPatchDataset`), 32 shards in memory.
 pub struct IdcDatasetBuilder {
@@ -197,12 +198,7 @@ impl IdcDatasetBuilder {
         let condenser = match (self.condenser, self.factory) {
             (Some(c), _) => c,
             (None, Some(f)) => f(config.clone())?,
-            (None, None) => {
-                return Err(IdcError::config(
-                    "condenser",
-                    "set .with_models(extractor, teacher, device) or .with_condenser(..)",
-                ));
-            }
+            (None, None) => builtin_condenser(self.patch.scale, config.clone())?,
         };
         let cache = ShardCache::open(self.cache_dir)?.with_manifest(self.write_manifest);
         let (engine, skipped) = Engine::build(EngineSettings {
@@ -227,6 +223,23 @@ impl IdcDatasetBuilder {
             ahead,
         })
     }
+}
+
+/// The IDC condenser with the built-in pretrained model of `scale` as extractor and teacher
+/// ([`crate::models::pretrained`]) on the default device: what `build` uses when no model is set.
+fn builtin_condenser(scale: usize, config: CondenseConfig) -> Result<Arc<dyn InstanceCondenser>> {
+    use crate::device::{TrainBackend, default_device};
+    let device = default_device();
+    let (model, _) = crate::models::pretrained::load_builtin::<TrainBackend>(scale, &device)
+        .map_err(|e| {
+            IdcError::config(
+                "condenser",
+                format!("{e}; or set .with_models(extractor, teacher, device)"),
+            )
+        })?;
+    let model = Arc::new(model);
+    let c = BurnCondenser::<TrainBackend, _, _>::new(config, model.clone(), model, device)?;
+    Ok(Arc::new(c))
 }
 
 impl IdcDataset {

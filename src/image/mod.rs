@@ -6,6 +6,8 @@
 //! - `color`: BasicSR's RGB -> Y (YCbCr, ITU-R BT.601).
 //! - `patch`: BasicSR's sub-image grid (`extract_subimages.py`) and HR -> LR patch pairs.
 //! - `pair`: [`SrPair`], one LR/HR training pair.
+//! - `sheet`: a canvas with an 8x8 bitmap font, for contact sheets.
+//! - `photos`: four small public-domain / CC0 photographs compiled in (the default input).
 
 use crate::error::{IdcError, Result};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
@@ -16,7 +18,9 @@ pub(crate) mod fixtures;
 pub mod io;
 pub mod pair;
 pub mod patch;
+pub mod photos;
 pub mod resize;
+pub mod sheet;
 pub mod synthetic;
 
 pub use pair::SrPair;

@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, backend::Backend};
 pub mod edsr;
 pub mod identity;
 pub mod net;
+pub mod pretrained;
 pub mod swinir;
 pub mod weights;
 
