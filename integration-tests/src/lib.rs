@@ -218,3 +218,53 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     }
     !c
 }
+
+/// The committed PyTorch/BasicSR parity fixtures (`reference/fixtures/`) and the JSON helpers
+/// the parity tests read them with.
+pub mod reference {
+    use serde_json::Value;
+    use std::path::{Path, PathBuf};
+
+    /// `integration-tests/reference/fixtures`.
+    pub fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reference")
+            .join("fixtures")
+    }
+
+    /// A JSON fixture (panics with the path: fixtures are part of the repository).
+    pub fn read_json(path: &Path) -> Value {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// A JSON array of numbers as `f32`.
+    pub fn floats(v: &Value) -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    }
+
+    /// A JSON `[n, c, h, w]` shape.
+    pub fn shape4(v: &Value) -> [usize; 4] {
+        let s: Vec<usize> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
+        [s[0], s[1], s[2], s[3]]
+    }
+
+    /// Largest elementwise `|a - b|` (the slices must have equal lengths).
+    pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+}
