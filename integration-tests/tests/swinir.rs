@@ -20,8 +20,7 @@ use burn_idc::models::{NetConfig, Teacher, load_model_dir};
 use burn_idc::train::data::HrImageDataset;
 use burn_idc::train::eval::{InferOptions, evaluate_bicubic, evaluate_model_with};
 use burn_idc::train::{TrainConfig, TrainOptions, train_sr};
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 type B = DefaultBackend;
 type AB = TrainBackend;
