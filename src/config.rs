@@ -69,25 +69,7 @@ impl Default for PatchConfig {
 impl PatchConfig {
     /// Checks every field; called by everything that consumes a `PatchConfig`.
     pub fn validate(&self) -> Result<()> {
-        match self.task {
-            None if !(2..=4).contains(&self.scale) => {
-                return Err(IdcError::config("scale", "must be 2, 3 or 4"));
-            }
-            // One spelling per config, so one fingerprint: SR is `task: None`.
-            Some(Task::SuperResolution { .. }) => {
-                return Err(IdcError::config(
-                    "task",
-                    "super-resolution is `None` (use scale)",
-                ));
-            }
-            Some(t) if t.scale() != self.scale => {
-                return Err(IdcError::config(
-                    "scale",
-                    format!("must be {} for {}", t.scale(), t.label()),
-                ));
-            }
-            _ => self.task().validate()?,
-        }
+        Task::check_stored(self.task, self.scale)?;
         if self.hr_patch == 0 || !self.hr_patch.is_multiple_of(self.scale) {
             return Err(IdcError::config(
                 "hr_patch",

@@ -56,6 +56,24 @@ impl Task {
         }
     }
 
+    /// Checks a config's stored task against its `scale` (`PatchConfig`, `TrainConfig`): SR is
+    /// spelled `None` (one spelling, so one fingerprint) at scale 2, 3 or 4; any other task fixes
+    /// the scale and is validated.
+    pub fn check_stored(task: Option<Task>, scale: usize) -> Result<()> {
+        match task {
+            None => Task::SuperResolution { scale }.validate(),
+            Some(Task::SuperResolution { .. }) => Err(IdcError::config(
+                "task",
+                "super-resolution is `None` (use scale)",
+            )),
+            Some(t) if t.scale() != scale => Err(IdcError::config(
+                "scale",
+                format!("must be {} for {}", t.scale(), t.label()),
+            )),
+            Some(t) => t.validate(),
+        }
+    }
+
     /// The task named on the command line: `sr` (needs `scale`) or `denoise` (needs `sigma`;
     /// `scale`, if given, must be 1). Validated.
     pub fn parse(name: &str, scale: Option<usize>, sigma: Option<f32>) -> Result<Task> {

@@ -95,29 +95,7 @@ impl TrainConfig {
 
     /// Checks every field (and that `arch` parses for `scale`).
     pub fn validate(&self) -> Result<()> {
-        match self.task {
-            Some(Task::SuperResolution { .. }) => {
-                return Err(IdcError::config(
-                    "task",
-                    "super-resolution is `None` (use scale)",
-                ));
-            }
-            Some(t) if t.scale() != self.scale => {
-                return Err(IdcError::config(
-                    "scale",
-                    format!("must be {} for {}", t.scale(), t.label()),
-                ));
-            }
-            Some(t) => t.validate()?,
-            // SR factors are the network's to check; 1 is not SR (no other task given).
-            None if self.scale == 1 => {
-                return Err(IdcError::config(
-                    "scale",
-                    "1 needs a noise level (denoising)",
-                ));
-            }
-            None => {}
-        }
+        Task::check_stored(self.task, self.scale)?;
         self.model_config()?;
         if self.iters == 0 {
             return Err(IdcError::config("iters", "must be positive"));
