@@ -3,7 +3,7 @@
 
 use crate::repro::denoise::{DenoisePreset, run_denoise as run_table5};
 use crate::repro::{Preset, RunMode, RunPaths, run_with};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `idc reproduce` (and `cargo run --release --example reproduce`).
 #[derive(Debug, Clone, clap::Args)]
@@ -48,10 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let preset = match &args.preset_file {
         Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| anyhow::anyhow!("reading preset file {}: {e}", file.display()))?;
-            let preset: Preset = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("preset file {}: {e}", file.display()))?;
+            let preset: Preset = read_preset_file(file)?;
             preset.validate()?;
             preset
         }
@@ -61,25 +58,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&preset)?);
         return Ok(());
     }
-    let data = PathBuf::from(std::env::var("IDC_DATA").unwrap_or_else(|_| "../shared/data".into()));
     if preset.name == "paper" && args.train_dir.is_none() {
         anyhow::bail!("the paper preset needs --train-dir pointing at DIV2K's HR images");
     }
-    let paths = RunPaths {
-        train_dir: args.train_dir.unwrap_or_else(|| data.join("train")),
-        test_root: args.test_root.unwrap_or_else(|| data.join("test")),
-        work: args
-            .work
-            .unwrap_or_else(|| PathBuf::from("runs").join(&preset.name)),
-        out: args
-            .out
-            .unwrap_or_else(|| PathBuf::from("docs/results").join(&preset.name)),
-    };
-    let mode = if args.report_only {
-        RunMode::ReportOnly
-    } else {
-        RunMode::Run
-    };
+    let (paths, mode) = run_paths(args, &preset.name, "test");
     let outcome = run_with(&preset, &paths, mode)?;
     eprintln!(
         "reproduce {}: {} students, {:.0} s; {} stage(s) missing; results in {}",
@@ -95,12 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `--task denoise` (or a `denoise-*` preset): the denoising table (Table 5 analogue).
 fn run_denoise(args: Args) -> anyhow::Result<()> {
     let mut preset = match &args.preset_file {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| anyhow::anyhow!("reading preset file {}: {e}", file.display()))?;
-            serde_json::from_str::<DenoisePreset>(&text)
-                .map_err(|e| anyhow::anyhow!("preset file {}: {e}", file.display()))?
-        }
+        Some(file) => read_preset_file::<DenoisePreset>(file)?,
         None if args.preset.starts_with("denoise-") => DenoisePreset::by_name(&args.preset)?,
         None => DenoisePreset::by_name(&format!("denoise-{}", args.preset))?,
     };
@@ -119,22 +96,7 @@ fn run_denoise(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&preset)?);
         return Ok(());
     }
-    let data = PathBuf::from(std::env::var("IDC_DATA").unwrap_or_else(|_| "../shared/data".into()));
-    let paths = RunPaths {
-        train_dir: args.train_dir.unwrap_or_else(|| data.join("train")),
-        test_root: args.test_root.unwrap_or_else(|| data.join("denoise")),
-        work: args
-            .work
-            .unwrap_or_else(|| PathBuf::from("runs").join(&preset.name)),
-        out: args
-            .out
-            .unwrap_or_else(|| PathBuf::from("docs/results").join(&preset.name)),
-    };
-    let mode = if args.report_only {
-        RunMode::ReportOnly
-    } else {
-        RunMode::Run
-    };
+    let (paths, mode) = run_paths(args, &preset.name, "denoise");
     let outcome = run_table5(&preset, &paths, mode)?;
     eprintln!(
         "reproduce {}: {} students; {} stage(s) missing; results in {}",
@@ -144,4 +106,33 @@ fn run_denoise(args: Args) -> anyhow::Result<()> {
         paths.out.display()
     );
     Ok(())
+}
+
+/// A preset file (`--preset-file`) as JSON.
+fn read_preset_file<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("reading preset file {}: {e}", file.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("preset file {}: {e}", file.display()))
+}
+
+/// The folders of preset `name` (defaults under `$IDC_DATA`, its test sets in `test_sub`) and
+/// whether to run or only report.
+fn run_paths(args: Args, name: &str, test_sub: &str) -> (RunPaths, RunMode) {
+    let data = PathBuf::from(std::env::var("IDC_DATA").unwrap_or_else(|_| "../shared/data".into()));
+    let paths = RunPaths {
+        train_dir: args.train_dir.unwrap_or_else(|| data.join("train")),
+        test_root: args.test_root.unwrap_or_else(|| data.join(test_sub)),
+        work: args
+            .work
+            .unwrap_or_else(|| PathBuf::from("runs").join(name)),
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from("docs/results").join(name)),
+    };
+    let mode = if args.report_only {
+        RunMode::ReportOnly
+    } else {
+        RunMode::Run
+    };
+    (paths, mode)
 }
