@@ -4,15 +4,17 @@
 //! weights), x2, ratio 0.1 of BSD200 images (481x321: 45 real 48x48 LR patches from an HR grid
 //! of 96 with step 48, so 5 synthetic patches), the default condense config. For each K in
 //! {1, 2, 4} (CPU) or {1, 4, 16, 64} (`cuda`), the first K images are condensed in one
-//! [`Condenser::condense_batch`] call of `IDC_BENCH_ITERS` iterations (default 3). Rows: ms per
-//! instance-iteration (optimisation steps only), per-instance setup (real features, k-means,
-//! bank, teacher), instances per hour at 1,000 iterations, and that rate extrapolated to 800
-//! DIV2K-sized instances (~110 synthetic patches each: step cost scaled by 110 / 5 patches).
+//! [`Condenser::condense_batch`] call of `IDC_BENCH_ITERS` iterations (default 3), and the K
+//! sweep is repeated `IDC_BENCH_ROUNDS` times (default 2) so that drift in a shared machine's
+//! load hits every K alike. Rows: ms per instance-iteration (the median batch step over K, steps
+//! only; the best round), per-instance setup (real features, k-means, bank, teacher),
+//! instances per hour at 1,000 iterations, and that rate extrapolated to 800 DIV2K-sized
+//! instances (~110 synthetic patches each: step cost scaled by 110 / 5 patches).
 //! Images come from `$IDC_DATA/train/BSD200` (default `../shared/data`), else generated.
 //!
 //! Run: `cargo bench --bench condense_throughput` (release) or `cargo test --bench
 //! condense_throughput` (dev profile, dependencies at opt-level 3). Env: `IDC_BENCH_ITERS`,
-//! `IDC_BENCH_K` (comma-separated K list).
+//! `IDC_BENCH_ROUNDS`, `IDC_BENCH_K` (comma-separated K list).
 
 use burn::module::Module;
 use burn_idc::condense::{CondenseConfig, Condenser, Instance};
@@ -25,7 +27,9 @@ use std::time::Instant;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::bench_iters;
+use common::{bench_iters, bench_rounds};
+
+type Edsr = burn_idc::models::edsr::Edsr<TrainBackend>;
 
 /// Synthetic patches of a DIV2K-sized instance at 10% (for the extrapolation).
 const DIV2K_SYN_PATCHES: f64 = 110.0;
@@ -119,27 +123,17 @@ fn main() -> anyhow::Result<()> {
     let (all, source) = instances(ks.iter().copied().max().unwrap_or(1))?;
     // Warm-up (first-call allocations, kernel compilation on GPU backends).
     cond.condense_batch(&[(&all[0], 0)]).pop().transpose()?;
-    let mut rows = Vec::new();
-    for &k in &ks {
-        let jobs: Vec<(&Instance, u64)> = all[..k].iter().zip(0u64..).collect();
-        let t = Instant::now();
-        let out: Vec<_> = cond
-            .condense_batch(&jobs)
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        let total_s = t.elapsed().as_secs_f64();
-        let steps_s = out.first().map_or(0.0, |o| o.report.timings.steps_s);
-        let syn: usize = out.iter().map(|o| o.lr.len()).sum();
-        rows.push(Row {
-            k,
-            syn_patches: syn as f64 / k as f64,
-            step_ms_per_instance_iter: steps_s * 1e3 / (iters * k) as f64,
-            setup_s_per_instance: (total_s - steps_s) / k as f64,
-        });
+    let rounds = bench_rounds(2);
+    let mut samples: Vec<Vec<Row>> = ks.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (slot, &k) in ks.iter().enumerate() {
+            samples[slot].push(measure(&cond, &all[..k])?);
+        }
     }
+    let rows: Vec<Row> = samples.into_iter().map(best_row).collect();
     println!(
         "condense_throughput on {BACKEND_NAME}; EDSR 64x16 x2, ratio 0.1; images: {source}; \
-         {iters} iterations per K"
+         {iters} iterations per K, {rounds} rounds"
     );
     println!();
     println!(
@@ -165,4 +159,40 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One batch of `instances` condensed together.
+fn measure(
+    cond: &Condenser<'_, TrainBackend, Edsr, Edsr>,
+    instances: &[Instance],
+) -> anyhow::Result<Row> {
+    let k = instances.len();
+    let jobs: Vec<(&Instance, u64)> = instances.iter().zip(0u64..).collect();
+    let t = Instant::now();
+    let out: Vec<_> = cond
+        .condense_batch(&jobs)
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let total_s = t.elapsed().as_secs_f64();
+    // Every run of a batch records the batch's step time.
+    let timings = out.first().map(|o| o.report.timings.clone());
+    let (steps_s, step_ms) = timings.map_or((0.0, 0.0), |t| (t.steps_s, t.step_ms_median));
+    let syn: usize = out.iter().map(|o| o.lr.len()).sum();
+    Ok(Row {
+        k,
+        syn_patches: syn as f64 / k as f64,
+        step_ms_per_instance_iter: step_ms / k as f64,
+        setup_s_per_instance: (total_s - steps_s) / k as f64,
+    })
+}
+
+/// Per K, the best round of each figure (the one least disturbed by other load).
+fn best_row(rounds: Vec<Row>) -> Row {
+    let pick = |f: fn(&Row) -> f64| rounds.iter().map(f).fold(f64::INFINITY, f64::min);
+    Row {
+        k: rounds[0].k,
+        syn_patches: rounds[0].syn_patches,
+        step_ms_per_instance_iter: pick(|r| r.step_ms_per_instance_iter),
+        setup_s_per_instance: pick(|r| r.setup_s_per_instance),
+    }
 }

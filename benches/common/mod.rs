@@ -13,6 +13,15 @@ pub fn bench_iters(default: usize) -> usize {
         .max(1)
 }
 
+/// Repetitions of a whole measurement from `IDC_BENCH_ROUNDS` (at least 1), else `default`.
+pub fn bench_rounds(default: usize) -> usize {
+    std::env::var("IDC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .max(1)
+}
+
 /// Median of `v` (the upper one for an even count).
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));

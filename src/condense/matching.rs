@@ -201,11 +201,13 @@ pub(crate) struct MultiLevel<B: AutodiffBackend> {
     pair_cache: Vec<Option<Tensor<Inner<B>, 2>>>,
 }
 
-/// The synthetic side of one step under one draw: unfolded RLFF samples and their `cos`/`sin`.
+/// The synthetic side of one step under one draw: unfolded RLFF samples and their
+/// characteristic functions, `[1 + M, T]` each: row 0 the mean over all samples (`L_ins`), then
+/// the `M` group means (`L_group`; only when the group term is active).
 struct SyntheticCf<B: AutodiffBackend> {
     local: Tensor<B, 3>,
-    cos: Tensor<B, 2>,
-    sin: Tensor<B, 2>,
+    re: Tensor<B, 2>,
+    im: Tensor<B, 2>,
 }
 
 impl<B: AutodiffBackend> MultiLevel<B> {
@@ -236,10 +238,16 @@ impl<B: AutodiffBackend> MultiLevel<B> {
         let local = real.geo.local(bn, dd.filters.as_ref(), real.geo.pad);
         let [nl, s, d] = local.dims();
         let samples = local.clone().reshape([nl * s, d]);
-        // cos/sin of the synthetic projections, shared by the instance and group terms.
+        // One weighted pass over the synthetic projections serves the instance and group terms.
         let proj = samples.matmul(dd.freqs.clone());
-        let (cos, sin) = cos_sin(proj);
-        let syn = SyntheticCf { local, cos, sin };
+        let mean = 1.0 / (nl * s) as f64;
+        let mut weights = Tensor::<Inner<B>, 2>::full([1, nl * s], mean, real.device());
+        let group_rows = plan.multi_level && cfg.w_group > 0.0;
+        if let Some(a) = self.assignment.as_ref().filter(|_| group_rows) {
+            weights = Tensor::cat(vec![weights, a.sample_weights.clone().inner()], 0);
+        }
+        let (re, im) = weighted_cos_sin(proj, weights);
+        let syn = SyntheticCf { local, re, im };
         let mut terms: Vec<Tensor<B, 1>> = Vec::new();
         let mut rec = StepLoss {
             step: j,
@@ -278,21 +286,30 @@ impl<B: AutodiffBackend> MultiLevel<B> {
     }
 }
 
-/// `cos` and `sin` of `proj` whose backward reuses the forward values (`d cos = -sin`,
-/// `d sin = cos`) instead of evaluating both functions again, as autodiff's `cos`/`sin` do: on
-/// the CPU the transcendental passes dominate the synthetic side. Values are the inner results
-/// plus `delta = proj - detach(proj)`, exactly 0, times the derivative, so they are bit-equal;
-/// the gradient equals autodiff's up to float reassociation.
-pub(crate) fn cos_sin<B: AutodiffBackend>(proj: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+/// `(W cos P, W sin P)` for projections `P` (`[n, T]`, differentiable) and constant weights `W`
+/// (`[r, n]`), with a hand-written backward: `dP = -sin P * (W^T dRe) + cos P * (W^T dIm)`.
+///
+/// Why: through autodiff's `cos`/`sin` and the sums after them, the `[n, T]` tensors (9,216 x
+/// 1,024 in `condense_step`) are written ~19 times per step; this way ~9. Values are `W` times
+/// `cos`/`sin` evaluated once on the inner backend (one vectorised host pass on `flex`); the
+/// gradient comes from the linear term `W (delta * cos/sin)` with `delta = P - detach(P)`, which
+/// is exactly 0 in value.
+pub(crate) fn weighted_cos_sin<B: AutodiffBackend>(
+    proj: Tensor<B, 2>,
+    weights: Tensor<Inner<B>, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let inner = proj.clone().inner();
-    let (c, s) = (
-        Tensor::<B, 2>::from_inner(inner.clone().cos()),
-        Tensor::<B, 2>::from_inner(inner.clone().sin()),
-    );
+    let host = super::host_cf::enabled::<Inner<B>>()
+        .then(|| super::host_cf::cos_sin(&inner))
+        .flatten();
+    let (c, s) = host.unwrap_or_else(|| (inner.clone().cos(), inner.clone().sin()));
+    let re0 = Tensor::<B, 2>::from_inner(weights.clone().matmul(c.clone()));
+    let im0 = Tensor::<B, 2>::from_inner(weights.clone().matmul(s.clone()));
     let delta = proj - Tensor::from_inner(inner);
-    let cos = c.clone() - delta.clone() * s.clone();
-    let sin = s + delta * c;
-    (cos, sin)
+    let w = Tensor::<B, 2>::from_inner(weights);
+    let re = re0 - w.clone().matmul(delta.clone() * Tensor::from_inner(s));
+    let im = im0 + w.matmul(delta * Tensor::from_inner(c));
+    (re, im)
 }
 
 /// `L_ins`: NCFD between the whole real instance and all synthetic samples.
@@ -304,7 +321,10 @@ fn instance_term<B: AutodiffBackend>(
     let (re_r, im_r) = real.instance_cf(dd);
     ncfd::ncfd_from_cf(
         (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
-        (syn.cos.clone().mean_dim(0), syn.sin.clone().mean_dim(0)),
+        (
+            syn.re.clone().narrow(0, 0, 1),
+            syn.im.clone().narrow(0, 0, 1),
+        ),
         real.config().ncfd.alpha,
     )
 }
@@ -318,11 +338,12 @@ fn group_term<B: AutodiffBackend>(
     syn: &SyntheticCf<B>,
 ) -> Tensor<B, 1> {
     let (re_r, im_r) = real.group_cf_all(dd);
+    let m = re_r.dims()[0];
     let per_group = ncfd::ncfd_from_cf(
         (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
         (
-            a.sample_weights.clone().matmul(syn.cos.clone()),
-            a.sample_weights.clone().matmul(syn.sin.clone()),
+            syn.re.clone().narrow(0, 1, m),
+            syn.im.clone().narrow(0, 1, m),
         ),
         real.config().ncfd.alpha,
     );
@@ -679,7 +700,7 @@ mod tests {
         real: &RealSide<'_, AB>,
         dd: &DeviceDraw<AB>,
         labels: &[usize],
-        syn: &SyntheticCf<AB>,
+        (cos, sin): (Tensor<AB, 2>, Tensor<AB, 2>),
     ) -> Tensor<AB, 1> {
         let dev = real.device();
         let counts = group_counts(labels, real.groups.k);
@@ -690,10 +711,7 @@ mod tests {
         let (re_r, im_r) = real.group_cf(dd, &active);
         ncfd::ncfd_from_cf(
             (Tensor::from_inner(re_r), Tensor::from_inner(im_r)),
-            (
-                sw.clone().matmul(syn.cos.clone()),
-                sw.matmul(syn.sin.clone()),
-            ),
+            (sw.clone().matmul(cos), sw.matmul(sin)),
             real.config().ncfd.alpha,
         )
         .sum()
@@ -785,12 +803,8 @@ mod tests {
                     .local(bn.clone(), dd.filters.as_ref(), real.geo.pad);
                 let [nl, s, d] = local.dims();
                 let proj = local.clone().reshape([nl * s, d]).matmul(dd.freqs.clone());
-                let syn_cf = SyntheticCf {
-                    local: local.clone(),
-                    cos: proj.clone().cos(),
-                    sin: proj.sin(),
-                };
-                let group = group_term_gathered(&real, dd, &labels, &syn_cf)
+                let cos_sin = (proj.clone().cos(), proj.sin());
+                let group = group_term_gathered(&real, dd, &labels, cos_sin)
                     .into_scalar()
                     .to_f64_lossy();
                 let real_local = paired_real(&real, dd, a, None, &mut []);
@@ -812,36 +826,50 @@ mod tests {
         }
     }
 
-    /// [`cos_sin`] gives the same values as `cos`/`sin` and the same gradient as autodiff's.
+    /// [`weighted_cos_sin`] gives the values of `W cos x`, `W sin x` and autodiff's gradient
+    /// through them (to float precision), with a 0 weight and rows of both signs.
     #[test]
-    fn cos_sin_matches_autodiff_values_and_gradient() {
+    fn weighted_cos_sin_matches_autodiff_values_and_gradient() {
         let dev = Default::default();
-        let v: Vec<f32> = (0..6 * 5)
+        let (n, t, r) = (6, 5, 3);
+        let v: Vec<f32> = (0..n * t)
             .map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.1)
             .collect();
-        let w: Vec<f32> = (0..6 * 5)
-            .map(|i| ((i * 5) % 11) as f32 * 0.2 - 1.0)
+        let wv: Vec<f32> = (0..r * n)
+            .map(|i| ((i * 5) % 7) as f32 * 0.3 - 0.6)
             .collect();
-        let w = Tensor::<AB, 2>::from_data(TensorData::new(w, [6, 5]), &dev);
+        let weights = Tensor::<Flex, 2>::from_data(TensorData::new(wv, [r, n]), &dev);
+        let a = Tensor::<AB, 2>::from_data(
+            TensorData::new(
+                (0..r * t)
+                    .map(|i| i as f32 * 0.1 - 0.7)
+                    .collect::<Vec<f32>>(),
+                [r, t],
+            ),
+            &dev,
+        );
         let run = |fast: bool| {
             let x =
-                Tensor::<AB, 2>::from_data(TensorData::new(v.clone(), [6, 5]), &dev).require_grad();
-            let (c, s) = if fast {
-                cos_sin(x.clone())
+                Tensor::<AB, 2>::from_data(TensorData::new(v.clone(), [n, t]), &dev).require_grad();
+            let (re, im) = if fast {
+                weighted_cos_sin(x.clone(), weights.clone())
             } else {
-                (x.clone().cos(), x.clone().sin())
+                let w = Tensor::<AB, 2>::from_inner(weights.clone());
+                (w.clone().matmul(x.clone().cos()), w.matmul(x.clone().sin()))
             };
-            let (cv, sv) = (
-                host_vec(c.clone().inner()).unwrap(),
-                host_vec(s.clone().inner()).unwrap(),
+            let (rv, iv) = (
+                host_vec(re.clone().inner()).unwrap(),
+                host_vec(im.clone().inner()).unwrap(),
             );
-            let loss = (c * w.clone() + s.square()).sum();
+            let loss = (re * a.clone() + im.square()).sum();
             let g = host_vec(x.grad(&loss.backward()).unwrap()).unwrap();
-            (cv, sv, g)
+            (rv, iv, g)
         };
         let (fast, slow) = (run(true), run(false));
-        assert_eq!(fast.0, slow.0, "cos values");
-        assert_eq!(fast.1, slow.1, "sin values");
+        for (a, b) in fast.0.iter().zip(&slow.0).chain(fast.1.iter().zip(&slow.1)) {
+            assert!((a - b).abs() <= 1e-6, "value {a} vs {b}");
+        }
+        assert!(fast.2.iter().any(|g| g.abs() > 0.1), "gradient vanished");
         for (a, b) in fast.2.iter().zip(&slow.2) {
             assert!(
                 (a - b).abs() <= 1e-6 * (1.0 + b.abs()),

@@ -4,6 +4,8 @@
 //! - [`rlff`]: Random Local Fourier Features: Fourier filter bank, batch norm with the real
 //!   instance's statistics, local patches and unfolding.
 //! - [`ncfd`]: Neural Characteristic Function Discrepancy ([`ncfd::ncfd_loss`]).
+//! - `host_cf` (crate-internal): NCFD's `cos`/`sin` passes on the CPU backend as one fused,
+//!   vectorised host loop (the tensor ops stay the reference and every other backend's path).
 //! - [`kmeans`]: k-means++ grouping, largest-remainder quotas, greedy assignment under quotas.
 //! - [`schedule`]: warm-up / assigning / full phases.
 //! - `real` (crate-internal): the real instance's side, built once per instance (features,
@@ -18,6 +20,7 @@
 mod common;
 pub mod condenser;
 pub mod config;
+mod host_cf;
 pub mod kmeans;
 mod matching;
 pub mod ncfd;

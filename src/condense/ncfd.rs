@@ -28,12 +28,27 @@ pub fn cf<B: Backend>(samples: Tensor<B, 2>, freqs: Tensor<B, 2>) -> (Tensor<B, 
 
 /// Weighted characteristic functions: `weights` (`m x n`, rows summing to 1 for means) times
 /// `cos`/`sin` of the projections, `(Re, Im)` each `[m, T]`. One-hot rows give per-group means.
+/// On `flex` the `cos`/`sin` and the sums are one fused host pass (`host_cf`).
 pub fn cf_weighted<B: Backend>(
     samples: Tensor<B, 2>,
     freqs: Tensor<B, 2>,
     weights: Tensor<B, 2>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let proj = samples.matmul(freqs);
+    if super::host_cf::enabled::<B>() {
+        if let Some(sums) = super::host_cf::weighted_cf(&proj, &weights) {
+            return sums;
+        }
+    }
+    cf_weighted_ops(proj, weights)
+}
+
+/// [`cf_weighted`] from projections `proj` (`n x T`) in tensor ops: the reference, and the path
+/// of every backend but `flex`.
+pub(crate) fn cf_weighted_ops<B: Backend>(
+    proj: Tensor<B, 2>,
+    weights: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
     (
         weights.clone().matmul(proj.clone().cos()),
         weights.matmul(proj.sin()),
@@ -55,7 +70,11 @@ pub fn cf_sums<B: Backend>(
     let device = samples.device();
     let mut re = Tensor::<B, 2>::zeros([m, t], &device);
     let mut im = Tensor::<B, 2>::zeros([m, t], &device);
-    let chunk = chunk.max(1);
+    let chunk = if super::host_cf::enabled::<B>() {
+        chunk.clamp(1, super::host_cf::MAX_ROWS)
+    } else {
+        chunk.max(1)
+    };
     let mut start = 0;
     while start < n {
         let len = chunk.min(n - start);
