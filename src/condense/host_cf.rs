@@ -53,7 +53,7 @@ fn sincos_loop(x: &[f32], sin: &mut [f32], cos: &mut [f32]) {
     }
     for ((&v, s), c) in x.iter().zip(sin.iter_mut()).zip(cos.iter_mut()) {
         // Rare (NCFD projections are a few tens at most); NaN/inf go through libm too.
-        if !(v.abs() <= REDUCTION_LIMIT) {
+        if v.is_nan() || v.abs() > REDUCTION_LIMIT {
             (*s, *c) = v.sin_cos();
         }
     }
@@ -97,7 +97,7 @@ pub(crate) fn weighted_cos_sin_sums(
     weights: &[f32],
     m: usize,
 ) -> (Vec<f32>, Vec<f32>) {
-    let n = if t == 0 { 0 } else { proj.len() / t };
+    let n = proj.len().checked_div(t).unwrap_or(0);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {
@@ -151,11 +151,12 @@ fn with_host_f32<B: Backend, const D: usize, R>(
         TensorPrimitive::Float(p) => p,
         q => return with_data_f32(Tensor::<B, D>::from_primitive(q), f),
     };
-    if let Some(ft) = (&prim as &dyn Any).downcast_ref::<burn::backend::flex::FlexTensor>() {
-        if ft.dtype() == DType::F32 && ft.is_contiguous() {
-            let (start, n) = (ft.layout().start_offset(), ft.layout().num_elements());
-            return ft.storage::<f32>().get(start..start + n).map(f);
-        }
+    if let Some(ft) = (&prim as &dyn Any).downcast_ref::<burn::backend::flex::FlexTensor>()
+        && ft.dtype() == DType::F32
+        && ft.is_contiguous()
+    {
+        let (start, n) = (ft.layout().start_offset(), ft.layout().num_elements());
+        return ft.storage::<f32>().get(start..start + n).map(f);
     }
     with_data_f32(
         Tensor::<B, D>::from_primitive(TensorPrimitive::Float(prim)),
@@ -202,8 +203,7 @@ pub(crate) fn cos_sin<B: Backend, const D: usize>(
         (s, c)
     })?;
     let back = |v: Vec<f32>| Tensor::<B, D>::from_data(TensorData::new(v, shape.clone()), &device);
-    let r = Some((back(c), back(s)));
-    r
+    Some((back(c), back(s)))
 }
 
 #[cfg(test)]
@@ -271,12 +271,9 @@ mod tests {
             assert!(diff < 1e-4, "max abs diff {diff}");
         }
         let again = weighted_cos_sin_sums(&proj, t, &w, m);
-        assert_eq!(
-            host_f32(re).unwrap(),
-            again.0,
-            "bit-identical on a second run"
-        );
-        assert_eq!(host_f32(im).unwrap(), again.1);
+        let host = |t: Tensor<Flex, 2>| with_host_f32(t, <[f32]>::to_vec).unwrap();
+        assert_eq!(host(re), again.0, "bit-identical on a second run");
+        assert_eq!(host(im), again.1);
     }
 
     #[test]

@@ -35,10 +35,10 @@ pub fn cf_weighted<B: Backend>(
     weights: Tensor<B, 2>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let proj = samples.matmul(freqs);
-    if super::host_cf::enabled::<B>() {
-        if let Some(sums) = super::host_cf::weighted_cf(&proj, &weights) {
-            return sums;
-        }
+    if super::host_cf::enabled::<B>()
+        && let Some(sums) = super::host_cf::weighted_cf(&proj, &weights)
+    {
+        return sums;
     }
     cf_weighted_ops(proj, weights)
 }
