@@ -81,11 +81,13 @@ pub(crate) fn sin_cos_into(x: &[f32], sin: &mut [f32], cos: &mut [f32]) {
     sincos_loop(x, sin, cos);
 }
 
-/// Most projection rows [`super::ncfd::cf_sums`] hands the host path at once: 2048 x 1,024
-/// frequencies is 8 MiB, under glibc's largest mmap threshold (32 MiB), so the buffer is reused
-/// from the heap instead of page-faulted in afresh for every chunk (~10% of a step's time at
-/// 16,384 rows).
-pub(crate) const MAX_ROWS: usize = 2048;
+/// Most projection rows at `t` frequencies handed to the host path at once: 8 MiB of f32
+/// (2,048 rows at 1,024 frequencies), under glibc's largest mmap threshold (32 MiB), so the
+/// buffers are reused from the heap instead of page-faulted in afresh for every chunk (~10% of
+/// a fresh-draw step at 16,384 rows).
+pub(crate) fn chunk_rows(t: usize) -> usize {
+    ((2 << 20) / t.max(1)).max(1)
+}
 
 /// Rows per block: each block sums into its own `[m, T]` pair, then blocks are added in order.
 const BLOCK_ROWS: usize = 256;

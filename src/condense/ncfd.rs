@@ -71,7 +71,7 @@ pub fn cf_sums<B: Backend>(
     let mut re = Tensor::<B, 2>::zeros([m, t], &device);
     let mut im = Tensor::<B, 2>::zeros([m, t], &device);
     let chunk = if super::host_cf::enabled::<B>() {
-        chunk.clamp(1, super::host_cf::MAX_ROWS)
+        chunk.clamp(1, super::host_cf::chunk_rows(t))
     } else {
         chunk.max(1)
     };
