@@ -30,6 +30,17 @@ pub type TrainBackend = Autodiff<DefaultBackend>;
 /// Device of the default backend.
 pub type DefaultDevice = burn::tensor::Device<DefaultBackend>;
 
+/// Serialises this crate's autodiff work across threads: a condensation step (condense-ahead
+/// worker) and a training step never build or free autodiff graphs at the same time. Why: Burn
+/// 0.21's autodiff registry can deadlock when two threads do (a backward's cleanup holds a
+/// graph's mutex and waits for the global locator, while an op on the other thread holds the
+/// locator and waits for that graph), seen as a hung `idc train --condense-ratio`. Held for one
+/// step, so the two threads still interleave. Not reentrant: never nest two sections.
+pub fn autodiff_section() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The default device (CPU, or CUDA device 0 with the `cuda` feature). On CUDA it first points
 /// CubeCL's kernel and autotune caches at [`kernel_cache_dir`] (see there).
 pub fn default_device() -> DefaultDevice {

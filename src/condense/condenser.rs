@@ -91,8 +91,9 @@ pub struct CondenseReport {
 }
 
 /// Instances to condense together by default ([`Condenser::condense_batch`]): 1 on the CPU
-/// (`benches/condense_throughput`: batching there saves only per-op overhead), 16 with CUDA
-/// (one instance's few synthetic patches leave a GPU mostly idle).
+/// (`benches/condense_throughput`: with an EDSR 64x16 extractor, batching there costs 5-10% per
+/// instance, a larger working set for the same linear work), 16 with CUDA (one instance's few
+/// synthetic patches leave a GPU mostly idle).
 pub fn default_batch_instances() -> usize {
     if cfg!(feature = "cuda") { 16 } else { 1 }
 }
@@ -188,6 +189,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         let mut runs: Vec<Result<CondenseRun<'_, B>>> = jobs
             .iter()
             .map(|&(instance, seed)| {
+                let _autodiff = crate::device::autodiff_section();
                 CondenseRun::prepare(self.real_context(), self.extractor, instance, seed)
             })
             .collect();
@@ -198,7 +200,10 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         }
         let steps_s = t_steps.elapsed().as_secs_f64();
         let t_teacher = Instant::now();
-        let labelled = self.label_batch(&runs);
+        let labelled = {
+            let _autodiff = crate::device::autodiff_section();
+            self.label_batch(&runs)
+        };
         let teacher_s = t_teacher.elapsed().as_secs_f64();
         let mut labelled = match labelled {
             Ok(l) => l.into_iter(),
@@ -303,6 +308,7 @@ fn step_batch<B: AutodiffBackend, E: FeatureExtractor<B>>(
     j: usize,
     on_step: &mut dyn FnMut(usize, &StepLoss),
 ) {
+    let _autodiff = crate::device::autodiff_section();
     let started = Instant::now();
     let live: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].is_ok()).collect();
     let Some(batch) = SyntheticBatch::new(runs, &live) else {

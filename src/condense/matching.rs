@@ -852,11 +852,11 @@ mod tests {
         }
     }
 
-    /// [`weighted_cos_sin`] gives the values of `W cos x`, `W sin x` and autodiff's gradient
-    /// through them (to float precision), with a 0 weight and rows of both signs.
-    #[test]
-    fn weighted_cos_sin_matches_autodiff_values_and_gradient() {
-        let dev = Default::default();
+    // [`weighted_cos_sin`] gives the values of `W cos x`, `W sin x` and autodiff's gradient
+    // through them (to float precision), with a 0 weight and rows of both signs: on `flex` the
+    // host path, on CUDA the tensor ops.
+    crate::backend_test!(weighted_cos_sin_matches_autodiff, |B, dev| {
+        type AD = Autodiff<B>;
         let (n, t, r) = (6, 5, 3);
         let v: Vec<f32> = (0..n * t)
             .map(|i| ((i * 7) % 13) as f32 * 0.37 - 2.1)
@@ -864,23 +864,16 @@ mod tests {
         let wv: Vec<f32> = (0..r * n)
             .map(|i| ((i * 5) % 7) as f32 * 0.3 - 0.6)
             .collect();
-        let weights = Tensor::<Flex, 2>::from_data(TensorData::new(wv, [r, n]), &dev);
-        let a = Tensor::<AB, 2>::from_data(
-            TensorData::new(
-                (0..r * t)
-                    .map(|i| i as f32 * 0.1 - 0.7)
-                    .collect::<Vec<f32>>(),
-                [r, t],
-            ),
-            &dev,
-        );
+        let weights = Tensor::<B, 2>::from_data(TensorData::new(wv, [r, n]), &dev);
+        let av: Vec<f32> = (0..r * t).map(|i| i as f32 * 0.1 - 0.7).collect();
+        let a = Tensor::<AD, 2>::from_data(TensorData::new(av, [r, t]), &dev);
         let run = |fast: bool| {
             let x =
-                Tensor::<AB, 2>::from_data(TensorData::new(v.clone(), [n, t]), &dev).require_grad();
+                Tensor::<AD, 2>::from_data(TensorData::new(v.clone(), [n, t]), &dev).require_grad();
             let (re, im) = if fast {
                 weighted_cos_sin(x.clone(), weights.clone())
             } else {
-                let w = Tensor::<AB, 2>::from_inner(weights.clone());
+                let w = Tensor::<AD, 2>::from_inner(weights.clone());
                 (w.clone().matmul(x.clone().cos()), w.matmul(x.clone().sin()))
             };
             let (rv, iv) = (
@@ -902,5 +895,5 @@ mod tests {
                 "gradient {a} vs {b}"
             );
         }
-    }
+    });
 }

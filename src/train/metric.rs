@@ -64,6 +64,7 @@ impl<B: AutodiffBackend> TrainStep for Edsr<B> {
 
     /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
     fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+        let _autodiff = crate::device::autodiff_section();
         let sr = self.forward(batch.lr);
         let loss = (sr - batch.hr).abs().mean();
         let grads = loss.backward();
@@ -77,6 +78,7 @@ impl<B: AutodiffBackend> TrainStep for SrNet<B> {
 
     /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
     fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+        let _autodiff = crate::device::autodiff_section();
         let sr = self.forward(batch.lr);
         let loss = (sr - batch.hr).abs().mean();
         let grads = loss.backward();
