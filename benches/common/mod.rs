@@ -6,16 +6,17 @@ use std::time::Instant;
 
 /// Timed iterations from `IDC_BENCH_ITERS` (at least 1), else `default`.
 pub fn bench_iters(default: usize) -> usize {
-    std::env::var("IDC_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-        .max(1)
+    env_count("IDC_BENCH_ITERS", default)
 }
 
 /// Repetitions of a whole measurement from `IDC_BENCH_ROUNDS` (at least 1), else `default`.
 pub fn bench_rounds(default: usize) -> usize {
-    std::env::var("IDC_BENCH_ROUNDS")
+    env_count("IDC_BENCH_ROUNDS", default)
+}
+
+/// A count from the environment variable `name` (at least 1), else `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
