@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use std::any::{Any, TypeId};
 
 /// True when `B` is `flex`, where the host path replaces the tensor ops.
-pub(crate) fn enabled<B: Backend>() -> bool {
+fn enabled<B: Backend>() -> bool {
     TypeId::of::<B>() == TypeId::of::<burn::backend::Flex>()
 }
 
@@ -85,8 +85,18 @@ pub(crate) fn sin_cos_into(x: &[f32], sin: &mut [f32], cos: &mut [f32]) {
 /// (2,048 rows at 1,024 frequencies), under glibc's largest mmap threshold (32 MiB), so the
 /// buffers are reused from the heap instead of page-faulted in afresh for every chunk (~10% of
 /// a fresh-draw step at 16,384 rows).
-pub(crate) fn chunk_rows(t: usize) -> usize {
+fn chunk_rows(t: usize) -> usize {
     ((2 << 20) / t.max(1)).max(1)
+}
+
+/// Rows of projections at `t` frequencies to process at once on backend `B`: `preferred`,
+/// capped by [`chunk_rows`] on `flex` (at least 1).
+pub(crate) fn row_chunk<B: Backend>(t: usize, preferred: usize) -> usize {
+    if enabled::<B>() {
+        preferred.clamp(1, chunk_rows(t))
+    } else {
+        preferred.max(1)
+    }
 }
 
 /// Rows per block: each block sums into its own `[m, T]` pair, then blocks are added in order.
@@ -174,12 +184,15 @@ fn with_data_f32<B: Backend, const D: usize, R>(
     data.as_slice::<f32>().ok().map(f)
 }
 
-/// [`weighted_cos_sin_sums`] on tensors: `proj` `[n, T]`, `weights` `[m, n]`. None when the
-/// data cannot be read as f32 (the caller then uses tensor ops).
+/// [`weighted_cos_sin_sums`] on tensors: `proj` `[n, T]`, `weights` `[m, n]`. None off `flex`
+/// or when the data cannot be read as f32 (the caller then uses tensor ops).
 pub(crate) fn weighted_cf<B: Backend>(
     proj: &Tensor<B, 2>,
     weights: &Tensor<B, 2>,
 ) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+    if !enabled::<B>() {
+        return None;
+    }
     let [_, t] = proj.dims();
     let [m, _] = weights.dims();
     let device = proj.device();
@@ -193,6 +206,9 @@ pub(crate) fn weighted_cf<B: Backend>(
 pub(crate) fn cos_sin<B: Backend, const D: usize>(
     x: &Tensor<B, D>,
 ) -> Option<(Tensor<B, D>, Tensor<B, D>)> {
+    if !enabled::<B>() {
+        return None;
+    }
     let shape = x.shape();
     let device = x.device();
     let (s, c) = with_host_f32(x.clone(), |v| {

@@ -12,6 +12,8 @@
 //!   batch-norm statistics, groups, quotas, pairing space, frequency bank).
 //! - `matching` (crate-internal): synthetic assignment and pairs, one step's instance, group and
 //!   pair losses.
+//! - `synthetic_cf` (crate-internal): the synthetic side's characteristic functions with a
+//!   hand-written gradient.
 //! - [`condenser`]: [`Condenser`] running Algorithm 1 and the teacher, with a [`CondenseReport`].
 //!
 //! The ratio lives in the config: an instance of `N` real patches yields
@@ -27,6 +29,7 @@ pub mod ncfd;
 mod real;
 pub mod rlff;
 pub mod schedule;
+mod synthetic_cf;
 
 pub use condenser::{
     CondenseReport, CondenseTimings, CondensedInstance, Condenser, Instance, StepLoss,

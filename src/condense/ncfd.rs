@@ -35,17 +35,12 @@ pub fn cf_weighted<B: Backend>(
     weights: Tensor<B, 2>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let proj = samples.matmul(freqs);
-    if super::host_cf::enabled::<B>()
-        && let Some(sums) = super::host_cf::weighted_cf(&proj, &weights)
-    {
-        return sums;
-    }
-    cf_weighted_ops(proj, weights)
+    super::host_cf::weighted_cf(&proj, &weights).unwrap_or_else(|| cf_weighted_ops(proj, weights))
 }
 
 /// [`cf_weighted`] from projections `proj` (`n x T`) in tensor ops: the reference, and the path
 /// of every backend but `flex`.
-pub(crate) fn cf_weighted_ops<B: Backend>(
+fn cf_weighted_ops<B: Backend>(
     proj: Tensor<B, 2>,
     weights: Tensor<B, 2>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
@@ -70,11 +65,7 @@ pub fn cf_sums<B: Backend>(
     let device = samples.device();
     let mut re = Tensor::<B, 2>::zeros([m, t], &device);
     let mut im = Tensor::<B, 2>::zeros([m, t], &device);
-    let chunk = if super::host_cf::enabled::<B>() {
-        chunk.clamp(1, super::host_cf::chunk_rows(t))
-    } else {
-        chunk.max(1)
-    };
+    let chunk = super::host_cf::row_chunk::<B>(t, chunk);
     let mut start = 0;
     while start < n {
         let len = chunk.min(n - start);
