@@ -118,6 +118,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     floor_ms(&edsr, &syn, 1);
     let floor_first = t.elapsed().as_secs_f64() * 1e3;
+    eprintln!("[{:7.1} s] first floor pass {floor_first:.1} ms", common::elapsed_s());
 
     let instance = Instance {
         name: "bench".into(),
@@ -136,6 +137,11 @@ fn main() -> anyhow::Result<()> {
             let cond = Condenser::new(workload(iters, bank), &edsr, &edsr, device.clone())?;
             let t = cond.condense(&instance, 0)?.report.timings;
             // The median is robust to step 0, where the assignment and pairing are made.
+            eprintln!(
+                "[{:7.1} s] floor {floor:.2} ms, B = {bank}: {:.2} ms / step",
+                common::elapsed_s(),
+                t.step_ms_median
+            );
             cases[slot].push((t.step_ms_median / floor, t.step_ms_median, t));
         }
     }

@@ -14,7 +14,8 @@
 //!
 //! Run: `cargo bench --bench condense_throughput` (release) or `cargo test --bench
 //! condense_throughput` (dev profile, dependencies at opt-level 3). Env: `IDC_BENCH_ITERS`,
-//! `IDC_BENCH_ROUNDS`, `IDC_BENCH_K` (comma-separated K list).
+//! `IDC_BENCH_ROUNDS`, `IDC_BENCH_K` (comma-separated K list), `IDC_BENCH_ARCH` (the EDSR preset
+//! used as extractor and teacher, default `edsr-baseline`; e.g. `edsr-tiny`).
 
 use burn::module::Module;
 use burn_idc::condense::{CondenseConfig, Condenser, Instance};
@@ -112,7 +113,8 @@ struct Row {
 fn main() -> anyhow::Result<()> {
     let iters = bench_iters(3);
     let device = default_device();
-    let edsr = EdsrConfig::new(64, 16, 2)
+    let arch = std::env::var("IDC_BENCH_ARCH").unwrap_or_else(|_| "edsr-baseline".into());
+    let edsr = EdsrConfig::from_arch(&arch, 2)?
         .init_seeded::<TrainBackend>(&device, 0)
         .no_grad();
     let mut cfg = CondenseConfig::default();
@@ -123,17 +125,27 @@ fn main() -> anyhow::Result<()> {
     let (all, source) = instances(ks.iter().copied().max().unwrap_or(1))?;
     // Warm-up (first-call allocations, kernel compilation on GPU backends).
     cond.condense_batch(&[(&all[0], 0)]).pop().transpose()?;
+    eprintln!("[{:7.1} s] warm-up done", common::elapsed_s());
     let rounds = bench_rounds(2);
     let mut samples: Vec<Vec<Row>> = ks.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (slot, &k) in ks.iter().enumerate() {
-            samples[slot].push(measure(&cond, &all[..k])?);
+            let row = measure(&cond, &all[..k])?;
+            eprintln!(
+                "[{:7.1} s] K = {k}: {:.2} ms / instance-iteration",
+                common::elapsed_s(),
+                row.step_ms_per_instance_iter
+            );
+            samples[slot].push(row);
         }
     }
     let rows: Vec<Row> = samples.into_iter().map(best_row).collect();
     println!(
-        "condense_throughput on {BACKEND_NAME}; EDSR 64x16 x2, ratio 0.1; images: {source}; \
-         {iters} iterations per K, {rounds} rounds"
+        "condense_throughput on {BACKEND_NAME}; {arch} x2 ({} features x {} blocks), ratio 0.1; \
+         images: {source}; \
+         {iters} iterations per K, {rounds} rounds",
+        edsr.config().num_feat,
+        edsr.config().num_block
     );
     println!();
     println!(

@@ -2,10 +2,20 @@
 
 #![allow(dead_code)]
 
+use std::sync::OnceLock;
 use std::time::Instant;
+
+/// Seconds since the bench first asked for its settings (≈ process start): progress lines carry
+/// it, so a run cut off by a time limit still shows where the time went (on CUDA the first call
+/// of each pass compiles and autotunes its kernels).
+pub fn elapsed_s() -> f64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
 
 /// Timed iterations from `IDC_BENCH_ITERS` (at least 1), else `default`.
 pub fn bench_iters(default: usize) -> usize {
+    elapsed_s();
     env_count("IDC_BENCH_ITERS", default)
 }
 
@@ -29,10 +39,13 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median wall milliseconds of `f` over `iters` runs after one warm-up run.
+/// Median wall milliseconds of `f` over `iters` runs after one warm-up run; a progress line on
+/// stderr gives the warm-up run's time and the median as soon as they are known.
 pub fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
     f();
-    median(
+    let first = t.elapsed().as_secs_f64() * 1e3;
+    let med = median(
         (0..iters)
             .map(|_| {
                 let t = Instant::now();
@@ -40,5 +53,10 @@ pub fn median_ms(iters: usize, mut f: impl FnMut()) -> f64 {
                 t.elapsed().as_secs_f64() * 1e3
             })
             .collect(),
-    )
+    );
+    eprintln!(
+        "[{:7.1} s] pass done: first run {first:.1} ms, median {med:.2} ms",
+        elapsed_s()
+    );
+    med
 }
