@@ -140,6 +140,48 @@ fn with_cols<R>(
     f(buf, len)
 }
 
+/// A strided `rows x cols` matrix: first element, row stride, column stride (in elements).
+type View = (*const f32, usize, usize);
+
+/// `dst = lhs rhs`, or `dst += lhs rhs` when `accumulate`, for `lhs` `m x k`, `rhs` `k x n`;
+/// `dst` is `m x n`, contiguous rows `dst_rs` apart. One thread, so the sums' order is fixed.
+///
+/// SAFETY: every element of the three views must be in bounds, `dst` written by no one else.
+unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: View,
+    rhs: View,
+) {
+    let i = |v: usize| v as isize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            i(dst_rs),
+            accumulate,
+            lhs.0,
+            i(lhs.2),
+            i(lhs.1),
+            rhs.0,
+            i(rhs.2),
+            i(rhs.1),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
 /// Forward: `y[b] = bias + W cols[b]` with `x` `[n, c, h, w]`, `weight` `[co, c, kh, kw]` (its
 /// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
@@ -153,7 +195,7 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom)
             let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
             if let Some(bias) = bias {
                 for (o, &v) in bias.iter().enumerate() {
-                    // SAFETY: row `o` of this item's band lies inside `out` and only this item writes it.
+                    // SAFETY: row `o` of this item's band is in `out`, written by this item only.
                     unsafe { std::slice::from_raw_parts_mut(dst.add(o * lo), len) }.fill(v);
                 }
             }
@@ -161,27 +203,8 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom)
                 // SAFETY: `dst` is `[co, len]` with row stride `lo` inside `out`; `weight` is
                 // `[co, k]`, `cols` is `[k, len]` with row stride `cs`; all in bounds.
                 unsafe {
-                    gemm(
-                        g.co,
-                        len,
-                        k,
-                        dst,
-                        1,
-                        lo as isize,
-                        bias.is_some(),
-                        weight.as_ptr(),
-                        1,
-                        k as isize,
-                        cols.as_ptr(),
-                        1,
-                        cs as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    )
+                    let (lhs, rhs) = ((weight.as_ptr(), k, 1), (cols.as_ptr(), cs, 1));
+                    matmul([g.co, len, k], dst, lo, bias.is_some(), lhs, rhs)
                 }
             });
         });
@@ -206,27 +229,8 @@ pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
                     // SAFETY: `acc` is `[co, k]`; `dyp` is `[co, len]` with row stride `lo`;
                     // `cols^T` is `[len, k]` (column stride `cs`); all in bounds.
                     unsafe {
-                        gemm(
-                            g.co,
-                            k,
-                            len,
-                            acc.as_mut_ptr(),
-                            1,
-                            k as isize,
-                            true,
-                            dyp.as_ptr(),
-                            1,
-                            lo as isize,
-                            cols.as_ptr(),
-                            cs as isize,
-                            1,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            Parallelism::None,
-                        )
+                        let (lhs, rhs) = ((dyp.as_ptr(), lo, 1), (cols.as_ptr(), 1, cs));
+                        matmul([g.co, k, len], acc.as_mut_ptr(), k, true, lhs, rhs)
                     }
                 });
             }
