@@ -82,11 +82,11 @@ pub fn conv2d<B: Backend>(
         return burn::tensor::module::conv2d(x, weight, bias, options);
     };
     let parts = match cast::<_, Parts<Flex>>((x, weight, bias)) {
-        Ok((x, w, b)) => return cast(flex_conv(x, w, b, &g)).ok().expect("B is Flex"),
+        Ok((x, w, b)) => return same(flex_conv(x, w, b, &g)),
         Err(parts) => parts,
     };
     let parts = match cast::<_, Parts<AdFlex>>(parts) {
-        Ok((x, w, b)) => return cast(autodiff_conv(x, w, b, &g)).ok().expect("B is AdFlex"),
+        Ok((x, w, b)) => return same(autodiff_conv(x, w, b, &g)),
         Err(parts) => parts,
     };
     let (x, weight, bias) = parts;
@@ -102,6 +102,11 @@ fn cast<T: 'static, U: 'static>(t: T) -> Result<U, T> {
         Some(u) => Ok(u.take().expect("slot filled")),
         None => Err(slot.expect("slot untouched")),
     }
+}
+
+/// `t` as a `U` where the caller has just seen that `T` is `U`.
+fn same<T: 'static, U: 'static>(t: T) -> U {
+    cast(t).unwrap_or_else(|_| unreachable!("types checked equal"))
 }
 
 /// The geometry when the fast path covers this convolution (module docs), else None.
