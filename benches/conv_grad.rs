@@ -1,13 +1,17 @@
-//! `conv_grad`: where a 3x3 convolution's training cost goes on the current backend.
+//! `conv_grad`: where a 3x3 convolution's training cost goes on the current backend, Burn's path
+//! next to this crate's (`burn_idc::models::conv`, the fast path on `flex`).
 //!
 //! The EDSR train step is ~5.6x its forward pass on the 2-core CPU (`benches/edsr`); this bench
 //! splits one 32->32 3x3 convolution (batch 16, 48x48, EDSR-tiny's body shape) into the three
-//! backend passes Burn's autodiff runs — forward, input gradient (`conv_transpose2d`), weight
-//! gradient (Burn's default: a convolution of the input by the output gradient, i.e. a 48x48
-//! kernel) — and compares the whole autodiff forward + backward with a convolution written as
-//! nine shifted matrix products (autodiff derives its backward from `matmul` and `slice`), and
-//! with the plain matrix products a hand-written weight gradient would need. Rows are medians
-//! over `IDC_BENCH_ITERS` runs (default 5) after one warm-up.
+//! backend passes of a training step — forward, input gradient, weight gradient — and the whole
+//! autodiff forward + backward. Column "Burn": Burn's own ops (input gradient
+//! `conv_transpose2d`, weight gradient a convolution of the input by the output gradient, i.e. a
+//! 48x48 kernel). Column "burn-idc": `models::conv` (on `flex`: im2col + one GEMM per image band
+//! for the forward and the weight gradient, the flipped-kernel forward for the input gradient;
+//! elsewhere it is Burn's path again). Two reference rows: the weight gradient's matrix product
+//! alone (im2col given), and a convolution written as nine shifted matrix products (autodiff
+//! derives its backward from `matmul` and `slice`). Rows are medians over `IDC_BENCH_ITERS` runs
+//! (default 5) after one warm-up.
 //!
 //! Run: `cargo bench --bench conv_grad`.
 
@@ -15,6 +19,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Distribution, Tensor};
 use burn_idc::device::{BACKEND_NAME, DefaultBackend as I, TrainBackend as A, default_device};
+use burn_idc::models::conv;
 
 #[path = "common/mod.rs"]
 mod common;
@@ -57,24 +62,43 @@ fn main() {
         |shape: [usize; 4]| Tensor::<I, 4>::random(shape, Distribution::Uniform(-1.0, 1.0), &dev);
     let (x, g, w) = (u([n, c, h, h]), u([n, c, h, h]), u([c, c, 3, 3]));
     let same = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let time = |f: &dyn Fn()| median_ms(iters, f);
+    // (pass, Burn ms, burn-idc ms)
+    let mut rows: Vec<(&str, Option<f64>, Option<f64>)> = Vec::new();
 
     rows.push((
         "forward conv2d",
-        median_ms(iters, || {
+        Some(time(&|| {
             let _ = conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
-        }),
+        })),
+        Some(time(&|| {
+            let _ = conv::conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
+        })),
     ));
+    let fast_input = conv::passes::input_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
+        time(&|| {
+            let dx = conv::passes::input_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
+            let _ = dx.map(|t| t.into_data());
+        })
+    });
     rows.push((
-        "input gradient (conv_transpose2d)",
-        median_ms(iters, || {
+        "input gradient",
+        Some(time(&|| {
             let t = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
             let _ = conv_transpose2d(g.clone(), w.clone(), None, t).into_data();
-        }),
+        })),
+        fast_input,
     ));
+    let fast_weight =
+        conv::passes::weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
+            time(&|| {
+                let dw = conv::passes::weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
+                let _ = dw.map(|t| t.into_data());
+            })
+        });
     rows.push((
-        "weight gradient (conv2d by a 48x48 kernel)",
-        median_ms(iters, || {
+        "weight gradient",
+        Some(time(&|| {
             let _ = conv2d(
                 x.clone().swap_dims(0, 1),
                 g.clone().swap_dims(0, 1),
@@ -82,16 +106,18 @@ fn main() {
                 same.clone(),
             )
             .into_data();
-        }),
+        })),
+        fast_weight,
     ));
-    // The matrix products of an im2col weight gradient: [co, n*h*w] x [n*h*w, 9c].
+    // The matrix product of an im2col weight gradient: [co, n*h*w] x [n*h*w, 9c].
     let gm = Tensor::<I, 2>::random([c, n * h * h], Distribution::Uniform(-1.0, 1.0), &dev);
     let cols = Tensor::<I, 2>::random([n * h * h, 9 * c], Distribution::Uniform(-1.0, 1.0), &dev);
     rows.push((
-        "weight gradient as one matmul (im2col given)",
-        median_ms(iters, || {
+        "(reference) weight gradient as one matmul, im2col given",
+        Some(time(&|| {
             let _ = gm.clone().matmul(cols.clone()).into_data();
-        }),
+        })),
+        None,
     ));
 
     let target = Tensor::<A, 4>::from_data(u([n, c, h, h]).into_data(), &dev);
@@ -109,19 +135,29 @@ fn main() {
         })
     };
     rows.push((
-        "autodiff forward + backward, conv2d",
-        fwd_bwd(&|x, w| conv2d(x, w, None, same.clone())),
+        "autodiff forward + backward",
+        Some(fwd_bwd(&|x, w| conv2d(x, w, None, same.clone()))),
+        Some(fwd_bwd(&|x, w| conv::conv2d(x, w, None, same.clone()))),
     ));
     rows.push((
-        "autodiff forward + backward, nine shifted matmuls",
-        fwd_bwd(&|x, w| shifted_matmul_conv(x, w)),
+        "(reference) autodiff forward + backward, nine shifted matmuls",
+        Some(fwd_bwd(&|x, w| shifted_matmul_conv(x, w))),
+        None,
     ));
 
-    println!("3x3 conv 32->32, batch {n}, {h}x{h}, backend {BACKEND_NAME}, median of {iters}");
+    let fast = if conv::fast_conv_enabled() {
+        "on"
+    } else {
+        "off (IDC_FLEX_FAST_CONV=0)"
+    };
+    println!(
+        "3x3 conv 32->32, batch {n}, {h}x{h}, backend {BACKEND_NAME}, fast conv {fast}, median of {iters}"
+    );
     println!();
-    println!("| pass | median ms |");
-    println!("|---|---:|");
-    for (name, ms) in rows {
-        println!("| {name} | {ms:.1} |");
+    println!("| pass | Burn ms | burn-idc ms |");
+    println!("|---|---:|---:|");
+    let cell = |v: Option<f64>| v.map_or("-".to_string(), |ms| format!("{ms:.1}"));
+    for (name, burn, ours) in rows {
+        println!("| {name} | {} | {} |", cell(burn), cell(ours));
     }
 }

@@ -9,7 +9,8 @@
 //!   respect to the input batch, i.e. the pass condensation repeats for every synthetic update.
 //!
 //! Run: `cargo bench --bench edsr` (or `cargo build --bench edsr` and run the binary). Prints a
-//! markdown table.
+//! markdown table. `IDC_FLEX_FAST_CONV=0` runs Burn's conv2d instead of `models::conv`'s fast
+//! path on `flex` (the "before" numbers).
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -84,7 +85,12 @@ fn main() {
     });
 
     println!(
-        "EDSR-tiny x2 (32 features, 4 blocks), batch {n}, LR {p}x{p}, backend {BACKEND_NAME}, median of {iters}"
+        "EDSR-tiny x2 (32 features, 4 blocks), batch {n}, LR {p}x{p}, backend {BACKEND_NAME}, fast conv {}, median of {iters}",
+        if burn_idc::models::conv::fast_conv_enabled() {
+            "on"
+        } else {
+            "off"
+        }
     );
     println!();
     println!("| pass | median ms |");

@@ -10,7 +10,8 @@
 //! unfolds them into samples.
 
 use crate::error::{IdcError, Result};
-use burn::tensor::{Tensor, TensorData, backend::Backend, module::conv2d, ops::ConvOptions};
+use crate::models::conv::conv2d;
+use burn::tensor::{Tensor, TensorData, backend::Backend, ops::ConvOptions};
 
 /// The full `2 C' x c x k x k` Fourier filter bank, kept on the host (built once).
 #[derive(Clone, Debug)]

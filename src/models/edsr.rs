@@ -9,7 +9,7 @@
 //! at the odd indices); here they are `upsample.0`, `upsample.1` and the `.pth` importer renumbers.
 
 use crate::error::{IdcError, Result};
-use crate::models::{FeatureExtractor, Teacher};
+use crate::models::{FeatureExtractor, Teacher, conv};
 use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -294,26 +294,26 @@ impl<B: Backend> Edsr<B> {
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let mean = self.mean(&x.device());
         let x = (x - mean) * self.config.img_range;
-        let x = self.conv_first.forward(x);
+        let x = conv::forward(&self.conv_first, x);
         let mut res = x.clone();
         for blk in &self.body {
-            let out = blk.conv2.forward(relu(blk.conv1.forward(res.clone())));
+            let out = conv::forward(&blk.conv2, relu(conv::forward(&blk.conv1, res.clone())));
             res = if self.config.res_scale == 1.0 {
                 res + out
             } else {
                 res + out * self.config.res_scale
             };
         }
-        self.conv_after_body.forward(res) + x
+        conv::forward(&self.conv_after_body, res) + x
     }
 
     /// Up-sampler and last conv applied to [`Edsr::features`], mean shift undone.
     pub fn reconstruct(&self, features: Tensor<B, 4>) -> Tensor<B, 4> {
         let mut x = features;
         for (conv, (_, r)) in self.upsample.iter().zip(self.config.upsample_stages()) {
-            x = pixel_shuffle(conv.forward(x), r);
+            x = pixel_shuffle(conv::forward(conv, x), r);
         }
-        let x = self.conv_last.forward(x);
+        let x = conv::forward(&self.conv_last, x);
         let mean = self.mean(&x.device());
         x / self.config.img_range + mean
     }

@@ -8,6 +8,7 @@
 
 use burn::tensor::{Tensor, backend::Backend};
 
+pub mod conv;
 pub mod edsr;
 pub mod identity;
 pub mod net;

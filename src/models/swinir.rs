@@ -17,7 +17,7 @@
 
 use crate::error::{IdcError, Result};
 use crate::models::edsr::{DIV2K_RGB_MEAN, pixel_shuffle};
-use crate::models::{FeatureExtractor, Teacher};
+use crate::models::{FeatureExtractor, Teacher, conv};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -659,7 +659,7 @@ fn conv_block<B: Backend>(convs: &[Conv2d<B>], x: Tensor<B, 4>) -> Tensor<B, 4> 
         if i > 0 {
             x = leaky_relu(x, 0.2);
         }
-        x = c.forward(x);
+        x = conv::forward(c, x);
     }
     x
 }
@@ -841,7 +841,7 @@ impl<B: Backend> SwinIr<B> {
     fn deep(&self, x: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let mean = self.mean(&x.device());
         let x = (x - mean) * self.config.img_range;
-        let first = self.conv_first.forward(x);
+        let first = conv::forward(&self.conv_first, x);
         let deep =
             conv_block(&self.conv_after_body, self.forward_features(first.clone())) + first.clone();
         (first, deep)
@@ -872,21 +872,24 @@ impl<B: Backend> SwinIr<B> {
                     .conv_before_upsample
                     .as_ref()
                     .expect("pixelshuffle layout");
-                let mut y = lrelu(before.forward(deep), 0.01);
+                let mut y = lrelu(conv::forward(before, deep), 0.01);
                 let r = if s == 3 { 3 } else { 2 };
                 for conv in &self.upsample {
-                    y = pixel_shuffle(conv.forward(y), r);
+                    y = pixel_shuffle(conv::forward(conv, y), r);
                 }
-                self.conv_last.as_ref().expect("conv_last").forward(y)
+                conv::forward(self.conv_last.as_ref().expect("conv_last"), y)
             }
-            Upsampler::PixelShuffleDirect => pixel_shuffle(self.upsample[0].forward(deep), s),
+            Upsampler::PixelShuffleDirect => {
+                pixel_shuffle(conv::forward(&self.upsample[0], deep), s)
+            }
             Upsampler::NearestConv => {
                 let before = self
                     .conv_before_upsample
                     .as_ref()
                     .expect("nearest+conv layout");
-                let up = |c: &Option<Conv2d<B>>, t| c.as_ref().expect("nearest+conv").forward(t);
-                let y = lrelu(before.forward(deep), 0.01);
+                let up =
+                    |c: &Option<Conv2d<B>>, t| conv::forward(c.as_ref().expect("nearest+conv"), t);
+                let y = lrelu(conv::forward(before, deep), 0.01);
                 let y = lrelu(up(&self.conv_up1, nearest2(y)), 0.2);
                 let y = lrelu(up(&self.conv_up2, nearest2(y)), 0.2);
                 up(&self.conv_last, lrelu(up(&self.conv_hr, y), 0.2))
@@ -894,7 +897,7 @@ impl<B: Backend> SwinIr<B> {
             Upsampler::None => {
                 let mean = self.mean(&input.device());
                 let x = (input - mean) * self.config.img_range;
-                x + self.conv_last.as_ref().expect("conv_last").forward(deep)
+                x + conv::forward(self.conv_last.as_ref().expect("conv_last"), deep)
             }
         };
         let mean = self.mean(&y.device());

@@ -1,0 +1,284 @@
+//! Host kernels of the fast convolution: im2col of a band of output rows + one `gemm` call.
+//!
+//! Work is split into items `(image, band of output rows)` fixed by the shape alone, each item
+//! runs one single-threaded `gemm`, and the weight gradient sums its per-group partials in a
+//! fixed order: results are bit-identical run to run, whatever the thread count.
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Floats in one item's im2col buffer at most (4 MiB): it stays in the heap between items
+/// (under glibc's mmap threshold) and near the cache.
+const COLS_ELEMS: usize = 1 << 20;
+/// Items the work is split into at least (when the image has the rows): enough to keep a few
+/// cores busy at batch 1, independent of the thread count so the split is too.
+const MIN_ITEMS: usize = 8;
+/// Partial sums of the weight gradient at most (one per group of items).
+const MAX_GROUPS: usize = 8;
+
+/// A stride-1, dilation-1, single-group convolution with zero padding `pt`/`pl` at the top/left
+/// (the bottom/right padding is implied by `ho`/`wo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub co: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub pt: usize,
+    pub pl: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+impl Geom {
+    /// Rows of the im2col matrix (`c kh kw`), the reduction length of the forward product.
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// A 1x1 unpadded convolution reads the input as its own im2col matrix.
+    fn pointwise(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.pt == 0
+            && self.pl == 0
+            && (self.ho, self.wo) == (self.h, self.w)
+    }
+
+    /// The work items `(image, output rows)`, a function of the shape only.
+    fn items(&self) -> Vec<(usize, Range<usize>)> {
+        let by_memory = (COLS_ELEMS / (self.k() * self.wo).max(1)).max(1);
+        let bands_wanted = MIN_ITEMS.div_ceil(self.n.max(1)).min(self.ho);
+        let rows = by_memory.min(self.ho.div_ceil(bands_wanted.max(1))).max(1);
+        (0..self.n)
+            .flat_map(|b| {
+                (0..self.ho)
+                    .step_by(rows)
+                    .map(move |r| (b, r..(r + rows).min(self.ho)))
+            })
+            .collect()
+    }
+
+    /// The convolution whose forward is this one's input gradient: output gradient in, weights
+    /// flipped and transposed ([`flip_transpose`]), padding `k - 1 - p` on each side.
+    pub(crate) fn input_grad(&self) -> Geom {
+        Geom {
+            n: self.n,
+            c: self.co,
+            h: self.ho,
+            w: self.wo,
+            co: self.c,
+            kh: self.kh,
+            kw: self.kw,
+            pt: self.kh - 1 - self.pt,
+            pl: self.kw - 1 - self.pl,
+            ho: self.h,
+            wo: self.w,
+        }
+    }
+}
+
+/// Raw output pointer shared by items that write disjoint regions.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: every item writes a disjoint set of elements (its image's band of rows).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The element `offset` (a method, so closures capture the `Send` wrapper, not the pointer).
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// The im2col rows `(ci, ki, kj)` of image `x` (`[c, h, w]`) for output rows `rows`, each
+/// `rows.len() * wo` long, into `out`.
+fn im2col(x: &[f32], g: &Geom, rows: Range<usize>, out: &mut [f32]) {
+    let len = rows.len() * g.wo;
+    for (ck, dst_row) in out.chunks_exact_mut(len).enumerate().take(g.k()) {
+        let (ci, ki, kj) = (ck / (g.kh * g.kw), ck / g.kw % g.kh, ck % g.kw);
+        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        // Output columns whose input column `ox + kj - pl` lies inside the image.
+        let lo = g.pl.saturating_sub(kj).min(g.wo);
+        let hi = (g.w + g.pl).saturating_sub(kj).clamp(lo, g.wo);
+        for (r, dst) in rows.clone().zip(dst_row.chunks_exact_mut(g.wo)) {
+            let iy = (r + ki).checked_sub(g.pt).filter(|&y| y < g.h);
+            let Some(iy) = iy.filter(|_| lo < hi) else {
+                dst.fill(0.0);
+                continue;
+            };
+            let src = &plane[iy * g.w + lo + kj - g.pl..iy * g.w + hi + kj - g.pl];
+            dst[..lo].fill(0.0);
+            dst[lo..hi].copy_from_slice(src);
+            dst[hi..].fill(0.0);
+        }
+    }
+}
+
+/// `f(cols, col_stride_between_k_rows)` with the im2col matrix of one item (rows `ci kh kw`, one
+/// column per output pixel of the band): the input itself when pointwise, else `buf` filled.
+fn with_cols<R>(
+    x: &[f32],
+    g: &Geom,
+    b: usize,
+    rows: &Range<usize>,
+    buf: &mut Vec<f32>,
+    f: impl FnOnce(&[f32], usize) -> R,
+) -> R {
+    let image = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
+    if g.pointwise() {
+        return f(&image[rows.start * g.w..], g.h * g.w);
+    }
+    let len = rows.len() * g.wo;
+    buf.resize(g.k() * len, 0.0);
+    im2col(image, g, rows.clone(), buf);
+    f(buf, len)
+}
+
+/// A strided `rows x cols` matrix: first element, row stride, column stride (in elements).
+type View = (*const f32, usize, usize);
+
+/// `dst = lhs rhs`, or `dst += lhs rhs` when `accumulate`, for `lhs` `m x k`, `rhs` `k x n`;
+/// `dst` is `m x n`, contiguous rows `dst_rs` apart. One thread, so the sums' order is fixed.
+///
+/// SAFETY: every element of the three views must be in bounds, `dst` written by no one else.
+unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: View,
+    rhs: View,
+) {
+    let i = |v: usize| v as isize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            i(dst_rs),
+            accumulate,
+            lhs.0,
+            i(lhs.2),
+            i(lhs.1),
+            rhs.0,
+            i(rhs.2),
+            i(rhs.1),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+/// Forward: `y[b] = bias + W cols[b]` with `x` `[n, c, h, w]`, `weight` `[co, c, kh, kw]` (its
+/// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
+pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
+    let (k, lo) = (g.k(), g.ho * g.wo);
+    let mut out = vec![0f32; g.n * g.co * lo];
+    let ptr = OutPtr(out.as_mut_ptr());
+    g.items()
+        .into_par_iter()
+        .for_each_init(Vec::new, |buf, (b, rows)| {
+            let len = rows.len() * g.wo;
+            let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
+            if let Some(bias) = bias {
+                for (o, &v) in bias.iter().enumerate() {
+                    // SAFETY: row `o` of this item's band is in `out`, written by this item only.
+                    unsafe { std::slice::from_raw_parts_mut(dst.add(o * lo), len) }.fill(v);
+                }
+            }
+            with_cols(x, g, b, &rows, buf, |cols, cs| {
+                // SAFETY: `dst` is `[co, len]` with row stride `lo` inside `out`; `weight` is
+                // `[co, k]`, `cols` is `[k, len]` with row stride `cs`; all in bounds.
+                unsafe {
+                    let (lhs, rhs) = ((weight.as_ptr(), k, 1), (cols.as_ptr(), cs, 1));
+                    matmul([g.co, len, k], dst, lo, bias.is_some(), lhs, rhs)
+                }
+            });
+        });
+    out
+}
+
+/// Weight gradient `sum_b dy[b] cols[b]^T`, `[co, c, kh, kw]`: items in at most
+/// [`MAX_GROUPS`] contiguous groups, each accumulated in order, the groups added in order.
+pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
+    let (k, lo) = (g.k(), g.ho * g.wo);
+    let items = g.items();
+    let per_group = items.len().div_ceil(MAX_GROUPS).max(1);
+    let partials: Vec<Vec<f32>> = items
+        .par_chunks(per_group)
+        .map(|group| {
+            let mut acc = vec![0f32; g.co * k];
+            let mut buf = Vec::new();
+            for (b, rows) in group {
+                let len = rows.len() * g.wo;
+                let dyp = &dy[b * g.co * lo + rows.start * g.wo..];
+                with_cols(x, g, *b, rows, &mut buf, |cols, cs| {
+                    // SAFETY: `acc` is `[co, k]`; `dyp` is `[co, len]` with row stride `lo`;
+                    // `cols^T` is `[len, k]` (column stride `cs`); all in bounds.
+                    unsafe {
+                        let (lhs, rhs) = ((dyp.as_ptr(), lo, 1), (cols.as_ptr(), 1, cs));
+                        matmul([g.co, k, len], acc.as_mut_ptr(), k, true, lhs, rhs)
+                    }
+                });
+            }
+            acc
+        })
+        .collect();
+    let mut it = partials.into_iter();
+    let first = it.next().unwrap_or_else(|| vec![0f32; g.co * k]);
+    it.fold(first, |mut a, p| {
+        a.iter_mut().zip(&p).for_each(|(a, p)| *a += p);
+        a
+    })
+}
+
+/// Bias gradient: `dy` summed over images and pixels per output channel (in f64, in order).
+pub(crate) fn bias_grad(dy: &[f32], g: &Geom) -> Vec<f32> {
+    let lo = g.ho * g.wo;
+    (0..g.co)
+        .into_par_iter()
+        .map(|o| {
+            let sum: f64 = (0..g.n)
+                .map(|b| {
+                    let row = &dy[(b * g.co + o) * lo..(b * g.co + o + 1) * lo];
+                    row.iter().map(|&v| v as f64).sum::<f64>()
+                })
+                .sum();
+            sum as f32
+        })
+        .collect()
+}
+
+/// `W'[ci, o, ki, kj] = W[o, ci, kh-1-ki, kw-1-kj]`: the weights of [`Geom::input_grad`].
+pub(crate) fn flip_transpose(weight: &[f32], g: &Geom) -> Vec<f32> {
+    let ks = g.kh * g.kw;
+    let mut out = vec![0f32; weight.len()];
+    for o in 0..g.co {
+        for ci in 0..g.c {
+            let src = &weight[(o * g.c + ci) * ks..(o * g.c + ci + 1) * ks];
+            let dst = &mut out[(ci * g.co + o) * ks..(ci * g.co + o + 1) * ks];
+            dst.iter_mut()
+                .zip(src.iter().rev())
+                .for_each(|(d, s)| *d = *s);
+        }
+    }
+    out
+}
+
+/// Input gradient `[n, c, h, w]`: the forward of [`Geom::input_grad`] on `dy`.
+pub(crate) fn input_grad(weight: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
+    forward(dy, &flip_transpose(weight, g), None, &g.input_grad())
+}
