@@ -6,7 +6,8 @@
 Our binaries come from `--bin NAME=PATH` or else from `cargo bench --no-run
 --message-format=json` (which builds them if they are stale). Each round runs, per bench, ours
 then PyTorch (the order flips every round, so a drift in the machine's load hits both sides);
-the table gives the median over rounds of each side and of the per-round ratio. Rows are paired
+the table gives the median over rounds (the mean of the middle two for an even count) of each
+side and of the per-round ratio, and every round's ratio. Rows are paired
 by their label (and column, for the `swinir` table). Needs only the standard library; the
 PyTorch side runs under `--python` (default: this interpreter).
 """
@@ -121,16 +122,16 @@ def main():
         after = loadavg()
         print(f"### {name} (load average before {before}, after {after})")
         print()
-        print("| pass | ours ms | PyTorch ms | ours / PyTorch |")
-        print("|---|---:|---:|---:|")
+        print("| pass | ours ms | PyTorch ms | ours / PyTorch | per round |")
+        print("|---|---:|---:|---:|---|")
         for label in results["ours"][0]:
             if label not in results["theirs"][0]:
                 continue
             ours = [r[label] for r in results["ours"]]
             theirs = [r[label] for r in results["theirs"]]
-            ratio = statistics.median(o / t for o, t in zip(ours, theirs))
+            ratios = [o / t for o, t in zip(ours, theirs)]
             print(f"| {label} | {statistics.median(ours):.1f} | {statistics.median(theirs):.1f} "
-                  f"| {ratio:.2f} |")
+                  f"| {statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |")
         print(flush=True)
 
 
