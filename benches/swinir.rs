@@ -10,7 +10,8 @@
 //!   batch (the pass condensation repeats for every synthetic update).
 //!
 //! Run: `cargo bench --bench swinir` (or `cargo build --release --bench swinir` and run the
-//! binary). Prints a markdown table.
+//! binary). Prints a markdown table. `IDC_BENCH_SKIP` (comma-separated networks, e.g.
+//! `swinir-light`) leaves rows out.
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -79,7 +80,11 @@ fn main() {
     println!();
     println!("| network | forward ms | train step ms | input gradient ms |");
     println!("|---|---:|---:|---:|");
+    let skip = std::env::var("IDC_BENCH_SKIP").unwrap_or_default();
     for arch in ["edsr-tiny", "swinir-tiny", "swinir-light"] {
+        if skip.split(',').any(|s| s.trim() == arch) {
+            continue;
+        }
         let (f, t, g) = measure(arch, n, p, iters);
         println!("| {arch} | {f:.1} | {t:.1} | {g:.1} |");
     }
