@@ -125,7 +125,7 @@ impl SwinIrConfig {
     ///   `pixelshuffle`, img_size 48 for x2 / 64 otherwise as in BasicSR's option files).
     /// - `swinir-tiny`: a CPU-sized model for experiments and tests: embed 24, depths [2, 2],
     ///   heads [4, 4] (head dim 6), window 8, mlp 2, `pixelshuffledirect`, img_size 64
-    ///   (~30 k parameters at x2). Not a published model.
+    ///   (42,084 parameters at x2, as BasicSR counts them). Not a published model.
     pub fn from_arch(arch: &str, scale: usize) -> Result<Self> {
         let base = Self {
             upscale: scale,
