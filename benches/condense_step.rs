@@ -118,7 +118,10 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     floor_ms(&edsr, &syn, 1);
     let floor_first = t.elapsed().as_secs_f64() * 1e3;
-    eprintln!("[{:7.1} s] first floor pass {floor_first:.1} ms", common::elapsed_s());
+    eprintln!(
+        "[{:7.1} s] first floor pass {floor_first:.1} ms",
+        common::elapsed_s()
+    );
 
     let instance = Instance {
         name: "bench".into(),

@@ -9,8 +9,8 @@
 //!   respect to the input batch, i.e. the pass condensation repeats for every synthetic update.
 //!
 //! Run: `cargo bench --bench edsr` (or `cargo build --bench edsr` and run the binary). Prints a
-//! markdown table. `IDC_FLEX_FAST_CONV=0` runs Burn's conv2d instead of `models::conv`'s fast
-//! path on `flex` (the "before" numbers).
+//! markdown table. `IDC_FLEX_FAST_CONV=0` runs Burn's conv2d and the tensor-op pixel shuffle
+//! instead of `models::conv`'s and `models::shuffle`'s fast paths on `flex` (the "before" numbers).
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};

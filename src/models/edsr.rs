@@ -270,13 +270,10 @@ pub struct Edsr<B: Backend> {
     fingerprint: Arc<String>,
 }
 
-/// PyTorch `PixelShuffle(r)`: `[N, C r², H, W] -> [N, C, H r, W r]`.
+/// PyTorch `PixelShuffle(r)`: `[N, C r², H, W] -> [N, C, H r, W r]` (one host pass on `flex`,
+/// see [`crate::models::shuffle`]).
 pub fn pixel_shuffle<B: Backend>(x: Tensor<B, 4>, r: usize) -> Tensor<B, 4> {
-    let [n, c, h, w] = x.dims();
-    let oc = c / (r * r);
-    x.reshape([n, oc, r, r, h, w])
-        .permute([0, 1, 4, 2, 5, 3])
-        .reshape([n, oc, h * r, w * r])
+    crate::models::shuffle::pixel_shuffle(x, r)
 }
 
 impl<B: Backend> Edsr<B> {

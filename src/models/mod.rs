@@ -12,7 +12,9 @@ pub mod conv;
 pub mod edsr;
 pub mod identity;
 pub mod net;
+pub mod permute;
 pub mod pretrained;
+pub mod shuffle;
 pub mod swinir;
 pub mod weights;
 

@@ -17,6 +17,7 @@
 
 use crate::error::{IdcError, Result};
 use crate::models::edsr::{DIV2K_RGB_MEAN, pixel_shuffle};
+use crate::models::permute::permute_contiguous;
 use crate::models::{FeatureExtractor, Teacher, conv};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -674,11 +675,8 @@ impl<B: Backend> WindowAttention<B> {
     ) -> Tensor<B, 3> {
         let [bw, n, c] = x.dims();
         let hd = c / heads;
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([bw, n, 3, heads, hd])
-            .permute([2, 0, 3, 1, 4]);
+        let qkv = self.qkv.forward(x).reshape([bw, n, 3, heads, hd]);
+        let qkv = permute_contiguous(qkv, [2, 0, 3, 1, 4]);
         let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([bw, heads, n, hd]);
         let (q, k, v) = (part(0), part(1), part(2));
         let q = q * (hd as f64).powf(-0.5);
@@ -697,7 +695,7 @@ impl<B: Backend> WindowAttention<B> {
                 .reshape([bw, heads, n, n]);
         }
         let attn = softmax(attn, 3);
-        let out = attn.matmul(v).swap_dims(1, 2).reshape([bw, n, c]);
+        let out = permute_contiguous(attn.matmul(v), [0, 2, 1, 3]).reshape([bw, n, c]);
         self.proj.forward(out)
     }
 }
@@ -722,15 +720,15 @@ impl<B: Backend> SwinBlock<B> {
         } else {
             y
         };
-        let windows = y
-            .reshape([b, h / win, win, w / win, win, c])
-            .permute([0, 1, 3, 2, 4, 5])
-            .reshape([b * (h / win) * (w / win), win * win, c]);
+        let windows = y.reshape([b, h / win, win, w / win, win, c]);
+        let windows = permute_contiguous(windows, [0, 1, 3, 2, 4, 5]).reshape([
+            b * (h / win) * (w / win),
+            win * win,
+            c,
+        ]);
         let out = self.attn.forward(windows, heads, geo, shift > 0);
-        let y = out
-            .reshape([b, h / win, w / win, win, win, c])
-            .permute([0, 1, 3, 2, 4, 5])
-            .reshape([b, h, w, c]);
+        let y = out.reshape([b, h / win, w / win, win, win, c]);
+        let y = permute_contiguous(y, [0, 1, 3, 2, 4, 5]).reshape([b, h, w, c]);
         let y = if shift > 0 {
             y.roll(&[-(shift as i64), -(shift as i64)], &[1, 2])
         } else {
@@ -747,13 +745,13 @@ impl<B: Backend> SwinBlock<B> {
 
 /// `[B, C, H, W] -> [B, H W, C]`.
 fn to_tokens<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
-    x.flatten::<3>(2, 3).swap_dims(1, 2)
+    permute_contiguous(x.flatten::<3>(2, 3), [0, 2, 1])
 }
 
 /// `[B, H W, C] -> [B, C, H, W]`.
 fn to_map<B: Backend>(x: Tensor<B, 3>, h: usize, w: usize) -> Tensor<B, 4> {
     let [b, _, c] = x.dims();
-    x.swap_dims(1, 2).reshape([b, c, h, w])
+    permute_contiguous(x, [0, 2, 1]).reshape([b, c, h, w])
 }
 
 fn nearest2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {

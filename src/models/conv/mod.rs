@@ -27,7 +27,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-type AdFlex = Autodiff<Flex>;
+pub(super) type AdFlex = Autodiff<Flex>;
 
 /// Passes run by the fast path (forwards and backwards), so tests can see it was taken.
 #[cfg(test)]
@@ -37,9 +37,10 @@ fn count_pass() {
     #[cfg(test)]
     FAST_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
-type AdTensor = burn::tensor::ops::FloatTensor<AdFlex>;
+pub(super) type AdTensor = burn::tensor::ops::FloatTensor<AdFlex>;
 
-/// False when `IDC_FLEX_FAST_CONV=0` (read once): then `flex` runs Burn's conv2d too.
+/// False when `IDC_FLEX_FAST_CONV=0` (read once): then `flex` runs Burn's conv2d (and the
+/// tensor-op pixel shuffle, `models::shuffle`) too.
 pub fn fast_conv_enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| std::env::var("IDC_FLEX_FAST_CONV").map_or(true, |v| v.trim() != "0"))
@@ -96,7 +97,7 @@ pub fn conv2d<B: Backend>(
 type Parts<B> = (Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>);
 
 /// `t` as a `U` when `T` is `U` (how a generic `B` becomes `Flex` without `unsafe`), else `t`.
-fn cast<T: 'static, U: 'static>(t: T) -> Result<U, T> {
+pub(super) fn cast<T: 'static, U: 'static>(t: T) -> Result<U, T> {
     let mut slot = Some(t);
     match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
         Some(u) => Ok(u.take().expect("slot filled")),
@@ -105,7 +106,7 @@ fn cast<T: 'static, U: 'static>(t: T) -> Result<U, T> {
 }
 
 /// `t` as a `U` where the caller has just seen that `T` is `U`.
-fn same<T: 'static, U: 'static>(t: T) -> U {
+pub(super) fn same<T: 'static, U: 'static>(t: T) -> U {
     cast(t).unwrap_or_else(|_| unreachable!("types checked equal"))
 }
 
@@ -150,7 +151,7 @@ fn fast_geom<B: Backend>(
 }
 
 /// `t`'s values as a contiguous f32 slice: `flex`'s own buffer when it is one (no copy).
-fn host_f32(t: &FlexTensor) -> Cow<'_, [f32]> {
+pub(super) fn host_f32(t: &FlexTensor) -> Cow<'_, [f32]> {
     if t.is_contiguous() {
         let (start, n) = (t.layout().start_offset(), t.layout().num_elements());
         return Cow::Borrowed(&t.storage::<f32>()[start..start + n]);
@@ -160,11 +161,13 @@ fn host_f32(t: &FlexTensor) -> Cow<'_, [f32]> {
     Cow::Owned(t.storage::<f32>()[start..start + n].to_vec())
 }
 
-fn to_flex(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
+pub(super) fn to_flex(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-fn primitive<B: Backend, const D: usize>(t: Tensor<B, D>) -> burn::tensor::ops::FloatTensor<B> {
+pub(super) fn primitive<B: Backend, const D: usize>(
+    t: Tensor<B, D>,
+) -> burn::tensor::ops::FloatTensor<B> {
     t.into_primitive().tensor()
 }
 
