@@ -2,9 +2,9 @@
 //! gather each way, on every other backend Burn's `permute` (a view; layout is theirs to choose).
 //!
 //! Why: SwinIR's window partition/reverse, attention head split/merge and token/map transposes
-//! are permutes followed by reshapes; `flex` materialises each with a generic strided iterator,
-//! ~45% of a SwinIR-tiny forward + backward on 2 cores (`perf`, `benches/swinir`), and autodiff's
-//! backward repeats it. Here a permute is one copy of whole output rows (a plain copy when the
+//! are permutes followed by reshapes; `flex` materialises each with a generic strided iterator
+//! (that iterator, with the attention's broadcast adds, was ~45% of a SwinIR-tiny step on 2 cores
+//! by `perf`), and autodiff's backward repeats it. Here a permute is one copy of whole output rows (a plain copy when the
 //! innermost axis stays innermost), and its backward the inverse permute, the same way. Pure
 //! copies: the values are bit-identical to the tensor ops'. Chosen by type, as `models::conv`.
 
