@@ -8,7 +8,9 @@
 //! only) measures the allocation peak of every case.
 
 use burn_idc::IdcError;
-use burn_idc::cache::shard::{self, Shard, decode_shard, encode_shard, read_shard};
+use burn_idc::cache::shard::{
+    self, Shard, decode_shard, encode_shard, encode_shard_as, read_shard,
+};
 use burn_idc::cache::{Manifest, ShardCache, inspect_cache};
 use burn_idc::image::Image;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -70,10 +72,15 @@ fn case(what: &str, f: impl FnOnce()) {
     assert!(grew <= MAX_ALLOC, "{what}: allocated {grew} bytes");
 }
 
-/// Decoding `bytes` is a typed cache error or a shard that re-encodes to exactly `bytes`.
+/// Decoding `bytes` is a typed cache error or a shard that re-encodes (in the layout version it
+/// was read in) to exactly `bytes`.
 fn check_decode(what: &str, bytes: &[u8]) {
     match decode_shard(bytes, Path::new("m.shard"), None) {
-        Ok(s) => assert_eq!(encode_shard(&s).unwrap(), bytes, "{what}: not canonical"),
+        Ok(s) => {
+            let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+            let again = encode_shard_as(&s, version).unwrap();
+            assert_eq!(again, bytes, "{what}: not canonical");
+        }
         Err(IdcError::Cache { .. }) => {}
         Err(e) => panic!("{what}: untyped error {e}"),
     }
@@ -133,11 +140,14 @@ fn byte_mutations(base: &[u8], dir: &Path) -> usize {
         b.extend((0..extra).map(|k| (k * 29) as u8));
         run(format!("append {extra} bytes"), b);
     }
-    // Header u32 fields (version, fp_len, then after the fingerprint the 7 dims) set to huge or
-    // edge values with a valid checksum, so only the size checks stand in the way.
+    // Header u32 fields (version, fp_len, then after the fingerprint the 7 dims, and format 2's
+    // flags and payload length) set to huge or edge values with a valid checksum, so only the
+    // size checks stand in the way.
     let fp_len = u32::from_le_bytes(base[12..16].try_into().unwrap()) as usize;
+    let version = u32::from_le_bytes(base[8..12].try_into().unwrap());
+    let header_fields = if version == 1 { 7 } else { 9 };
     let mut fields = vec![8usize, 12];
-    fields.extend((0..7).map(|k| 16 + fp_len + 4 * k));
+    fields.extend((0..header_fields).map(|k| 16 + fp_len + 4 * k));
     for off in fields {
         for v in [
             0u32,
@@ -156,6 +166,25 @@ fn byte_mutations(base: &[u8], dir: &Path) -> usize {
                 format!("field at {off} = {v:#x} (checksum fixed)"),
                 with_crc(b),
             );
+        }
+    }
+    // Format 2: every payload byte flipped under a recomputed file checksum (a forged file, not
+    // a damaged one): the codec's own checks (one frame, declared size, content checksum) must
+    // refuse it or yield the very same pixels (some entropy-table bits have two spellings).
+    if version >= 2 {
+        let original = decode_shard(base, Path::new("m.shard"), None).unwrap();
+        for i in 16 + fp_len + 4 * header_fields..base.len() - 4 {
+            let mut b = base.to_vec();
+            b[i] ^= 0x10;
+            let what = format!("payload byte {i} flipped (checksum fixed)");
+            case(&what, || {
+                match decode_shard(&with_crc(b), Path::new("m.shard"), None) {
+                    Ok(s) => assert_eq!(s, original, "{what}: other pixels"),
+                    Err(IdcError::Cache { .. }) => {}
+                    Err(e) => panic!("{what}: untyped error {e}"),
+                }
+            });
+            n += 1;
         }
     }
     n
@@ -265,6 +294,13 @@ fn shard_and_manifest_readers_survive_2000_mutations() {
     for (n, fp) in [(2, "fingerprint-abc"), (0, "e"), (1, "")] {
         let base = encode_shard(&sample(n, fp)).unwrap();
         total += byte_mutations(&base, d.path());
+        // The older layout, still read, and format 2 with LR only.
+        total += byte_mutations(&encode_shard_as(&sample(n, fp), 1).unwrap(), d.path());
+        if n > 0 {
+            let mut lr_only = sample(n, fp);
+            lr_only.hr.clear();
+            total += byte_mutations(&encode_shard(&lr_only).unwrap(), d.path());
+        }
     }
     let m = tempfile::tempdir().unwrap();
     total += manifest_mutations(m.path());

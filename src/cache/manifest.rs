@@ -29,6 +29,21 @@ pub struct ManifestEntry {
     pub patches: usize,
     /// Shard file size in bytes.
     pub bytes: u64,
+    /// What the shard stands in for, when its writer knew (`IdcDataset` does; selection runs
+    /// and older caches leave it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceBytes>,
+}
+
+/// The bytes a shard replaces: its source image file, and the instance's whole patch grid as
+/// 8-bit LR and HR planes (what a whole-set loader holds for it). `idc inspect` sums them to
+/// state the storage figure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBytes {
+    /// Size of the source image file.
+    pub image: u64,
+    /// The instance's `N` real pairs as raw 8-bit LR + HR planes.
+    pub whole_patches: u64,
 }
 
 /// `manifest.json`: what the cache holds, for people and tools. The shards themselves are the

@@ -9,13 +9,19 @@
 //! - [`shard`]: the file format (encode, decode, read, atomic write, header) and file naming.
 //! - [`lock`]: per-instance `File::lock` files.
 //! - [`manifest`]: `manifest.json` and its locked read-merge-write update.
+//! - [`regen`]: [`ShardStore`] (full or LR-only shards) and the [`HrRegenerator`] that rebuilds
+//!   an LR-only shard's HR targets with its teacher.
+//! - `codec` (private): format 2's lossless pixel payload (LOCO-I prediction, then zstd).
 
+mod codec;
 pub mod lock;
 pub mod manifest;
+pub mod regen;
 pub mod shard;
 
 pub use lock::InstanceLock;
-pub use manifest::{MANIFEST_NAME, Manifest, ManifestEntry};
+pub use manifest::{MANIFEST_NAME, Manifest, ManifestEntry, SourceBytes};
+pub use regen::{HrRegenerator, ShardStore, TeacherHr, complete_shard};
 pub use shard::{Shard, ShardHeader};
 
 use crate::error::{IdcError, Result};
@@ -151,9 +157,9 @@ impl ShardCache {
 
     /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
     /// processes: check the shard, take `.locks/<instance>.lock`, check again ([`Self::claim`]), then
-    /// `create`, write atomically and record it in the manifest. `check` rejects a shard that
-    /// decodes but does not fit the caller (e.g. wrong pair count). `Ok(None)` only without
-    /// `opts.wait`.
+    /// `create`, write atomically and record it in the manifest (with `source`, what the shard
+    /// stands in for). `check` rejects a shard that decodes but does not fit the caller (e.g.
+    /// wrong pair count). `Ok(None)` only without `opts.wait`.
     pub fn get_or_create(
         &self,
         instance: &str,
@@ -161,6 +167,7 @@ impl ShardCache {
         opts: &GetOrCreate,
         check: &dyn Fn(&Shard, &Path) -> Result<()>,
         create: impl FnOnce() -> Result<Shard>,
+        source: Option<SourceBytes>,
     ) -> Result<Option<Fetched>> {
         let _lock = match self.claim(instance, fingerprint, opts, check)? {
             Claim::Valid(shard) => {
@@ -178,7 +185,7 @@ impl ShardCache {
                 "internal: shard for {instance} made under another fingerprint"
             )));
         }
-        let bytes = self.put(instance, &made)?;
+        let bytes = self.put_with_source(instance, &made, source)?;
         // Serve exactly what a later load returns (8-bit values).
         let shard = shard::decode_shard(&bytes, &self.shard_path(instance), Some(fingerprint))?;
         Ok(Some(Fetched {
@@ -191,9 +198,21 @@ impl ShardCache {
     /// run) and, unless turned off, records it in the manifest (a failed manifest update is only
     /// a warning: the shards are the source of truth). Returns the file's bytes.
     pub fn put(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
+        self.put_with_source(instance, shard, None)
+    }
+
+    /// [`Self::put`], recording in the manifest what the shard stands in for.
+    pub fn put_with_source(
+        &self,
+        instance: &str,
+        shard: &Shard,
+        source: Option<SourceBytes>,
+    ) -> Result<Vec<u8>> {
         let bytes = self.write(instance, shard)?;
+        let mut entry = self.entry(instance, shard, &bytes);
+        entry.source = source;
         if self.write_manifest
-            && let Err(e) = self.update_manifest(&[self.entry(instance, shard, &bytes)], &[])
+            && let Err(e) = self.update_manifest(&[entry], &[])
         {
             eprintln!("warning: manifest not updated: {e}");
         }
@@ -232,6 +251,7 @@ impl ShardCache {
             fingerprint: shard.fingerprint.clone(),
             patches: shard.len(),
             bytes: bytes.len() as u64,
+            source: None,
         }
     }
 
@@ -274,6 +294,22 @@ pub struct CacheReport {
     pub patches: usize,
     /// Total size of all shard files.
     pub bytes: u64,
+    /// What the valid shards' pairs take as raw 8-bit planes (format 1's size; LR only for
+    /// LR-only shards), so `bytes / raw_pixel_bytes` is the codec's ratio.
+    #[serde(default)]
+    pub raw_pixel_bytes: u64,
+    /// Valid shards that store LR patches only.
+    #[serde(default)]
+    pub lr_only: usize,
+    /// Source image bytes of the valid shards the manifest describes ([`SourceBytes`]).
+    #[serde(default)]
+    pub source_bytes: u64,
+    /// Their instances' whole patch grids as raw 8-bit LR + HR planes.
+    #[serde(default)]
+    pub whole_patch_bytes: u64,
+    /// Valid shards whose manifest entry gives [`SourceBytes`] (the two sums above cover these).
+    #[serde(default)]
+    pub sourced: usize,
 }
 
 /// A shard file that failed a check (an `"invalid"` entry of `idc inspect --json`).
@@ -313,24 +349,44 @@ pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let checked = if full {
-            shard::read_shard(&path, None).map(|s| (s.len(), s.fingerprint))
-        } else {
-            shard::read_header(&path).map(|h| (h.count, h.fingerprint))
-        };
+        let checked = shard::read_header(&path).and_then(|h| {
+            if full {
+                shard::read_shard(&path, None)?;
+            }
+            Ok(h)
+        });
         let checked = checked.map_err(|e| match e {
             IdcError::Cache { reason, .. } => reason,
             other => other.to_string(),
         });
-        match checked.and_then(|(n, fp)| check_against_manifest(&manifest, &name, &fp).map(|_| n)) {
-            Ok(n) => {
-                report.valid += 1;
-                report.patches += n;
-            }
+        match checked
+            .and_then(|h| check_against_manifest(&manifest, &name, &h.fingerprint).map(|_| h))
+        {
+            Ok(h) => report.add_valid(&h, manifest_entry(&manifest, &name)),
             Err(reason) => report.invalid.push(InvalidShard { file: name, reason }),
         }
     }
     Ok(report)
+}
+
+impl CacheReport {
+    /// Counts a valid shard with header `h` and manifest entry `entry`.
+    fn add_valid(&mut self, h: &ShardHeader, entry: Option<&ManifestEntry>) {
+        self.valid += 1;
+        self.patches += h.count;
+        self.raw_pixel_bytes += h.raw_pixel_bytes;
+        self.lr_only += usize::from(!h.hr_stored);
+        if let Some(src) = entry.and_then(|e| e.source) {
+            self.sourced += 1;
+            self.source_bytes += src.image;
+            self.whole_patch_bytes += src.whole_patches;
+        }
+    }
+}
+
+/// The manifest's entry for shard file `file`, if it lists one.
+fn manifest_entry<'a>(manifest: &'a Manifest, file: &str) -> Option<&'a ManifestEntry> {
+    manifest.instances.values().find(|e| e.file == file)
 }
 
 /// Whether shard file `file` holding fingerprint `fp` is where the manifest says it should be.
@@ -339,7 +395,7 @@ fn check_against_manifest(
     file: &str,
     fp: &str,
 ) -> std::result::Result<(), String> {
-    let Some(entry) = manifest.instances.values().find(|e| e.file == file) else {
+    let Some(entry) = manifest_entry(manifest, file) else {
         return Ok(());
     };
     let expected_file = format!(

@@ -25,7 +25,8 @@
 //! in `--json`). Images smaller than one patch are skipped by policy (`"skipped"`), not failures.
 //! A field given both in `--config` and on the command line (`ratio`) must agree.
 
-use crate::cache::ShardCache;
+use super::teacher_ref::{TeacherRecord, TeacherSource};
+use crate::cache::{ShardCache, ShardStore};
 use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
@@ -102,6 +103,10 @@ pub struct Args {
     /// CUDA (`burn_idc::condense::default_batch_instances`).
     #[arg(long)]
     pub batch_instances: Option<usize>,
+    /// What shards hold: `full` (LR and HR patches) or `lr-only` (HR remade on load by the
+    /// teacher, which `<cache>/teacher.json` names; part of the shard key).
+    #[arg(long, default_value = "full")]
+    pub store: String,
 }
 
 /// Parses `i/n` with `i < n`.
@@ -319,6 +324,42 @@ fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Option<M
     check_teacher(teacher, args.scale).map(|t| (extractor, Some(t)))
 }
 
+/// Where the teacher [`resolve_models`] picks comes from (the same choices, in the same order).
+fn teacher_source(args: &Args) -> anyhow::Result<TeacherSource> {
+    let builtin = crate::models::pretrained::find(args.scale).is_some();
+    let source = match (&args.teacher, &args.extractor, &args.arch_config) {
+        (Some(dir), _, _) => TeacherSource::ModelDir { path: dir.clone() },
+        (None, _, _) if args.task.task != "sr" => TeacherSource::Identity,
+        (None, Some(path), Some(json)) => TeacherSource::Pth {
+            path: path.clone(),
+            arch_config: json.clone(),
+        },
+        (None, Some(dir), None) => TeacherSource::ModelDir { path: dir.clone() },
+        (None, None, None) if builtin => TeacherSource::Builtin { scale: args.scale },
+        (None, None, _) => TeacherSource::ModelDir {
+            path: work_dir().join(format!("default-extractor-x{}", args.scale)),
+        },
+    };
+    Ok(source.absolute())
+}
+
+/// Writes `<cache>/teacher.json` for `--store lr-only`.
+fn record_teacher(args: &Args, teacher: Option<&Model>) -> anyhow::Result<()> {
+    let (fingerprint, scale) = match teacher {
+        Some(t) => (Teacher::fingerprint(t), Teacher::scale(t)),
+        None => (
+            Teacher::<TrainBackend>::fingerprint(&IdentityTeacher),
+            Teacher::<TrainBackend>::scale(&IdentityTeacher),
+        ),
+    };
+    let record = TeacherRecord {
+        fingerprint,
+        scale,
+        source: teacher_source(args)?,
+    };
+    record.write(&args.cache)
+}
+
 /// `--arch-config`, parsed.
 fn arch_config(args: &Args) -> anyhow::Result<Option<NetConfig>> {
     Ok(match &args.arch_config {
@@ -474,12 +515,17 @@ struct Written {
     patches: usize,
     shard_bytes: u64,
     source_bytes: u64,
+    whole_patch_bytes: u64,
 }
 
 impl Written {
-    /// Sums the pairs, shard file sizes and source image sizes of instances `done`.
-    fn of(dataset: &IdcDataset, hr_dir: &Path, done: &[usize]) -> Self {
+    /// Sums the pairs, shard file sizes, source image sizes and whole patch grids of `done`.
+    fn of(dataset: &IdcDataset, done: &[usize]) -> Self {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let sources: Vec<_> = done
+            .iter()
+            .filter_map(|&j| dataset.instance_source_bytes(j))
+            .collect();
         Self {
             instances: done.len(),
             patches: done
@@ -492,27 +538,31 @@ impl Written {
                 .filter_map(|&j| dataset.shard_path(j))
                 .map(|p| size(&p))
                 .sum(),
-            source_bytes: done
-                .iter()
-                .filter_map(|&j| dataset.instance_name(j))
-                .map(|n| size(&hr_dir.join(n)))
-                .sum(),
+            source_bytes: sources.iter().map(|s| s.image).sum(),
+            whole_patch_bytes: sources.iter().map(|s| s.whole_patches).sum(),
         }
     }
 
     /// The human-readable summary: what was written, and the command that trains on it.
     fn describe(&self, cache: &Path) -> String {
-        let pct = if self.source_bytes > 0 {
-            format!(
-                " ({:.1}% of the {} of source images)",
-                100.0 * self.shard_bytes as f64 / self.source_bytes as f64,
-                human_bytes(self.source_bytes)
-            )
-        } else {
+        let pct = |of: u64, what: &str| {
+            let share = 100.0 * self.shard_bytes as f64 / of as f64;
+            format!("{share:.1}% of the {} of {what}", human_bytes(of))
+        };
+        let mut shares = Vec::new();
+        if self.source_bytes > 0 {
+            shares.push(pct(self.source_bytes, "source images"));
+        }
+        if self.whole_patch_bytes > 0 {
+            shares.push(pct(self.whole_patch_bytes, "the whole set's 8-bit patches"));
+        }
+        let shares = if shares.is_empty() {
             String::new()
+        } else {
+            format!(" ({})", shares.join("; "))
         };
         format!(
-            "wrote {} instances, {} LR/HR patch pairs, {}{pct} into {}\n\
+            "wrote {} instances, {} LR/HR patch pairs, {}{shares} into {}\n\
              contact sheet: {}\n\
              next: idc train --cache {} --iters 100 --batch 8 --out {}",
             self.instances,
@@ -580,6 +630,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating cache {}", args.cache.display()))?;
     let hr_dir = resolve_hr_dir(&args)?;
     let (extractor, teacher) = resolve_models(&args, &hr_dir)?;
+    let store = ShardStore::parse(&args.store)?;
+    if store == ShardStore::LrOnly {
+        record_teacher(&args, teacher.as_ref())?;
+    }
 
     let builder = IdcDataset::builder(&hr_dir, patch);
     let builder = match teacher {
@@ -598,6 +652,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             CacheMode::LazyCondense
         })
         .with_seed(args.seed)
+        .with_store(store)
         .with_skip_bad_images(true)
         .with_verify_decode(false)
         .with_memory_shards(0)
@@ -620,7 +675,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     failures.extend(tally.failures.iter().cloned());
     let seconds = t0.elapsed().as_secs_f64();
-    let written = Written::of(&dataset, &hr_dir, &tally.done);
+    let written = Written::of(&dataset, &tally.done);
     let summary = serde_json::json!({
         "instances": mine.len() + skipped,
         "condensed": tally.condensed,
@@ -638,6 +693,8 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         "patches": written.patches,
         "shard_bytes": written.shard_bytes,
         "source_bytes": written.source_bytes,
+        "whole_patch_bytes": written.whole_patch_bytes,
+        "store": store.name(),
         "cache": args.cache,
         "hr_dir": hr_dir,
     });

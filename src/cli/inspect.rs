@@ -3,7 +3,10 @@
 //! Without `--verify` only shard headers are read (and checked against the file sizes); with it
 //! every shard is read in full and its checksum verified. Both compare each shard's
 //! fingerprint with its `manifest.json` entry (swapped or copied shards are invalid). `--json` prints
-//! `{"instances","valid","invalid":[{"file","reason"}..],"patches","bytes","verified","manifest_instances"}`.
+//! `{"instances","valid","invalid":[{"file","reason"}..],"patches","bytes","raw_pixel_bytes",
+//! "lr_only","source_bytes","whole_patch_bytes","sourced","verified","manifest_instances"}`
+//! (`source_bytes` and `whole_patch_bytes` sum the `sourced` shards whose manifest entry records
+//! them: caches written by `IdcDataset` / `idc condense`).
 //! Without `--json` it prints a human-readable summary (shards, pairs, sizes, the next command).
 //! `--sheet out.png` also draws the cache's contact sheet ([`super::sheet`]; source images from
 //! `--hr-dir`, else from the paths recorded in the cache's `sources.json`).
@@ -27,6 +30,38 @@ pub struct Args {
     /// Where the cache's source images are (for the sheet's thumbnails and real patches).
     #[arg(long)]
     pub hr_dir: Option<PathBuf>,
+}
+
+/// The storage figures: the shards against their raw pixels, their source images and the whole
+/// set's patches (the last two where the manifest records them).
+fn storage_lines(r: &crate::cache::CacheReport) -> Vec<String> {
+    let share = |of: u64, what: &str| {
+        let pct = 100.0 * r.bytes as f64 / of as f64;
+        format!(
+            "           {pct:.1}% of {what} ({})",
+            super::condense::human_bytes(of)
+        )
+    };
+    let mut lines = Vec::new();
+    if r.raw_pixel_bytes > 0 {
+        lines.push(share(r.raw_pixel_bytes, "the pairs as raw 8-bit planes"));
+    }
+    if r.sourced > 0 {
+        let of = if r.sourced < r.valid {
+            format!(" ({} of {} shards record them)", r.sourced, r.valid)
+        } else {
+            String::new()
+        };
+        lines.push(share(r.source_bytes, &format!("the source images{of}")));
+        lines.push(share(r.whole_patch_bytes, "the whole set's 8-bit patches"));
+    }
+    if r.lr_only > 0 {
+        lines.push(format!(
+            "lr-only    {} shards store LR only (HR remade by the teacher in teacher.json)",
+            r.lr_only
+        ));
+    }
+    lines
 }
 
 /// Runs the sub-command.
@@ -62,6 +97,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             report.bytes,
             super::condense::human_bytes(report.bytes)
         );
+        for line in storage_lines(&report) {
+            println!("{line}");
+        }
         if let Some(m) = &manifest {
             println!("manifest   {} instances", m.instances.len());
         }

@@ -13,6 +13,7 @@ pub mod reproduce;
 pub mod resize;
 pub mod select;
 pub mod sheet;
+pub mod teacher_ref;
 pub mod train;
 pub mod upscale;
 

@@ -78,10 +78,12 @@ pub fn write_sheet(
         if let Some(src) = source_path(&entry.instance, hr_dir, &known) {
             draw_source(&mut canvas, &src, &shard, top);
         }
-        let synthetic = shard.lr.iter().zip(&shard.hr).take(SHEET_PATCHES);
-        for (i, (lr, hr)) in synthetic.enumerate() {
+        // An LR-only shard (--store lr-only) leaves the teacher HR column blank.
+        for (i, lr) in shard.lr.iter().take(SHEET_PATCHES).enumerate() {
             draw_cell(&mut canvas, lr, x_of(1 + SHEET_PATCHES + i), top)?;
-            draw_cell(&mut canvas, hr, x_of(1 + 2 * SHEET_PATCHES + i), top)?;
+            if let Some(hr) = shard.hr.get(i) {
+                draw_cell(&mut canvas, hr, x_of(1 + 2 * SHEET_PATCHES + i), top)?;
+            }
         }
         y = top + CELL + 2 * GAP;
     }
@@ -111,13 +113,14 @@ fn draw_source(canvas: &mut Canvas, src: &Path, shard: &crate::cache::Shard, top
         return;
     };
     let _ = draw_cell(canvas, &img, x_of(0), top);
-    let Some(hr) = shard.hr.first() else {
+    let Some(lr) = shard.lr.first() else {
         return;
     };
+    let side = lr.height * shard.scale;
     let patch = PatchConfig {
         scale: shard.scale,
-        hr_patch: hr.height,
-        step: hr.height,
+        hr_patch: side,
+        step: side,
         thresh_size: 0,
         task: None,
     };

@@ -193,8 +193,11 @@ fn open_train_set(args: &Args) -> anyhow::Result<(TrainSet, Task, Option<usize>)
 /// A condensed or selected cache, read-only. SR takes its scale from the cache; for
 /// denoising (`--task denoise`) the cache must hold scale-1 (clean) pairs.
 fn open_cache(cache: &Path, args: &Args) -> anyhow::Result<(TrainSet, Task, Option<usize>)> {
-    let data = SelectionDataset::open(cache)
-        .with_context(|| format!("opening the shard cache {}", cache.display()))?;
+    let data = match super::teacher_ref::cache_regenerator(cache)? {
+        Some(regen) => SelectionDataset::open_with_regenerator(cache, regen),
+        None => SelectionDataset::open(cache),
+    }
+    .with_context(|| format!("opening the shard cache {}", cache.display()))?;
     let sr = args.task.task == "sr";
     let task = args.task.resolve(Some(if sr {
         args.scale.unwrap_or(data.scale())

@@ -2,6 +2,7 @@
 //! generic over backend and models), [`BurnCondenser`] (the IDC [`Condenser`] with owned models)
 //! and, for tests and benches (`testing` feature), `testing::FakeCondenser`.
 
+use crate::cache::{HrRegenerator, TeacherHr};
 use crate::condense::{CondenseConfig, Condenser, Instance};
 use crate::config::fingerprint;
 use crate::error::{IdcError, Result};
@@ -33,6 +34,12 @@ pub trait InstanceCondenser: Send + Sync {
         jobs.iter()
             .map(|&(instance, n, seed)| self.condense(instance, n, seed))
             .collect()
+    }
+
+    /// The model that remakes HR targets from stored LR patches (its teacher), for LR-only
+    /// shards; `None` (the default) rules LR-only storage out.
+    fn hr_regenerator(&self) -> Option<Arc<dyn HrRegenerator>> {
+        None
     }
 }
 
@@ -96,10 +103,15 @@ impl<B, E, T> InstanceCondenser for BurnCondenser<B, E, T>
 where
     B: AutodiffBackend,
     E: FeatureExtractor<B>,
-    T: Teacher<B>,
+    T: Teacher<B> + 'static,
 {
     fn fingerprint(&self) -> String {
         self.fingerprint.clone()
+    }
+
+    fn hr_regenerator(&self) -> Option<Arc<dyn HrRegenerator>> {
+        let regen = TeacherHr::<B, T>::new(self.teacher.clone(), self.device.clone());
+        Some(Arc::new(regen))
     }
 
     fn condense(
@@ -200,9 +212,37 @@ pub mod testing {
             }
             let s = self.scale;
             let mut lr = Vec::new();
-            let mut hr = Vec::new();
             for i in 0..n {
                 let p = &instance.lr[(i * m / n + seed as usize) % m];
+                lr.push(p.clone());
+            }
+            let hr = replicate(&lr, s)?;
+            Ok((lr, hr))
+        }
+
+        fn hr_regenerator(&self) -> Option<Arc<dyn HrRegenerator>> {
+            Some(Arc::new(ReplicateHr(self.scale)))
+        }
+    }
+
+    /// HR by pixel replication: the fake condenser's "teacher".
+    pub struct ReplicateHr(pub usize);
+
+    impl HrRegenerator for ReplicateHr {
+        fn fingerprint(&self) -> String {
+            format!("replicate-x{}", self.0)
+        }
+        fn scale(&self) -> usize {
+            self.0
+        }
+        fn regenerate(&self, lr: &[Image]) -> Result<Vec<Image>> {
+            replicate(lr, self.0)
+        }
+    }
+
+    fn replicate(lr: &[Image], s: usize) -> Result<Vec<Image>> {
+        lr.iter()
+            .map(|p| {
                 let mut data = Vec::with_capacity(p.data.len() * s * s);
                 for c in 0..p.channels {
                     for y in 0..p.height * s {
@@ -211,10 +251,8 @@ pub mod testing {
                         }
                     }
                 }
-                hr.push(Image::new(p.channels, p.height * s, p.width * s, data)?);
-                lr.push(p.clone());
-            }
-            Ok((lr, hr))
-        }
+                Image::new(p.channels, p.height * s, p.width * s, data)
+            })
+            .collect()
     }
 }

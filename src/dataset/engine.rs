@@ -5,7 +5,10 @@
 
 use super::ahead::{self, ProgressFn, ProgressState};
 use super::condenser::InstanceCondenser;
-use crate::cache::{self, Fetched, GetOrCreate, InstanceLock, Shard, ShardCache};
+use crate::cache::{
+    self, Fetched, GetOrCreate, HrRegenerator, InstanceLock, Shard, ShardCache, ShardStore,
+    SourceBytes,
+};
 use crate::condense::{CondenseConfig, Instance};
 use crate::config::{PatchConfig, fingerprint};
 use crate::error::{IdcError, Result};
@@ -114,6 +117,7 @@ pub(crate) struct EngineSettings {
     pub verify_decode: bool,
     pub memory_shards: usize,
     pub on_progress: Option<ProgressFn>,
+    pub store: ShardStore,
 }
 
 /// One probed image: usable (with whether a valid-looking shard exists) or below one patch.
@@ -132,6 +136,8 @@ pub(crate) struct Engine {
     patch: PatchConfig,
     lru: Mutex<Lru>,
     rebuilt: Mutex<HashSet<usize>>,
+    /// The teacher that remakes HR on load; `Some` exactly when shards are stored LR only.
+    regen: Option<Arc<dyn HrRegenerator>>,
     done: Vec<AtomicBool>,
     condensed: AtomicUsize,
     loaded: AtomicUsize,
@@ -143,7 +149,7 @@ impl EngineSettings {
     /// Probes `path` (header, cached content hash, patch count) and keys its shard. Under
     /// `verify_decode` an image that will have to be condensed is decoded now, so a truncated
     /// file is skipped here rather than failing mid-training.
-    fn probe(&self, path: &Path, hashes: &HashCache, cond_fp: &str) -> Result<Probed> {
+    fn probe(&self, path: &Path, hashes: &HashCache, key: &KeyParts) -> Result<Probed> {
         let src = source::probe_image_cached(
             &self.hr_dir,
             path,
@@ -156,7 +162,7 @@ impl EngineSettings {
         }
         let n = self.config.synthetic_count(src.n_real);
         let seed = crate::seed::named_seed(self.seed, &src.name);
-        let fp = instance_fingerprint(cond_fp, &self.patch, self.ratio, &src, n, seed);
+        let fp = instance_fingerprint(key, &self.patch, self.ratio, &src, n, seed);
         let has_shard = self.mode != CacheMode::Rebuild
             && self.cache.peek_fingerprint(&src.name).as_deref() == Some(fp.as_str());
         if self.verify_decode && !has_shard && self.mode != CacheMode::LoadOnly {
@@ -178,12 +184,23 @@ impl Engine {
     /// of unchanged images come from the cache dir, so a warm build reads image headers rather
     /// than every image in full.
     pub(crate) fn build(s: EngineSettings) -> Result<(Engine, Vec<SkippedImage>)> {
-        let cond_fp = s.condenser.fingerprint();
+        let regen = match s.store {
+            ShardStore::Full => None,
+            ShardStore::LrOnly => Some(s.condenser.hr_regenerator().ok_or_else(|| {
+                IdcError::config("store", "lr-only needs a condenser with a teacher")
+            })?),
+        };
+        let key = KeyParts {
+            condenser: s.condenser.fingerprint(),
+            store: regen
+                .as_ref()
+                .map(|r| format!("lr-only:{}", r.fingerprint())),
+        };
         let hashes = HashCache::open(s.cache.dir());
         let (mut instances, mut done, mut skipped, mut total) =
             (Vec::new(), Vec::new(), Vec::new(), 0);
         for path in source::list_candidates(&s.hr_dir)? {
-            match s.probe(&path, &hashes, &cond_fp) {
+            match s.probe(&path, &hashes, &key) {
                 Ok(Probed::Usable(mut info, has_shard)) => {
                     info.offset = total;
                     total += info.n;
@@ -235,6 +252,7 @@ impl Engine {
                 map: HashMap::new(),
             }),
             rebuilt: Mutex::new(HashSet::new()),
+            regen,
             done,
             condensed: AtomicUsize::new(0),
             loaded: AtomicUsize::new(0),
@@ -342,9 +360,15 @@ impl Engine {
             started.set(Some(Instant::now()));
             self.condense(info)
         };
-        let fetched =
-            self.cache
-                .get_or_create(&info.src.name, &info.fingerprint, &opts, &check, create)?;
+        let source = Some(self.source_bytes(info));
+        let fetched = self.cache.get_or_create(
+            &info.src.name,
+            &info.fingerprint,
+            &opts,
+            &check,
+            create,
+            source,
+        )?;
         let Some(Fetched { shard, created }) = fetched else {
             return Ok(None);
         };
@@ -363,7 +387,7 @@ impl Engine {
         if !keep {
             return Ok(Some((None, outcome)));
         }
-        let pairs = Arc::new(to_pairs(shard));
+        let pairs = Arc::new(self.to_pairs(shard)?);
         if let Ok(mut l) = self.lru.lock() {
             l.put(j, pairs.clone());
         }
@@ -409,8 +433,29 @@ impl Engine {
             fingerprint: info.fingerprint.clone(),
             scale: self.patch.scale,
             lr,
-            hr,
+            hr: if self.regen.is_some() { Vec::new() } else { hr },
         })
+    }
+
+    /// What instance `info`'s shard stands in for: its image file and its whole patch grid as
+    /// 8-bit RGB LR + HR planes (every decoded image is RGB).
+    pub(crate) fn source_bytes(&self, info: &InstanceInfo) -> SourceBytes {
+        let hr = self.patch.hr_patch;
+        let lr = hr / self.patch.scale.max(1);
+        SourceBytes {
+            image: std::fs::metadata(&info.src.path).map_or(0, |m| m.len()),
+            whole_patches: (info.src.n_real * 3 * (hr * hr + lr * lr)) as u64,
+        }
+    }
+
+    /// The pairs of a loaded shard, HR regenerated by the teacher when it is stored LR only.
+    fn to_pairs(&self, s: Shard) -> Result<Vec<SrPair>> {
+        let s = cache::complete_shard(s, self.regen.as_deref())?;
+        Ok(s.lr
+            .into_iter()
+            .zip(s.hr)
+            .map(|(lr, hr)| SrPair { lr, hr })
+            .collect())
     }
 
     /// Loads or condenses instances `js` like [`Self::obtain_with`] without keeping them, but
@@ -445,7 +490,11 @@ impl Engine {
         for ((k, info, lock, _), r) in claimed.into_iter().zip(results) {
             let stored = r
                 .and_then(|(lr, hr)| self.make_shard(info, lr, hr))
-                .and_then(|s| self.cache.put(&info.src.name, &s).map(|_| ()));
+                .and_then(|s| {
+                    let source = Some(self.source_bytes(info));
+                    self.cache.put_with_source(&info.src.name, &s, source)
+                })
+                .map(|_| ());
             drop(lock);
             out[k] = Some(stored.map(|()| {
                 self.progress.condensed_in(share);
@@ -548,16 +597,17 @@ impl ahead::CondenseTarget for Engine {
     }
 }
 
-fn to_pairs(s: Shard) -> Vec<SrPair> {
-    s.lr.into_iter()
-        .zip(s.hr)
-        .map(|(lr, hr)| SrPair { lr, hr })
-        .collect()
+/// The parts of a shard key shared by every instance of a dataset.
+struct KeyParts {
+    condenser: String,
+    /// `Some("lr-only:<teacher fingerprint>")` for LR-only shards, `None` for full ones (whose
+    /// keys are unchanged from before LR-only storage existed).
+    store: Option<String>,
 }
 
 /// Shard key: everything that determines the instance's condensed patches.
 fn instance_fingerprint(
-    condenser: &str,
+    key: &KeyParts,
     patch: &PatchConfig,
     ratio: f64,
     src: &SourceImage,
@@ -575,10 +625,12 @@ fn instance_fingerprint(
         n_real: usize,
         n: usize,
         seed: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        store: Option<&'a str>,
     }
     fingerprint(&Key {
-        format: cache::shard::FORMAT_VERSION,
-        condenser,
+        format: cache::shard::KEY_VERSION,
+        condenser: &key.condenser,
         patch,
         ratio,
         image_sha256: &src.content_hash,
@@ -586,6 +638,7 @@ fn instance_fingerprint(
         n_real: src.n_real,
         n,
         seed,
+        store: key.store.as_deref(),
     })
 }
 

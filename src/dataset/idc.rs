@@ -39,7 +39,7 @@
 
 use super::ahead::{AheadWorker, CondenseProgressMetric, ProgressFn, ProgressSnapshot};
 use super::engine::{Engine, EngineSettings};
-use crate::cache::ShardCache;
+use crate::cache::{ShardCache, ShardStore};
 use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::error::{IdcError, Result};
@@ -86,6 +86,7 @@ pub struct IdcDatasetBuilder {
     ahead: Option<usize>,
     on_progress: Option<ProgressFn>,
     write_manifest: bool,
+    store: ShardStore,
 }
 
 impl IdcDatasetBuilder {
@@ -181,6 +182,12 @@ impl IdcDatasetBuilder {
         self.on_progress = Some(Arc::new(f));
         self
     }
+    /// What shards hold: [`ShardStore::Full`] (default) or [`ShardStore::LrOnly`], whose HR
+    /// targets the condenser's teacher regenerates on load (part of the key).
+    pub fn with_store(mut self, store: ShardStore) -> Self {
+        self.store = store;
+        self
+    }
     /// Keep `manifest.json` up to date after each shard write (default true).
     pub fn with_manifest(mut self, write: bool) -> Self {
         self.write_manifest = write;
@@ -214,6 +221,7 @@ impl IdcDatasetBuilder {
             verify_decode: self.verify_decode.unwrap_or(self.skip.bad_images),
             memory_shards: self.memory_shards,
             on_progress: self.on_progress,
+            store: self.store,
         })?;
         let engine = Arc::new(engine);
         let ahead = self.ahead.map(|q| AheadWorker::start(engine.clone(), q));
@@ -262,6 +270,7 @@ impl IdcDataset {
             ahead: None,
             on_progress: None,
             write_manifest: true,
+            store: ShardStore::Full,
         }
     }
 
@@ -291,6 +300,15 @@ impl IdcDataset {
             .instances()
             .get(j)
             .map(|i| i.offset..i.offset + i.n)
+    }
+
+    /// What instance `j`'s shard stands in for (its image file, its whole patch grid as 8-bit
+    /// planes), as recorded in the manifest.
+    pub fn instance_source_bytes(&self, j: usize) -> Option<crate::cache::SourceBytes> {
+        self.engine
+            .instances()
+            .get(j)
+            .map(|i| self.engine.source_bytes(i))
     }
 
     /// Shard path of instance `j`.

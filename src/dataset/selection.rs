@@ -10,6 +10,7 @@
 
 use super::sr_patch::SrPatchDataset;
 use crate::cache::shard::{SHARD_EXT, Shard, read_shard};
+use crate::cache::{HrRegenerator, complete_shard};
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::select::pipeline::PatchPool;
@@ -31,6 +32,8 @@ pub struct SelectionDataset {
     scale: usize,
     capacity: usize,
     cache: Mutex<VecDeque<(usize, Arc<Shard>)>>,
+    /// Remakes the HR targets of LR-only shards (`idc condense --store lr-only`).
+    regen: Option<Arc<dyn HrRegenerator>>,
 }
 
 impl SelectionDataset {
@@ -42,6 +45,20 @@ impl SelectionDataset {
 
     /// [`SelectionDataset::open`] keeping at most `capacity` (>= 1) decoded shards in memory.
     pub fn open_with_capacity(cache_dir: &Path, capacity: usize) -> Result<Self> {
+        Self::open_inner(cache_dir, capacity, None)
+    }
+
+    /// [`SelectionDataset::open`] for a cache that may hold LR-only shards: `regen` (the
+    /// teacher the cache was condensed with) remakes their HR targets on load.
+    pub fn open_with_regenerator(cache_dir: &Path, regen: Arc<dyn HrRegenerator>) -> Result<Self> {
+        Self::open_inner(cache_dir, DEFAULT_SHARDS_IN_MEMORY, Some(regen))
+    }
+
+    fn open_inner(
+        cache_dir: &Path,
+        capacity: usize,
+        regen: Option<Arc<dyn HrRegenerator>>,
+    ) -> Result<Self> {
         let entries = fs::read_dir(cache_dir).map_err(|e| IdcError::io(cache_dir, e))?;
         let mut files: Vec<PathBuf> = entries
             .flatten()
@@ -57,6 +74,14 @@ impl SelectionDataset {
         let mut scale = None;
         for f in &files {
             let s = read_shard(f, None)?;
+            if !s.has_hr() && regen.is_none() {
+                return Err(IdcError::cache(
+                    f,
+                    "the shard stores LR patches only (--store lr-only): open the cache with \
+                     its teacher (SelectionDataset::open_with_regenerator; idc train reads it \
+                     from the cache's teacher.json)",
+                ));
+            }
             match scale {
                 None => scale = Some(s.scale),
                 Some(sc) if sc != s.scale => {
@@ -78,6 +103,7 @@ impl SelectionDataset {
             scale: scale.unwrap_or(0),
             capacity: capacity.max(1),
             cache: Mutex::new(VecDeque::new()),
+            regen,
         })
     }
 
@@ -114,7 +140,8 @@ impl SelectionDataset {
         {
             return Ok(sh.clone());
         }
-        let sh = Arc::new(read_shard(&self.files[s], Some(&self.fingerprints[s]))?);
+        let sh = read_shard(&self.files[s], Some(&self.fingerprints[s]))?;
+        let sh = Arc::new(complete_shard(sh, self.regen.as_deref())?);
         let expect = self.offsets[s + 1] - self.offsets[s];
         if sh.len() != expect {
             return Err(IdcError::cache(

@@ -1,0 +1,155 @@
+//! `<cache>/teacher.json`: the teacher an LR-only cache (`idc condense --store lr-only`) needs to
+//! remake its HR targets, so `idc train --cache` and `idc export` serve it without being told.
+//!
+//! The record names where the model comes from (the built-in model, a model directory, a
+//! BasicSR `.pth` with its architecture JSON) and its fingerprint; loading checks the fingerprint,
+//! so a teacher that changed since condensation is an error rather than other targets. The
+//! record is a reference, not a copy: a cache that travels needs its teacher beside it (a
+//! built-in teacher always is).
+
+use crate::cache::{HrRegenerator, ShardCache, TeacherHr};
+use crate::device::{TrainBackend, default_device};
+use crate::models::identity::IdentityTeacher;
+use crate::models::net::NetConfig;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// File name of the record inside a cache.
+pub const TEACHER_FILE: &str = "teacher.json";
+
+/// Where a teacher model comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TeacherSource {
+    /// The built-in pretrained model of `scale` ([`crate::models::pretrained`]).
+    Builtin {
+        /// Up-sampling factor.
+        scale: usize,
+    },
+    /// A model directory written by `idc train` (absolute path).
+    ModelDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// BasicSR `.pth` weights with a `network_g` JSON (absolute paths).
+    Pth {
+        /// The weights.
+        path: PathBuf,
+        /// The architecture.
+        arch_config: PathBuf,
+    },
+    /// Denoising without a teacher: each clean patch is its own target.
+    Identity,
+}
+
+/// The content of `teacher.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeacherRecord {
+    /// [`Teacher::fingerprint`] of the model the shards were keyed with.
+    pub fingerprint: String,
+    /// Its up-sampling factor.
+    pub scale: usize,
+    /// Where to load it from.
+    pub source: TeacherSource,
+}
+
+impl TeacherSource {
+    /// The same source with absolute paths (the record outlives the working directory).
+    pub fn absolute(self) -> Self {
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        match self {
+            TeacherSource::ModelDir { path } => TeacherSource::ModelDir { path: abs(path) },
+            TeacherSource::Pth { path, arch_config } => TeacherSource::Pth {
+                path: abs(path),
+                arch_config: abs(arch_config),
+            },
+            other => other,
+        }
+    }
+}
+
+impl TeacherRecord {
+    /// Writes the record into `cache` atomically.
+    pub fn write(&self, cache: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
+        crate::fsutil::write_atomic(&cache.join(TEACHER_FILE), &json)?;
+        Ok(())
+    }
+
+    /// The record of `cache`, `None` when it has none.
+    pub fn read(cache: &Path) -> anyhow::Result<Option<Self>> {
+        let path = cache.join(TEACHER_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = crate::fsutil::read_bounded(&path, 1 << 20)?;
+        let record = serde_json::from_slice(&bytes)
+            .with_context(|| format!("malformed {}", path.display()))?;
+        Ok(Some(record))
+    }
+
+    /// Loads the teacher and checks it is the one the shards were keyed with.
+    pub fn load(&self) -> anyhow::Result<Arc<dyn HrRegenerator>> {
+        let device = default_device();
+        let regen: Arc<dyn HrRegenerator> = match &self.source {
+            TeacherSource::Identity => Arc::new(TeacherHr::<TrainBackend, _>::new(
+                Arc::new(IdentityTeacher),
+                device,
+            )),
+            source => {
+                let model = load_net(source)?;
+                Arc::new(TeacherHr::<TrainBackend, _>::new(Arc::new(model), device))
+            }
+        };
+        if regen.fingerprint() != self.fingerprint {
+            bail!(
+                "the teacher at {:?} is not the one this cache was condensed with (fingerprint \
+                 {}, recorded {})",
+                self.source,
+                regen.fingerprint(),
+                self.fingerprint
+            );
+        }
+        Ok(regen)
+    }
+}
+
+/// The network of a non-identity source.
+fn load_net(source: &TeacherSource) -> anyhow::Result<crate::models::SrNet<TrainBackend>> {
+    let device = default_device();
+    Ok(match source {
+        TeacherSource::Builtin { scale } => {
+            crate::models::pretrained::load_builtin::<TrainBackend>(*scale, &device)?.0
+        }
+        TeacherSource::ModelDir { path } => {
+            crate::models::load_model_dir::<TrainBackend>(path, &device)
+                .with_context(|| format!("loading the cache's teacher {}", path.display()))?
+                .0
+        }
+        TeacherSource::Pth { path, arch_config } => {
+            let net = NetConfig::from_json_file(arch_config)?;
+            crate::models::weights::load_net_pth::<TrainBackend>(path, &net, &device)
+                .with_context(|| format!("loading the cache's teacher {}", path.display()))?
+        }
+        TeacherSource::Identity => bail!("internal: the identity teacher has no network"),
+    })
+}
+
+/// The regenerator a cache needs: `None` when every shard stores HR, else its recorded teacher
+/// (an error when the cache has LR-only shards but no record).
+pub fn cache_regenerator(cache: &Path) -> anyhow::Result<Option<Arc<dyn HrRegenerator>>> {
+    let report = ShardCache::at(cache).inspect(false)?;
+    if report.lr_only == 0 {
+        return Ok(None);
+    }
+    match TeacherRecord::read(cache)? {
+        Some(record) => Ok(Some(record.load()?)),
+        None => bail!(
+            "{} holds {} LR-only shard(s) but no {TEACHER_FILE} naming their teacher",
+            cache.display(),
+            report.lr_only
+        ),
+    }
+}
