@@ -12,8 +12,8 @@
 //!   residuals of the whole shard as one frame, so all patches share statistics.
 //!
 //! Measured on a default-flag cache of three BSD100 photographs (54 pairs, x2, 32-pixel HR
-//! patches; `benches/README.md`): raw planes 207 KB; zstd alone 171 KB; + prediction 121 KB;
-//! + colour 108 KB. xz instead of zstd saves 3% more, a residual against the up-sampled LR
+//! patches; `benches/README.md`): raw planes 207 KB; zstd alone 171 KB; + prediction 120 KB;
+//! + colour 107 KB. xz instead of zstd saves 3% more, a residual against the up-sampled LR
 //! patch nothing once the colour transform is in.
 //!
 //! Decoding never allocates more than the caller's expected size: zstd's bulk decoder gets a

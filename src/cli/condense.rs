@@ -25,7 +25,7 @@
 //! in `--json`). Images smaller than one patch are skipped by policy (`"skipped"`), not failures.
 //! A field given both in `--config` and on the command line (`ratio`) must agree.
 
-use super::teacher_ref::{TeacherRecord, TeacherSource};
+use super::teacher_ref::TeacherSource;
 use crate::cache::{ShardCache, ShardStore};
 use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
@@ -324,10 +324,11 @@ fn resolve_models(args: &Args, hr_dir: &Path) -> anyhow::Result<(Model, Option<M
     check_teacher(teacher, args.scale).map(|t| (extractor, Some(t)))
 }
 
-/// Where the teacher [`resolve_models`] picks comes from (the same choices, in the same order).
-fn teacher_source(args: &Args) -> anyhow::Result<TeacherSource> {
+/// Where the teacher `idc condense` picks (`resolve_models`) comes from: the same choices, in
+/// the same order.
+fn teacher_source(args: &Args) -> TeacherSource {
     let builtin = crate::models::pretrained::find(args.scale).is_some();
-    let source = match (&args.teacher, &args.extractor, &args.arch_config) {
+    match (&args.teacher, &args.extractor, &args.arch_config) {
         (Some(dir), _, _) => TeacherSource::ModelDir { path: dir.clone() },
         (None, _, _) if args.task.task != "sr" => TeacherSource::Identity,
         (None, Some(path), Some(json)) => TeacherSource::Pth {
@@ -339,25 +340,7 @@ fn teacher_source(args: &Args) -> anyhow::Result<TeacherSource> {
         (None, None, _) => TeacherSource::ModelDir {
             path: work_dir().join(format!("default-extractor-x{}", args.scale)),
         },
-    };
-    Ok(source.absolute())
-}
-
-/// Writes `<cache>/teacher.json` for `--store lr-only`.
-fn record_teacher(args: &Args, teacher: Option<&Model>) -> anyhow::Result<()> {
-    let (fingerprint, scale) = match teacher {
-        Some(t) => (Teacher::fingerprint(t), Teacher::scale(t)),
-        None => (
-            Teacher::<TrainBackend>::fingerprint(&IdentityTeacher),
-            Teacher::<TrainBackend>::scale(&IdentityTeacher),
-        ),
-    };
-    let record = TeacherRecord {
-        fingerprint,
-        scale,
-        source: teacher_source(args)?,
-    };
-    record.write(&args.cache)
+    }
 }
 
 /// `--arch-config`, parsed.
@@ -632,7 +615,8 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let (extractor, teacher) = resolve_models(&args, &hr_dir)?;
     let store = ShardStore::parse(&args.store)?;
     if store == ShardStore::LrOnly {
-        record_teacher(&args, teacher.as_ref())?;
+        let source = teacher_source(&args);
+        super::teacher_ref::record_teacher(&args.cache, teacher.as_ref(), source)?;
     }
 
     let builder = IdcDataset::builder(&hr_dir, patch);

@@ -4,6 +4,7 @@
 //! [`SHEET_PATCHES`] synthetic LR patches with their teacher HR targets, each column labelled.
 //! Small patches are enlarged by pixel repetition, so what the network sees stays visible.
 
+use crate::cache::complete_shard;
 use crate::cache::manifest::Manifest;
 use crate::cache::shard::read_shard;
 use crate::config::PatchConfig;
@@ -50,6 +51,11 @@ pub fn write_sheet(
         cache.display()
     );
     let known = HashCache::open(cache).paths();
+    // LR-only shards get their HR column from the recorded teacher; without it, it stays blank.
+    let regen = super::teacher_ref::cache_regenerator(cache).unwrap_or_else(|e| {
+        eprintln!("warning: contact sheet without teacher HR: {e:#}");
+        None
+    });
     let (width, height) = sheet_size(rows.len());
     let mut canvas = Canvas::new(width, height);
     for (k, label) in ["source", "real LR", "synthetic LR", "teacher HR"]
@@ -65,8 +71,11 @@ pub fn write_sheet(
     }
     let mut y = GAP + text_height(ZOOM) + GAP;
     for entry in rows {
-        let shard = read_shard(&cache.join(&entry.file), None)
+        let mut shard = read_shard(&cache.join(&entry.file), None)
             .with_context(|| format!("reading the shard of {}", entry.instance))?;
+        if let Some(regen) = regen.as_deref().filter(|_| !shard.has_hr()) {
+            shard = complete_shard(shard, Some(regen))?;
+        }
         let label = format!(
             "{} ({} pairs, x{})",
             entry.instance,

@@ -11,6 +11,7 @@ use crate::cache::{HrRegenerator, ShardCache, TeacherHr};
 use crate::device::{TrainBackend, default_device};
 use crate::models::identity::IdentityTeacher;
 use crate::models::net::NetConfig;
+use crate::models::{SrNet, Teacher};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -152,4 +153,25 @@ pub fn cache_regenerator(cache: &Path) -> anyhow::Result<Option<Arc<dyn HrRegene
             report.lr_only
         ),
     }
+}
+
+/// Writes `<cache>/teacher.json` for `idc condense --store lr-only`.
+pub fn record_teacher(
+    cache: &Path,
+    teacher: Option<&SrNet<TrainBackend>>,
+    source: TeacherSource,
+) -> anyhow::Result<()> {
+    let (fingerprint, scale) = match teacher {
+        Some(t) => (Teacher::fingerprint(t), Teacher::scale(t)),
+        None => (
+            Teacher::<TrainBackend>::fingerprint(&IdentityTeacher),
+            Teacher::<TrainBackend>::scale(&IdentityTeacher),
+        ),
+    };
+    let record = TeacherRecord {
+        fingerprint,
+        scale,
+        source: source.absolute(),
+    };
+    record.write(cache)
 }
