@@ -23,23 +23,20 @@
 /// times, and decoding speed does not depend on the level.
 const ZSTD_LEVEL: i32 = 19;
 
-/// LOCO-I prediction of the pixel at `(y, x)` of a row-major `w`-wide plane from its already
-/// decoded neighbours (left `a`, up `b`, upper-left `c`; 0 outside the plane).
+/// LOCO-I's median edge detector from the left (`a`), upper (`b`) and upper-left (`c`)
+/// neighbours. Outside the plane a neighbour is 0, so the first row predicts from the left
+/// pixel and the first column from the upper one.
 #[inline]
-fn med(plane: &[u8], w: usize, y: usize, x: usize) -> u8 {
-    let at = |yy: usize, xx: usize| plane[yy * w + xx] as i16;
-    let a = if x > 0 { at(y, x - 1) } else { 0 };
-    let b = if y > 0 { at(y - 1, x) } else { 0 };
-    let c = if x > 0 && y > 0 { at(y - 1, x - 1) } else { 0 };
+fn med(a: u8, b: u8, c: u8) -> u8 {
     let (lo, hi) = (a.min(b), a.max(b));
-    let p = if c >= hi {
+    if c >= hi {
         lo
     } else if c <= lo {
         hi
     } else {
-        a + b - c
-    };
-    p as u8
+        // c lies strictly between a and b, so a + b - c lies in [lo, hi]: no overflow.
+        (a as i16 + b as i16 - c as i16) as u8
+    }
 }
 
 /// Replaces every `h x w` plane of `data` (planes back to back) by its residuals.
@@ -49,25 +46,41 @@ fn predict_planes(data: &[u8], h: usize, w: usize) -> Vec<u8> {
         return out;
     }
     for (plane, res) in data.chunks_exact(h * w).zip(out.chunks_exact_mut(h * w)) {
-        for y in 0..h {
-            for x in 0..w {
-                res[y * w + x] = plane[y * w + x].wrapping_sub(med(plane, w, y, x));
+        let (row0, out0) = (&plane[..w], &mut res[..w]);
+        out0[0] = row0[0];
+        for x in 1..w {
+            out0[x] = row0[x].wrapping_sub(row0[x - 1]);
+        }
+        for (rows, out_row) in plane
+            .windows(2 * w)
+            .step_by(w)
+            .zip(res[w..].chunks_exact_mut(w))
+        {
+            let (up, cur) = rows.split_at(w);
+            out_row[0] = cur[0].wrapping_sub(up[0]);
+            for x in 1..w {
+                out_row[x] = cur[x].wrapping_sub(med(cur[x - 1], up[x], up[x - 1]));
             }
         }
     }
     out
 }
 
-/// Inverse of [`predict_planes`], in place.
+/// Inverse of [`predict_planes`], in place (row by row: each row needs the restored one above).
 fn restore_planes(data: &mut [u8], h: usize, w: usize) {
     if h * w == 0 {
         return;
     }
     for plane in data.chunks_exact_mut(h * w) {
-        for y in 0..h {
-            for x in 0..w {
-                let p = med(plane, w, y, x);
-                plane[y * w + x] = plane[y * w + x].wrapping_add(p);
+        for x in 1..w {
+            plane[x] = plane[x].wrapping_add(plane[x - 1]);
+        }
+        for y in 1..h {
+            let (above, rest) = plane.split_at_mut(y * w);
+            let (up, cur) = (&above[(y - 1) * w..], &mut rest[..w]);
+            cur[0] = cur[0].wrapping_add(up[0]);
+            for x in 1..w {
+                cur[x] = cur[x].wrapping_add(med(cur[x - 1], up[x], up[x - 1]));
             }
         }
     }
