@@ -51,7 +51,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// fsyncs a directory so a rename into it survives a power loss (no-op where unsupported).
-fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         let f = File::open(dir).map_err(|e| IdcError::io(dir, e))?;

@@ -59,7 +59,8 @@
 //! - [`source`]: the image catalogue (listing, probing, hashing, naming, skip policy).
 //! - [`cache`]: [`cache::ShardCache`], the shard cache directory (format, locks, manifest).
 //! - [`select`]: selection baselines (random, herding, k-center, DCSR-style).
-//! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets.
+//! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets, paired
+//!   folders ([`PairedFolderDataset`]); `dataset::export` writes a cache as paired PNG folders.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 //! - [`repro`]: the paper's tables as a pipeline of fingerprinted, resumable stages.
 
@@ -95,6 +96,7 @@ pub use config::PatchConfig;
 pub use dataset::augment::Augment;
 pub use dataset::batch::{SrBatch, SrBatcher};
 pub use dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
+pub use dataset::paired_folder::PairedFolderDataset;
 pub use dataset::relabel::TeacherLabeled;
 pub use dataset::selection::SelectionDataset;
 pub use dataset::sr_patch::SrPatchDataset;
@@ -115,3 +117,14 @@ pub use train::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/burn.md`'s code (the Burn dataset wrappers over an exported set), compiled and run as
+/// doctests; its other blocks are fragments marked `ignore`.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/burn.md")]
+pub struct BurnDocDoctests;
+
+/// `docs/export.md`'s Rust (reading an export back), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/export.md")]
+pub struct ExportDocDoctests;

@@ -202,9 +202,42 @@ fn cli_lr_only_cache_records_its_teacher_and_trains() {
         "idc train on an LR-only cache failed: {}",
         String::from_utf8_lossy(&train.stderr)
     );
+    // Export remakes HR with the recorded teacher: every pair, HR twice the LR size.
+    let export = root.path().join("export");
+    let e = run_idc_json([
+        "export",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+        "--format",
+        "folder",
+        "--json",
+    ]);
+    assert_eq!(e["pairs"], inspect["patches"], "{e}");
+    let first = |dir: &str| {
+        let mut names: Vec<_> = std::fs::read_dir(export.join(dir))
+            .unwrap()
+            .flatten()
+            .collect();
+        names.sort_by_key(|d| d.file_name());
+        let im = burn_idc::image::io::decode_image(&names[0].path()).unwrap();
+        (im.width, im.height)
+    };
+    let ((hw, hh), (lw, lh)) = (first("hr"), first("lr"));
+    assert_eq!((hw, hh), (2 * lw, 2 * lh));
     // Without the record, the cache is refused with a reason, not mis-read.
     std::fs::remove_file(cache.join("teacher.json")).unwrap();
     let refused = run_idc(["train", "--cache", cache.to_str().unwrap(), "--iters", "1"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("teacher.json"));
+    let out2 = root.path().join("export2");
+    let refused = run_idc([
+        "export",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success() && !out2.exists());
 }

@@ -34,6 +34,8 @@ enum Command {
     Condense(cli::condense::Args),
     /// Summarise / verify a shard cache.
     Inspect(cli::inspect::Args),
+    /// Write a shard cache as paired PNG folders (BasicSR layout or plain hr/ lr/).
+    Export(cli::export::Args),
     /// Baseline selection (random, herding, kcenter, dcsr) into a shard cache.
     Select(cli::select::Args),
     /// Reproduce the paper's tables.
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::CondenseOne(a) => cli::condense_one::run(a),
         Command::Condense(a) => cli::condense::run(a),
         Command::Inspect(a) => cli::inspect::run(a),
+        Command::Export(a) => cli::export::run(a),
         Command::Select(a) => cli::select::run(a),
         Command::Reproduce(a) => cli::reproduce::run(a),
     }

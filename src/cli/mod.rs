@@ -5,6 +5,7 @@
 pub mod condense;
 pub mod condense_one;
 pub mod eval;
+pub mod export;
 pub mod inspect;
 pub mod metrics;
 pub mod patches;

@@ -8,6 +8,9 @@
 //!   `engine` (instance table, LRU, condense-or-load), `condenser` (the object-safe condenser it
 //!   calls) and `ahead` (condense-ahead worker, progress).
 //! - `selection`: `SelectionDataset` over a cache written by a selection baseline.
+//! - `paired_folder`: [`paired_folder::PairedFolderDataset`], HR/LR folders paired by file stem
+//!   (BasicSR's `PairedImageDataset` layout; any exported set, this crate's or another tool's).
+//! - `export`: [`export::export_cache`], a shard cache as paired PNG folders (`idc export`).
 //! - `relabel`: [`relabel::TeacherLabeled`], the same LR patches with teacher HR targets (the
 //!   control that separates condensation from distillation).
 
@@ -16,7 +19,9 @@ pub mod augment;
 pub mod batch;
 pub mod condenser;
 mod engine;
+pub mod export;
 pub mod idc;
+pub mod paired_folder;
 pub mod relabel;
 pub mod selection;
 pub mod sr_patch;

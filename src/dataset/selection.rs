@@ -59,16 +59,7 @@ impl SelectionDataset {
         capacity: usize,
         regen: Option<Arc<dyn HrRegenerator>>,
     ) -> Result<Self> {
-        let entries = fs::read_dir(cache_dir).map_err(|e| IdcError::io(cache_dir, e))?;
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == SHARD_EXT))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(IdcError::cache(cache_dir, "no shard in the cache"));
-        }
+        let files = shard_files(cache_dir)?;
         let mut offsets = vec![0];
         let mut fingerprints = Vec::with_capacity(files.len());
         let mut scale = None;
@@ -175,6 +166,22 @@ impl SelectionDataset {
             hr: sh.hr[k].clone(),
         })
     }
+}
+
+/// The `.shard` files of `cache_dir` in file-name order (the item order of
+/// [`SelectionDataset`] and the export order of [`super::export`]); no shard is an error.
+pub fn shard_files(cache_dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = fs::read_dir(cache_dir).map_err(|e| IdcError::io(cache_dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == SHARD_EXT))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(IdcError::cache(cache_dir, "no shard in the cache"));
+    }
+    Ok(files)
 }
 
 impl Dataset<SrPair> for SelectionDataset {
