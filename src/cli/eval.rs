@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub struct Args {
     /// The network (or `--arch bicubic`).
     #[command(flatten)]
-    pub net: super::ModelArgs,
+    pub net: super::models::ModelArgs,
     #[arg(long)]
     pub test_dir: PathBuf,
     /// SR factor (required for --task sr).

@@ -3,11 +3,13 @@
 //! `--json` sub-commands print exactly one JSON object on stdout; messages go to stderr.
 
 pub mod condense;
+pub mod condense_args;
 pub mod condense_one;
 pub mod eval;
 pub mod export;
 pub mod inspect;
 pub mod metrics;
+pub mod models;
 pub mod patches;
 pub mod progress;
 pub mod reproduce;
@@ -18,69 +20,7 @@ pub mod teacher_ref;
 pub mod train;
 pub mod upscale;
 
-/// Which network a sub-command runs: a model directory, or BasicSR `.pth` weights with an
-/// architecture (shared by `idc eval` and `idc upscale`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ModelArgs {
-    /// Model directory written by `idc train`.
-    #[arg(long)]
-    pub model: Option<std::path::PathBuf>,
-    /// BasicSR `.pth` weights (needs --arch).
-    #[arg(long)]
-    pub weights: Option<std::path::PathBuf>,
-    /// Preset name (edsr-tiny/-small/-baseline, swinir-tiny/-light/-classical) or
-    /// edsr:FEATURESxBLOCKS (`idc eval` also takes bicubic, and noisy with --task denoise).
-    #[arg(long)]
-    pub arch: Option<String>,
-    /// BasicSR `network_g` options as JSON (`{"type": "SwinIR", ...}`), instead of --arch.
-    #[arg(long)]
-    pub arch_config: Option<std::path::PathBuf>,
-}
-
-impl ModelArgs {
-    /// The network these flags name: `--model DIR`, or `--weights X.pth` with `--arch A`
-    /// (needs `scale`) or `--arch-config net.json`; checked against `scale` when given.
-    pub fn load<B: burn::tensor::backend::Backend>(
-        &self,
-        scale: Option<usize>,
-        device: &B::Device,
-    ) -> anyhow::Result<crate::models::SrNet<B>> {
-        use crate::models::NetConfig;
-        let (model, config) = match (&self.model, &self.weights, &self.arch, &self.arch_config) {
-            (Some(dir), None, None, None) => crate::models::load_model_dir::<B>(dir, device)?,
-            (None, Some(pth), arch, json) if arch.is_some() != json.is_some() => {
-                let config = match (arch, json) {
-                    (Some(arch), _) => {
-                        let Some(scale) = scale else {
-                            anyhow::bail!(
-                                "--weights --arch needs --scale (the .pth does not say it)"
-                            );
-                        };
-                        NetConfig::from_arch(arch, scale)?
-                    }
-                    (_, Some(json)) => NetConfig::from_json_file(json)?,
-                    _ => unreachable!("exactly one of arch / json"),
-                };
-                let m = crate::models::weights::load_net_pth::<B>(pth, &config, device)?;
-                (m, config)
-            }
-            _ => anyhow::bail!(
-                "give exactly one of --model DIR, --weights X.pth --arch A, or --weights X.pth \
-                 --arch-config net.json"
-            ),
-        };
-        if let Some(s) = scale
-            && s != config.upscale()
-        {
-            anyhow::bail!(
-                "the network ({}) is x{}, --scale is {s}",
-                config.describe(),
-                config.upscale()
-            );
-        }
-        Ok(model)
-    }
-}
+pub use models::ModelArgs;
 
 /// The restoration task of a sub-command: `--task sr` (default; `--scale`) or
 /// `--task denoise --sigma S` (scale 1).
@@ -105,4 +45,24 @@ impl TaskArgs {
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
+}
+
+/// Where the CLI keeps what it generates besides a cache (the built-in photographs, an extractor
+/// it had to train): `$IDC_WORK_DIR`, else `$XDG_CACHE_HOME/burn-idc`, else
+/// `$HOME/.cache/burn-idc`, else `<temp dir>/burn-idc`. Outside the cache root so a cache holds
+/// only what `idc train --cache` reads.
+pub fn work_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var("IDC_WORK_DIR") {
+        return d;
+    }
+    var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("burn-idc")
 }

@@ -245,9 +245,9 @@ fn condensing_set(
     .with_task(task);
     patch.validate()?;
     let (extractor, teacher) =
-        super::condense::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
+        super::models::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
     let config = match &args.condense_config {
-        Some(p) => super::condense::read_config(p)?,
+        Some(p) => super::condense_args::read_config(p)?,
         None => crate::condense::CondenseConfig::default(),
     };
     let builder = IdcDataset::builder(dir, patch)

@@ -14,7 +14,7 @@ const MAX_UNTILED_SIDE: usize = 512;
 pub struct Args {
     /// The network.
     #[command(flatten)]
-    pub net: super::ModelArgs,
+    pub net: super::models::ModelArgs,
     #[arg(long)]
     pub input: PathBuf,
     #[arg(long)]

@@ -365,29 +365,8 @@ fn compute_fingerprint<B: Backend>(model: &Edsr<B>) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl<B: Backend> FeatureExtractor<B> for Edsr<B> {
-    fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        Edsr::features(self, lr)
-    }
-    fn feature_channels(&self) -> usize {
-        self.config.num_feat
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.as_ref().clone()
-    }
-}
-
-impl<B: Backend> Teacher<B> for Edsr<B> {
-    fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.forward(lr)
-    }
-    fn scale(&self) -> usize {
-        self.config.upscale
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.as_ref().clone()
-    }
-}
+impl_roles!(Edsr, |m| channels: m.config.num_feat, scale: m.config.upscale,
+    fingerprint: m.fingerprint.as_ref().clone());
 
 #[cfg(test)]
 mod tests {

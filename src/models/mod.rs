@@ -8,6 +8,43 @@
 
 use burn::tensor::{Tensor, backend::Backend};
 
+/// Writes [`FeatureExtractor`] and [`Teacher`] for a network family, once for every family: the
+/// extractor's features are the family's inherent `features`, the teacher's output its inherent
+/// `forward`; the three facts that differ (feature channels, scale, fingerprint) are expressions
+/// of the network `$m`. Call it where `FeatureExtractor`, `Teacher`, `Tensor` and `Backend` are
+/// in scope (the family's own module, which sees its private fields).
+macro_rules! impl_roles {
+    ($family:ident, |$m:ident| channels: $channels:expr, scale: $scale:expr, fingerprint: $fp:expr $(,)?) => {
+        impl<B: Backend> FeatureExtractor<B> for $family<B> {
+            fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+                $family::features(self, lr)
+            }
+            fn feature_channels(&self) -> usize {
+                let $m = self;
+                $channels
+            }
+            fn fingerprint(&self) -> String {
+                let $m = self;
+                $fp
+            }
+        }
+
+        impl<B: Backend> Teacher<B> for $family<B> {
+            fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+                $family::forward(self, lr)
+            }
+            fn scale(&self) -> usize {
+                let $m = self;
+                $scale
+            }
+            fn fingerprint(&self) -> String {
+                let $m = self;
+                $fp
+            }
+        }
+    };
+}
+
 pub mod conv;
 pub mod edsr;
 pub mod identity;

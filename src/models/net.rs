@@ -10,6 +10,10 @@ use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use serde_json::{Map, Value};
 
+/// A network in both roles, as one trait object.
+trait Family<B: Backend>: FeatureExtractor<B> + Teacher<B> {}
+impl<B: Backend, T: FeatureExtractor<B> + Teacher<B>> Family<B> for T {}
+
 /// Largest `network_g` JSON file read.
 const MAX_NET_JSON_BYTES: u64 = 1 << 20;
 
@@ -252,20 +256,23 @@ impl<B: Backend> SrNet<B> {
         }
     }
 
+    /// The wrapped network in both roles (one trait object: every family implements both, so
+    /// `SrNet` delegates without a `match` per method).
+    fn family(&self) -> &dyn Family<B> {
+        match self {
+            Self::Edsr(m) => m,
+            Self::SwinIr(m) => m,
+        }
+    }
+
     /// Super-resolves `[N, 3, h, w]` (values in `[0, 1]`) to `[N, 3, s h, s w]`, not clamped.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        match self {
-            Self::Edsr(m) => m.forward(x),
-            Self::SwinIr(m) => m.forward(x),
-        }
+        self.family().upscale(x)
     }
 
     /// The family's feature tensor ([`Edsr::features`], [`SwinIr::features`]).
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        match self {
-            Self::Edsr(m) => m.features(x),
-            Self::SwinIr(m) => m.features(x),
-        }
+        FeatureExtractor::features(self.family(), x)
     }
 
     /// Receptive radius in LR pixels when tiled inference can be exact (EDSR); `None` for
@@ -287,41 +294,8 @@ impl<B: Backend> SrNet<B> {
     }
 }
 
-impl<B: Backend> FeatureExtractor<B> for SrNet<B> {
-    fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        SrNet::features(self, lr)
-    }
-    fn feature_channels(&self) -> usize {
-        match self {
-            Self::Edsr(m) => m.feature_channels(),
-            Self::SwinIr(m) => m.feature_channels(),
-        }
-    }
-    fn fingerprint(&self) -> String {
-        match self {
-            Self::Edsr(m) => FeatureExtractor::fingerprint(m),
-            Self::SwinIr(m) => FeatureExtractor::fingerprint(m),
-        }
-    }
-}
-
-impl<B: Backend> Teacher<B> for SrNet<B> {
-    fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.forward(lr)
-    }
-    fn scale(&self) -> usize {
-        match self {
-            Self::Edsr(m) => Teacher::scale(m),
-            Self::SwinIr(m) => Teacher::scale(m),
-        }
-    }
-    fn fingerprint(&self) -> String {
-        match self {
-            Self::Edsr(m) => Teacher::fingerprint(m),
-            Self::SwinIr(m) => Teacher::fingerprint(m),
-        }
-    }
-}
+impl_roles!(SrNet, |m| channels: m.family().feature_channels(), scale: m.family().scale(),
+    fingerprint: Teacher::fingerprint(m.family()));
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! SwinIR as in BasicSR 1.4.2 `basicsr/archs/swinir_arch.py`, as a Burn module.
 //!
 //! Layout (parameter names follow BasicSR so `.pth` files map one to one, see
-//! [`basicsr_to_burn_key`]): `conv_first` -> `patch_embed` (flatten to tokens, optional
+//! [`crate::models::weights::swinir_keys`]): `conv_first` -> `patch_embed` (flatten to tokens, optional
 //! LayerNorm) -> optional `absolute_pos_embed` -> `layers.{i}` (RSTB: `residual_group.blocks.{j}`
 //! Swin blocks, then `conv` on the unembedded map, plus the RSTB input) -> `norm` -> unembed ->
 //! `conv_after_body` + long skip -> reconstruction (`pixelshuffle`, `pixelshuffledirect`,
@@ -300,13 +300,46 @@ impl SwinIrConfig {
         self.validate().expect("invalid SwinIrConfig");
         let d = self.embed_dim;
         let (win, _) = self.attention_window();
+        let ln = || LayerNormConfig::new(d).init::<B>(device);
+        let layers = self.rstbs(device);
+        let (before, upsample, ups, last) = self.reconstruction(device);
+        let f = RECON_FEAT;
+        let opt = |on: bool| on.then(|| Self::conv(f, f, 3, device));
+        let model = SwinIr {
+            conv_first: Self::conv(self.in_chans, d, 3, device),
+            patch_embed: PatchEmbed {
+                norm: self.patch_norm.then(ln),
+            },
+            absolute_pos_embed: self.ape.then(|| {
+                Param::from_tensor(Tensor::zeros([1, self.img_size * self.img_size, d], device))
+            }),
+            layers,
+            norm: ln(),
+            conv_after_body: self.resi_conv(device),
+            conv_before_upsample: before,
+            upsample,
+            conv_up1: opt(ups),
+            conv_up2: opt(ups),
+            conv_hr: opt(ups),
+            conv_last: last,
+            config: self.clone(),
+            relative_index: Arc::new(relative_position_index(win)),
+            fingerprint: Arc::new(String::new()),
+        };
+        let mut init = SeededInit::new(seed);
+        model.map(&mut init).refresh_fingerprint()
+    }
+
+    /// The RSTBs (`layers`), default-initialised ([`SwinIrConfig::init_seeded`] draws the weights).
+    fn rstbs<B: Backend>(&self, device: &B::Device) -> Vec<Rstb<B>> {
+        let d = self.embed_dim;
+        let (win, _) = self.attention_window();
         let hidden = (d as f32 * self.mlp_ratio) as usize;
         let ln = || LayerNormConfig::new(d).init::<B>(device);
         let linear = |i: usize, o: usize, bias: bool| {
             LinearConfig::new(i, o).with_bias(bias).init::<B>(device)
         };
-        let layers = self
-            .depths
+        self.depths
             .iter()
             .zip(&self.num_heads)
             .map(|(&depth, &heads)| Rstb {
@@ -332,10 +365,20 @@ impl SwinIrConfig {
                 },
                 conv: self.resi_conv(device),
             })
-            .collect();
+            .collect()
+    }
+
+    /// The reconstruction convs of the up-sampler: `(conv_before_upsample, upsample,
+    /// nearest+conv's three convs present, conv_last)`.
+    #[allow(clippy::type_complexity)]
+    fn reconstruction<B: Backend>(
+        &self,
+        device: &B::Device,
+    ) -> (Option<Conv2d<B>>, Vec<Conv2d<B>>, bool, Option<Conv2d<B>>) {
+        let d = self.embed_dim;
         let f = RECON_FEAT;
         let s = self.upscale;
-        let (before, upsample, ups, last) = match self.upsampler {
+        match self.upsampler {
             Upsampler::PixelShuffle => {
                 let stages: Vec<_> = if s == 3 {
                     vec![Self::conv(f, 9 * f, 3, device)]
@@ -361,31 +404,7 @@ impl SwinIrConfig {
                 Some(Self::conv(f, 3, 3, device)),
             ),
             Upsampler::None => (None, vec![], false, Some(Self::conv(d, 3, 3, device))),
-        };
-        let opt = |on: bool| on.then(|| Self::conv(f, f, 3, device));
-        let model = SwinIr {
-            conv_first: Self::conv(self.in_chans, d, 3, device),
-            patch_embed: PatchEmbed {
-                norm: self.patch_norm.then(ln),
-            },
-            absolute_pos_embed: self.ape.then(|| {
-                Param::from_tensor(Tensor::zeros([1, self.img_size * self.img_size, d], device))
-            }),
-            layers,
-            norm: ln(),
-            conv_after_body: self.resi_conv(device),
-            conv_before_upsample: before,
-            upsample,
-            conv_up1: opt(ups),
-            conv_up2: opt(ups),
-            conv_hr: opt(ups),
-            conv_last: last,
-            config: self.clone(),
-            relative_index: Arc::new(relative_position_index(win)),
-            fingerprint: Arc::new(String::new()),
-        };
-        let mut init = SeededInit::new(seed);
-        model.map(&mut init).refresh_fingerprint()
+        }
     }
 
     /// Like [`SwinIrConfig::init_seeded`] with a fresh random seed.
@@ -942,116 +961,15 @@ fn compute_fingerprint<B: Backend>(model: &SwinIr<B>) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl<B: Backend> FeatureExtractor<B> for SwinIr<B> {
-    fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        SwinIr::features(self, lr)
-    }
-    fn feature_channels(&self) -> usize {
-        self.config.embed_dim
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.as_ref().clone()
-    }
-}
-
-impl<B: Backend> Teacher<B> for SwinIr<B> {
-    fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.forward(lr)
-    }
-    fn scale(&self) -> usize {
-        self.config.upscale
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.as_ref().clone()
-    }
-}
-
-/// Maps a BasicSR SwinIR parameter name to this crate's, or `None` when it has no counterpart
-/// (an odd `upsample` index, a LeakyReLU slot). `relative_position_index` / `attn_mask` buffers
-/// are filtered out before (see [`is_recomputed_buffer`]).
-pub fn basicsr_to_burn_key(key: &str) -> Option<String> {
-    let mut parts: Vec<String> = key.split('.').map(str::to_string).collect();
-    let n = parts.len();
-    // LayerNorm weight/bias -> gamma/beta.
-    if n >= 2 && matches!(parts[n - 2].as_str(), "norm" | "norm1" | "norm2") {
-        match parts[n - 1].as_str() {
-            "weight" => parts[n - 1] = "gamma".into(),
-            "bias" => parts[n - 1] = "beta".into(),
-            _ => {}
-        }
-    }
-    let mut out: Vec<String> = Vec::with_capacity(n + 1);
-    let mut i = 0;
-    while i < parts.len() {
-        let p = parts[i].clone();
-        out.push(p.clone());
-        let next = parts.get(i + 1).map(String::as_str);
-        let is_conv_block = p == "conv_after_body" || (p == "conv" && i >= 2 && out[0] == "layers");
-        if p == "upsample" || is_conv_block || p == "conv_before_upsample" {
-            match next.and_then(|s| s.parse::<usize>().ok()) {
-                Some(idx) if p == "conv_before_upsample" => {
-                    if idx != 0 {
-                        return None;
-                    }
-                    i += 1; // drop the Sequential index
-                }
-                Some(idx) => {
-                    if !idx.is_multiple_of(2) {
-                        return None;
-                    }
-                    out.push((idx / 2).to_string());
-                    i += 1;
-                }
-                None if is_conv_block => out.push("0".into()), // 1conv: a bare Conv2d
-                None => {}
-            }
-        }
-        i += 1;
-    }
-    Some(out.join("."))
-}
-
-/// Inverse of [`basicsr_to_burn_key`] for error messages (`one_conv`: the config's
-/// `resi_connection` is `1conv`).
-pub fn burn_to_basicsr_key(key: &str, one_conv: bool) -> String {
-    let parts: Vec<&str> = key.split('.').collect();
-    let mut out: Vec<String> = Vec::with_capacity(parts.len());
-    let mut i = 0;
-    while i < parts.len() {
-        let p = parts[i];
-        out.push(p.to_string());
-        let is_conv_block = p == "conv_after_body" || (p == "conv" && out[0] == "layers");
-        if p == "conv_before_upsample" {
-            out.push("0".into());
-        } else if (p == "upsample" || is_conv_block)
-            && let Some(idx) = parts.get(i + 1).and_then(|s| s.parse::<usize>().ok())
-        {
-            if !(is_conv_block && one_conv) {
-                out.push((idx * 2).to_string());
-            }
-            i += 1;
-        }
-        i += 1;
-    }
-    let n = out.len();
-    if n >= 2 && matches!(out[n - 2].as_str(), "norm" | "norm1" | "norm2") {
-        match out[n - 1].as_str() {
-            "gamma" => out[n - 1] = "weight".into(),
-            "beta" => out[n - 1] = "bias".into(),
-            _ => {}
-        }
-    }
-    out.join(".")
-}
-
-/// BasicSR buffers that are not weights and are recomputed here.
-pub fn is_recomputed_buffer(key: &str) -> bool {
-    key.ends_with("relative_position_index") || key.ends_with("attn_mask")
-}
+impl_roles!(SwinIr, |m| channels: m.config.embed_dim, scale: m.config.upscale,
+    fingerprint: m.fingerprint.as_ref().clone());
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::weights::swinir_names::{
+        basicsr_to_burn_key, burn_to_basicsr_key, is_recomputed_buffer,
+    };
     use burn::backend::Flex;
     use burn::tensor::Distribution;
 

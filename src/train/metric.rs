@@ -58,33 +58,36 @@ impl Adaptor<LossInput<burn::backend::Flex>> for SrLoss {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for Edsr<B> {
-    type Input = SrBatch<B>;
-    type Output = SrTrainOutput<B>;
+/// burn-train's steps for a network family, written once: training is BasicSR's `L1Loss` (mean
+/// reduction) on the family's `forward`, validation quantises `forward` like `idc eval`.
+macro_rules! impl_steps {
+    ($($family:ident),+) => {$(
+        impl<B: AutodiffBackend> TrainStep for $family<B> {
+            type Input = SrBatch<B>;
+            type Output = SrTrainOutput<B>;
 
-    /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
-    fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
-        let _autodiff = crate::device::autodiff_section();
-        let sr = self.forward(batch.lr);
-        let loss = (sr - batch.hr).abs().mean();
-        let grads = loss.backward();
-        TrainOutput::new(self, grads, SrTrainOutput { loss })
-    }
+            /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
+            fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
+                let _autodiff = crate::device::autodiff_section();
+                let sr = self.forward(batch.lr);
+                let loss = (sr - batch.hr).abs().mean();
+                let grads = loss.backward();
+                TrainOutput::new(self, grads, SrTrainOutput { loss })
+            }
+        }
+
+        impl<B: Backend> InferenceStep for $family<B> {
+            type Input = ValidItem<B>;
+            type Output = ValidOutput;
+
+            fn step(&self, item: ValidItem<B>) -> ValidOutput {
+                valid_output(self.forward(item.lr), item.gt, item.iteration)
+            }
+        }
+    )+};
 }
 
-impl<B: AutodiffBackend> TrainStep for SrNet<B> {
-    type Input = SrBatch<B>;
-    type Output = SrTrainOutput<B>;
-
-    /// L1 loss (BasicSR `L1Loss`, mean reduction) and its gradients.
-    fn step(&self, batch: SrBatch<B>) -> TrainOutput<SrTrainOutput<B>> {
-        let _autodiff = crate::device::autodiff_section();
-        let sr = self.forward(batch.lr);
-        let loss = (sr - batch.hr).abs().mean();
-        let grads = loss.backward();
-        TrainOutput::new(self, grads, SrTrainOutput { loss })
-    }
-}
+impl_steps!(Edsr, SrNet);
 
 /// One validation image: LR tensor `[1, 3, h, w]` and its 8-bit ground truth.
 pub struct ValidItem<B: Backend> {
@@ -110,24 +113,6 @@ impl ItemLazy for ValidOutput {
     type ItemSync = ValidOutput;
     fn sync(self) -> ValidOutput {
         self
-    }
-}
-
-impl<B: Backend> InferenceStep for Edsr<B> {
-    type Input = ValidItem<B>;
-    type Output = ValidOutput;
-
-    fn step(&self, item: ValidItem<B>) -> ValidOutput {
-        valid_output(self.forward(item.lr), item.gt, item.iteration)
-    }
-}
-
-impl<B: Backend> InferenceStep for SrNet<B> {
-    type Input = ValidItem<B>;
-    type Output = ValidOutput;
-
-    fn step(&self, item: ValidItem<B>) -> ValidOutput {
-        valid_output(self.forward(item.lr), item.gt, item.iteration)
     }
 }
 
