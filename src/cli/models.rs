@@ -5,13 +5,13 @@
 //! pretrained model of the scale, or a small default extractor trained first. One module, so
 //! the sub-commands cannot drift apart on what the same flags mean.
 
-use super::teacher_ref::TeacherSource;
 use crate::device::{TrainBackend, default_device};
 use crate::models::net::{NetConfig, SrNet};
 use crate::models::{Teacher, load_model_dir};
 use crate::task::Task;
 use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A network on the training backend (the extractor and teacher roles).
@@ -270,4 +270,56 @@ fn train_extractor(
         .with_context(|| format!("loading the trained extractor from {}", run_dir.display()))?;
     crate::models::save_model_dir(&m, &cfg, &dir)?;
     Ok(m)
+}
+
+/// Where a teacher model comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TeacherSource {
+    /// The built-in pretrained model of `scale` ([`crate::models::pretrained`]).
+    Builtin {
+        /// Up-sampling factor.
+        scale: usize,
+    },
+    /// A model directory written by `idc train` (absolute path).
+    ModelDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// BasicSR `.pth` weights with a `network_g` JSON (absolute paths).
+    Pth {
+        /// The weights.
+        path: PathBuf,
+        /// The architecture.
+        arch_config: PathBuf,
+    },
+    /// Denoising without a teacher: each clean patch is its own target.
+    Identity,
+}
+
+impl TeacherSource {
+    /// Loads a network source (every one but [`TeacherSource::Identity`], which has none).
+    pub fn load(&self) -> anyhow::Result<Net> {
+        match self {
+            TeacherSource::Builtin { scale } => load_builtin(*scale),
+            TeacherSource::ModelDir { path } => load_dir(path, "teacher"),
+            TeacherSource::Pth { path, arch_config } => {
+                load_pth(path, &NetConfig::from_json_file(arch_config)?)
+            }
+            TeacherSource::Identity => bail!("internal: the identity teacher has no network"),
+        }
+    }
+
+    /// The same source with absolute paths (the record outlives the working directory).
+    pub fn absolute(self) -> Self {
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        match self {
+            TeacherSource::ModelDir { path } => TeacherSource::ModelDir { path: abs(path) },
+            TeacherSource::Pth { path, arch_config } => TeacherSource::Pth {
+                path: abs(path),
+                arch_config: abs(arch_config),
+            },
+            other => other,
+        }
+    }
 }

@@ -7,43 +7,18 @@
 //! record is a reference, not a copy: a cache that travels needs its teacher beside it (a
 //! built-in teacher always is).
 
+pub use super::models::TeacherSource;
 use crate::cache::{HrRegenerator, ShardCache, TeacherHr};
 use crate::device::{TrainBackend, default_device};
 use crate::models::identity::IdentityTeacher;
-use crate::models::net::NetConfig;
 use crate::models::{SrNet, Teacher};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// File name of the record inside a cache.
 pub const TEACHER_FILE: &str = "teacher.json";
-
-/// Where a teacher model comes from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum TeacherSource {
-    /// The built-in pretrained model of `scale` ([`crate::models::pretrained`]).
-    Builtin {
-        /// Up-sampling factor.
-        scale: usize,
-    },
-    /// A model directory written by `idc train` (absolute path).
-    ModelDir {
-        /// The directory.
-        path: PathBuf,
-    },
-    /// BasicSR `.pth` weights with a `network_g` JSON (absolute paths).
-    Pth {
-        /// The weights.
-        path: PathBuf,
-        /// The architecture.
-        arch_config: PathBuf,
-    },
-    /// Denoising without a teacher: each clean patch is its own target.
-    Identity,
-}
 
 /// The content of `teacher.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,21 +29,6 @@ pub struct TeacherRecord {
     pub scale: usize,
     /// Where to load it from.
     pub source: TeacherSource,
-}
-
-impl TeacherSource {
-    /// The same source with absolute paths (the record outlives the working directory).
-    pub fn absolute(self) -> Self {
-        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-        match self {
-            TeacherSource::ModelDir { path } => TeacherSource::ModelDir { path: abs(path) },
-            TeacherSource::Pth { path, arch_config } => TeacherSource::Pth {
-                path: abs(path),
-                arch_config: abs(arch_config),
-            },
-            other => other,
-        }
-    }
 }
 
 impl TeacherRecord {
@@ -100,7 +60,7 @@ impl TeacherRecord {
                 device,
             )),
             source => {
-                let model = load_net(source)?;
+                let model = source.load()?;
                 Arc::new(TeacherHr::<TrainBackend, _>::new(Arc::new(model), device))
             }
         };
@@ -115,27 +75,6 @@ impl TeacherRecord {
         }
         Ok(regen)
     }
-}
-
-/// The network of a non-identity source.
-fn load_net(source: &TeacherSource) -> anyhow::Result<crate::models::SrNet<TrainBackend>> {
-    let device = default_device();
-    Ok(match source {
-        TeacherSource::Builtin { scale } => {
-            crate::models::pretrained::load_builtin::<TrainBackend>(*scale, &device)?.0
-        }
-        TeacherSource::ModelDir { path } => {
-            crate::models::load_model_dir::<TrainBackend>(path, &device)
-                .with_context(|| format!("loading the cache's teacher {}", path.display()))?
-                .0
-        }
-        TeacherSource::Pth { path, arch_config } => {
-            let net = NetConfig::from_json_file(arch_config)?;
-            crate::models::weights::load_net_pth::<TrainBackend>(path, &net, &device)
-                .with_context(|| format!("loading the cache's teacher {}", path.display()))?
-        }
-        TeacherSource::Identity => bail!("internal: the identity teacher has no network"),
-    })
 }
 
 /// The regenerator a cache needs: `None` when every shard stores HR, else its recorded teacher
