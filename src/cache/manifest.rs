@@ -3,6 +3,7 @@
 
 use super::lock::InstanceLock;
 use super::shard::{FORMAT_VERSION, write_bytes_atomic};
+use crate::condense::Realism;
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,6 +34,19 @@ pub struct ManifestEntry {
     /// and older caches leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceBytes>,
+    /// The condensed patches against the instance's real ones, when its condenser measured
+    /// them (IDC does; fakes, selection runs and older caches leave it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<Realism>,
+}
+
+/// What a shard's writer knows beyond the shard, recorded in its manifest entry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EntryNotes {
+    /// What the shard stands in for.
+    pub source: Option<SourceBytes>,
+    /// Its patches' realism.
+    pub realism: Option<Realism>,
 }
 
 /// The bytes a shard replaces: its source image file, and the instance's whole patch grid as
@@ -103,5 +117,40 @@ impl Manifest {
             m.instances.insert(e.instance.clone(), e.clone());
         }
         m.write(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(realism: Option<Realism>) -> ManifestEntry {
+        ManifestEntry {
+            instance: "a.png".into(),
+            file: "a.shard".into(),
+            fingerprint: "f".into(),
+            patches: 2,
+            bytes: 10,
+            source: None,
+            realism,
+        }
+    }
+
+    #[test]
+    fn realism_is_optional_and_old_entries_are_unchanged() {
+        // An entry without realism serialises exactly as before the field existed.
+        let old =
+            r#"{"instance":"a.png","file":"a.shard","fingerprint":"f","patches":2,"bytes":10}"#;
+        assert_eq!(serde_json::to_string(&entry(None)).unwrap(), old);
+        let parsed: ManifestEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed, entry(None));
+        let with = entry(Some(Realism {
+            hf_ratio: 2.5,
+            ncfd_fresh: Some(0.1),
+            ..Realism::default()
+        }));
+        let json = serde_json::to_string(&with).unwrap();
+        assert!(json.contains(r#""realism":{"out_of_gamut":0.0"#), "{json}");
+        assert_eq!(serde_json::from_str::<ManifestEntry>(&json).unwrap(), with);
     }
 }

@@ -20,7 +20,7 @@ pub mod regen;
 pub mod shard;
 
 pub use lock::InstanceLock;
-pub use manifest::{MANIFEST_NAME, Manifest, ManifestEntry, SourceBytes};
+pub use manifest::{EntryNotes, MANIFEST_NAME, Manifest, ManifestEntry, SourceBytes};
 pub use regen::{HrRegenerator, ShardStore, TeacherHr, complete_shard};
 pub use shard::{Shard, ShardHeader};
 
@@ -157,17 +157,16 @@ impl ShardCache {
 
     /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
     /// processes: check the shard, take `.locks/<instance>.lock`, check again ([`Self::claim`]), then
-    /// `create`, write atomically and record it in the manifest (with `source`, what the shard
-    /// stands in for). `check` rejects a shard that decodes but does not fit the caller (e.g.
-    /// wrong pair count). `Ok(None)` only without `opts.wait`.
+    /// `create` (the shard and its [`EntryNotes`]: what it stands in for, its realism), write
+    /// atomically and record it in the manifest. `check` rejects a shard that decodes but does
+    /// not fit the caller (e.g. wrong pair count). `Ok(None)` only without `opts.wait`.
     pub fn get_or_create(
         &self,
         instance: &str,
         fingerprint: &str,
         opts: &GetOrCreate,
         check: &dyn Fn(&Shard, &Path) -> Result<()>,
-        create: impl FnOnce() -> Result<Shard>,
-        source: Option<SourceBytes>,
+        create: impl FnOnce() -> Result<(Shard, EntryNotes)>,
     ) -> Result<Option<Fetched>> {
         let _lock = match self.claim(instance, fingerprint, opts, check)? {
             Claim::Valid(shard) => {
@@ -179,13 +178,13 @@ impl ShardCache {
             Claim::Busy => return Ok(None),
             Claim::Mine(lock) => lock,
         };
-        let made = create()?;
+        let (made, notes) = create()?;
         if made.fingerprint != fingerprint {
             return Err(IdcError::InvalidInput(format!(
                 "internal: shard for {instance} made under another fingerprint"
             )));
         }
-        let bytes = self.put_with_source(instance, &made, source)?;
+        let bytes = self.put_with_notes(instance, &made, notes)?;
         // Serve exactly what a later load returns (8-bit values).
         let shard = shard::decode_shard(&bytes, &self.shard_path(instance), Some(fingerprint))?;
         Ok(Some(Fetched {
@@ -198,19 +197,21 @@ impl ShardCache {
     /// run) and, unless turned off, records it in the manifest (a failed manifest update is only
     /// a warning: the shards are the source of truth). Returns the file's bytes.
     pub fn put(&self, instance: &str, shard: &Shard) -> Result<Vec<u8>> {
-        self.put_with_source(instance, shard, None)
+        self.put_with_notes(instance, shard, EntryNotes::default())
     }
 
-    /// [`Self::put`], recording in the manifest what the shard stands in for.
-    pub fn put_with_source(
+    /// [`Self::put`], recording `notes` (what the shard stands in for, its realism) in the
+    /// manifest.
+    pub fn put_with_notes(
         &self,
         instance: &str,
         shard: &Shard,
-        source: Option<SourceBytes>,
+        notes: EntryNotes,
     ) -> Result<Vec<u8>> {
         let bytes = self.write(instance, shard)?;
         let mut entry = self.entry(instance, shard, &bytes);
-        entry.source = source;
+        entry.source = notes.source;
+        entry.realism = notes.realism;
         if self.write_manifest
             && let Err(e) = self.update_manifest(&[entry], &[])
         {
@@ -252,6 +253,7 @@ impl ShardCache {
             patches: shard.len(),
             bytes: bytes.len() as u64,
             source: None,
+            realism: None,
         }
     }
 

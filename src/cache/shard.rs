@@ -791,6 +791,7 @@ mod tests {
                 patches: i + 1,
                 bytes: fs::metadata(&p).unwrap().len(),
                 source: None,
+                realism: None,
             };
             Manifest::upsert(dir.path(), &[entry]).unwrap();
         }

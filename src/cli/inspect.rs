@@ -6,13 +6,16 @@
 //! `{"instances","valid","invalid":[{"file","reason"}..],"patches","bytes","raw_pixel_bytes",
 //! "lr_only","source_bytes","whole_patch_bytes","sourced","verified","manifest_instances"}`
 //! (`source_bytes` and `whole_patch_bytes` sum the `sourced` shards whose manifest entry records
-//! them: caches written by `IdcDataset` / `idc condense`).
+//! them: caches written by `IdcDataset` / `idc condense`), plus `"realism"`: null, or
+//! `{"instances","mean":{..},"per_instance":[{"instance",..}]}` over the manifest entries that
+//! record the realism measures ([`crate::condense::realism`]).
 //! Without `--json` it prints a human-readable summary (shards, pairs, sizes, the next command).
 //! `--sheet out.png` also draws the cache's contact sheet ([`super::sheet`]; source images from
 //! `--hr-dir`, else from the paths recorded in the cache's `sources.json`).
 //! The exit status is 1 when a shard is invalid, so scripts can gate on it.
 
-use crate::cache::ShardCache;
+use crate::cache::{Manifest, ShardCache};
+use crate::condense::realism::{InstanceRealism, RealismSummary};
 use std::path::PathBuf;
 
 /// Arguments of `idc inspect`.
@@ -64,11 +67,58 @@ fn storage_lines(r: &crate::cache::CacheReport) -> Vec<String> {
     lines
 }
 
+/// The realism measures the manifest records, summarised (None when no entry has them).
+fn realism_summary(manifest: Option<&Manifest>) -> Option<RealismSummary> {
+    let items = manifest?
+        .instances
+        .values()
+        .filter_map(|e| {
+            e.realism.clone().map(|realism| InstanceRealism {
+                instance: e.instance.clone(),
+                realism,
+            })
+        })
+        .collect();
+    RealismSummary::of(items)
+}
+
+/// Two lines: the synthetic patches' mean realism, and real subsets' of the same size.
+fn realism_lines(s: &RealismSummary) -> [String; 2] {
+    let (m, r) = (&s.mean, &s.mean.real_spread);
+    let ncfd = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
+    [
+        format!(
+            "realism    {} instances: out-of-gamut {:.2}%, clipped {:.2}%, saturation {:+.4}, \
+             hf ratio {:.3}, histogram {:.3}, NCFD (fresh) {}",
+            s.instances,
+            100.0 * m.out_of_gamut,
+            100.0 * m.clipped,
+            m.saturation_excess,
+            m.hf_ratio,
+            m.histogram_distance,
+            ncfd(m.ncfd_fresh)
+        ),
+        format!(
+            "           real subsets: clipped {:.2}%, saturation {:+.4}±{:.4}, hf ratio \
+             {:.3}±{:.3}, histogram {:.3}±{:.3}, NCFD {}",
+            100.0 * r.clipped.mean,
+            r.saturation_excess.mean,
+            r.saturation_excess.std,
+            r.hf_ratio.mean,
+            r.hf_ratio.std,
+            r.histogram_distance.mean,
+            r.histogram_distance.std,
+            ncfd(r.ncfd)
+        ),
+    ]
+}
+
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cache = ShardCache::at(&args.cache);
     let report = cache.inspect(args.verify)?;
     let manifest = cache.manifest().ok();
+    let realism = realism_summary(manifest.as_ref());
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         if let Some(o) = v.as_object_mut() {
@@ -77,6 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "manifest_instances".into(),
                 manifest.as_ref().map(|m| m.instances.len()).into(),
             );
+            o.insert("realism".into(), serde_json::to_value(&realism)?);
         }
         super::print_json(&v)?;
     } else {
@@ -102,6 +153,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         if let Some(m) = &manifest {
             println!("manifest   {} instances", m.instances.len());
+        }
+        for line in realism.iter().flat_map(realism_lines) {
+            println!("{line}");
         }
         for f in &report.invalid {
             println!("INVALID    {}: {}", f.file, f.reason);

@@ -13,13 +13,15 @@
 //! 3. steps: only the synthetic batch goes through the extractor (forward and backward); the
 //!    schedule ([`super::schedule`]) picks warm-up / assigning / full, and the losses come from
 //!    `matching::MultiLevel` as a function of the real side and the synthetic features;
-//! 4. teacher HR targets and the report.
+//! 4. teacher HR targets, the realism measures ([`super::realism`]: synthetic against the
+//!    instance's real patches, fresh NCFD draws) and the report.
 
 use super::common::{ToF64, check_images, median, stream};
 use super::config::{CondenseConfig, InitMode};
 use super::matching::MultiLevel;
 pub use super::matching::StepLoss;
 use super::real::{Inner, RealContext, RealSide};
+use super::realism::Realism;
 use super::rlff::FilterBank;
 use super::schedule;
 use crate::error::{IdcError, Result};
@@ -63,6 +65,9 @@ pub struct CondenseTimings {
     pub steps_s: f64,
     /// Teacher up-sampling of the synthetic patches.
     pub teacher_s: f64,
+    /// Realism measures (pixel statistics and the fresh-draw NCFD).
+    #[serde(default)]
+    pub realism_s: f64,
     /// Whole `condense` call.
     pub total_s: f64,
 }
@@ -88,6 +93,10 @@ pub struct CondenseReport {
     pub steps: Vec<StepLoss>,
     /// Wall-clock timings.
     pub timings: CondenseTimings,
+    /// The synthetic patches against the instance's real ones ([`super::realism`]); None in
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<Realism>,
 }
 
 /// Instances to condense together by default ([`Condenser::condense_batch`]): 1 on the CPU
@@ -222,12 +231,36 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             }
         };
         runs.into_iter()
-            .map(|run| {
+            .zip(jobs)
+            .map(|(run, &(instance, _))| {
                 let run = run?;
                 let (lr, hr) = labelled.next().unwrap_or_default();
-                Ok(run.finish_report(lr, hr, steps_s, teacher_s, t_start))
+                let t_realism = Instant::now();
+                let realism = self.realism(&run, &instance.lr, &lr)?;
+                let realism_s = t_realism.elapsed().as_secs_f64();
+                let times = (steps_s, teacher_s, realism_s);
+                Ok(run.finish_report(lr, hr, realism, times, t_start))
             })
             .collect()
+    }
+
+    /// The realism of `run`'s final synthetic patches `lr` against the instance's real patches
+    /// `real` (its values before the last clamp for the out-of-gamut fraction).
+    fn realism(&self, run: &CondenseRun<'_, B>, real: &[Image], lr: &[Image]) -> Result<Realism> {
+        let _autodiff = crate::device::autodiff_section();
+        let unclipped = match &run.syn.unclipped {
+            Some(x) => Some(batch_to_images::<Inner<B>>(x.clone())?),
+            None => None,
+        };
+        Realism::measure(
+            self.extractor,
+            &self.config,
+            lr,
+            unclipped.as_deref(),
+            real,
+            run.seed,
+            &self.device,
+        )
     }
 
     /// Teacher targets for every live run's synthetic patches, in one batch (chunked by
@@ -422,6 +455,8 @@ struct SyntheticPatches<B: AutodiffBackend> {
     x: Tensor<Inner<B>, 4>,
     adam_m: Tensor<Inner<B>, 4>,
     adam_v: Tensor<Inner<B>, 4>,
+    /// The last step's values before its clamp (kept at the final step only, for realism).
+    unclipped: Option<Tensor<Inner<B>, 4>>,
 }
 
 impl<B: AutodiffBackend> SyntheticPatches<B> {
@@ -462,6 +497,7 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
             adam_m: x.zeros_like(),
             adam_v: x.zeros_like(),
             x,
+            unclipped: None,
         })
     }
 
@@ -470,7 +506,8 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
         self.x.dims()[0]
     }
 
-    /// Adam on the pixels with gradient `g` at step `t` (1-based), then clamp to `[0, 1]`.
+    /// Adam on the pixels with gradient `g` at step `t` (1-based), then clamp to `[0, 1]`; the
+    /// final step also keeps its unclamped values.
     fn adam_step(&mut self, g: Tensor<Inner<B>, 4>, t: i32, cfg: &CondenseConfig) {
         self.adam_m =
             self.adam_m.clone().mul_scalar(cfg.beta1) + g.clone().mul_scalar(1.0 - cfg.beta1);
@@ -479,7 +516,11 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
         let mhat = self.adam_m.clone().div_scalar(1.0 - cfg.beta1.powi(t));
         let vhat = self.adam_v.clone().div_scalar(1.0 - cfg.beta2.powi(t));
         let upd = mhat / vhat.sqrt().add_scalar(cfg.adam_eps);
-        self.x = (self.x.clone() - upd.mul_scalar(cfg.lr)).clamp(0.0, 1.0);
+        let moved = self.x.clone() - upd.mul_scalar(cfg.lr);
+        if t as usize >= cfg.iters {
+            self.unclipped = Some(moved.clone());
+        }
+        self.x = moved.clamp(0.0, 1.0);
     }
 }
 
@@ -561,15 +602,17 @@ impl<'a, B: AutodiffBackend> CondenseRun<'a, B> {
         self.step_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
 
-    /// Phase 4: the condensed instance with its report.
+    /// Phase 4: the condensed instance with its report; `times` are all steps', the teacher's
+    /// and this run's realism's seconds.
     fn finish_report(
         mut self,
         lr: Vec<Image>,
         hr: Vec<Image>,
-        steps_s: f64,
-        teacher_s: f64,
+        realism: Realism,
+        times: (f64, f64, f64),
         started: Instant,
     ) -> CondensedInstance {
+        let (steps_s, teacher_s, realism_s) = times;
         let report = CondenseReport {
             name: self.name,
             seed: self.seed,
@@ -585,8 +628,10 @@ impl<'a, B: AutodiffBackend> CondenseRun<'a, B> {
                 step_ms_median: median(&mut self.step_ms),
                 steps_s,
                 teacher_s,
+                realism_s,
                 total_s: started.elapsed().as_secs_f64(),
             },
+            realism: Some(realism),
         };
         CondensedInstance { lr, hr, report }
     }
@@ -719,6 +764,14 @@ pub(crate) mod tests {
             assert_eq!(x.data, y.data, "same seed must give bit-identical patches");
         }
         assert_eq!(a.report.steps, b.report.steps);
+        // Realism: measured, deterministic, in range; fresh-draw NCFD present.
+        let r = a.report.realism.as_ref().expect("realism measured");
+        assert_eq!(a.report.realism, b.report.realism);
+        assert!((0.0..=1.0).contains(&r.out_of_gamut) && (0.0..=1.0).contains(&r.clipped));
+        assert!((0.0..=1.0).contains(&r.histogram_distance) && r.hf_ratio > 0.0);
+        assert!(r.ncfd_fresh.is_some_and(|v| v.is_finite() && v >= 0.0));
+        assert!(r.real_spread.ncfd.is_some() && r.real_spread.size == 2);
+        assert!(a.report.timings.realism_s > 0.0);
         let c = cond.condense(&inst, 6).unwrap();
         assert_ne!(a.lr[0].data, c.lr[0].data, "another seed should differ");
         // Report: terms inactive during warm-up, active afterwards.

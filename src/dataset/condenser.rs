@@ -3,7 +3,7 @@
 //! and, for tests and benches (`testing` feature), `testing::FakeCondenser`.
 
 use crate::cache::{HrRegenerator, TeacherHr};
-use crate::condense::{CondenseConfig, Condenser, Instance};
+use crate::condense::{CondenseConfig, Condenser, Instance, Realism};
 use crate::config::fingerprint;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
@@ -27,12 +27,20 @@ pub trait InstanceCondenser: Send + Sync {
         seed: u64,
     ) -> Result<(Vec<Image>, Vec<Image>)>;
 
-    /// [`Self::condense`] of each `(instance, n, seed)` job, one result per job. Condensers that
-    /// can share work across instances (one extractor pass per step) override it; the results
+    /// [`Self::condense`] of each `(instance, n, seed)` job, one result per job, with the
+    /// realism measures where the condenser computes them (the default: none). Condensers that
+    /// can share work across instances (one extractor pass per step) override it; the patches
     /// must match per-job `condense` up to float reassociation.
     fn condense_batch(&self, jobs: &[(&Instance, usize, u64)]) -> Vec<Result<CondensedPatches>> {
         jobs.iter()
-            .map(|&(instance, n, seed)| self.condense(instance, n, seed))
+            .map(|&(instance, n, seed)| {
+                let (lr, hr) = self.condense(instance, n, seed)?;
+                Ok(CondensedPatches {
+                    lr,
+                    hr,
+                    realism: None,
+                })
+            })
             .collect()
     }
 
@@ -43,8 +51,17 @@ pub trait InstanceCondenser: Send + Sync {
     }
 }
 
-/// The synthetic `(lr, hr)` patches of one instance.
-pub type CondensedPatches = (Vec<Image>, Vec<Image>);
+/// The synthetic patches of one instance and, where measured, their realism (recorded in the
+/// cache's manifest for `idc inspect`).
+#[derive(Clone, Debug)]
+pub struct CondensedPatches {
+    /// The `n` synthetic LR patches.
+    pub lr: Vec<Image>,
+    /// Their HR targets.
+    pub hr: Vec<Image>,
+    /// The synthetic patches against the instance's real ones ([`crate::condense::realism`]).
+    pub realism: Option<Realism>,
+}
 
 /// [`InstanceCondenser`] over the IDC [`Condenser`] (Algorithm 1) with owned models.
 pub struct BurnCondenser<B: AutodiffBackend, E, T> {
@@ -123,6 +140,7 @@ where
         self.condense_batch(&[(instance, n, seed)])
             .pop()
             .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))
+            .map(|c| (c.lr, c.hr))
     }
 
     fn condense_batch(&self, jobs: &[(&Instance, usize, u64)]) -> Vec<Result<CondensedPatches>> {
@@ -158,7 +176,11 @@ where
         let batch: Vec<(&Instance, u64)> =
             runnable.iter().map(|&k| (jobs[k].0, jobs[k].2)).collect();
         for (k, r) in runnable.into_iter().zip(condenser.condense_batch(&batch)) {
-            out[k] = Some(r.map(|c| (c.lr, c.hr)));
+            out[k] = Some(r.map(|c| CondensedPatches {
+                lr: c.lr,
+                hr: c.hr,
+                realism: c.report.realism,
+            }));
         }
         out.into_iter()
             .map(|r| r.unwrap_or_else(|| Err(IdcError::Model("internal: job not run".into()))))

@@ -4,15 +4,15 @@
 //! worker share one engine; the worker sees it only as an [`ahead::CondenseTarget`].
 
 use super::ahead::{self, ProgressFn, ProgressState};
-use super::condenser::InstanceCondenser;
+use super::condenser::{CondensedPatches, InstanceCondenser};
 use crate::cache::{
-    self, Fetched, GetOrCreate, HrRegenerator, InstanceLock, Shard, ShardCache, ShardStore,
-    SourceBytes,
+    self, EntryNotes, Fetched, GetOrCreate, HrRegenerator, InstanceLock, Shard, ShardCache,
+    ShardStore, SourceBytes,
 };
 use crate::condense::{CondenseConfig, Instance};
 use crate::config::{PatchConfig, fingerprint};
 use crate::error::{IdcError, Result};
-use crate::image::{Image, SrPair};
+use crate::image::SrPair;
 use crate::source::{self, HashCache, SkipPolicy, SkippedImage, SourceImage};
 use serde::Serialize;
 use std::cell::Cell;
@@ -360,15 +360,9 @@ impl Engine {
             started.set(Some(Instant::now()));
             self.condense(info)
         };
-        let source = Some(self.source_bytes(info));
-        let fetched = self.cache.get_or_create(
-            &info.src.name,
-            &info.fingerprint,
-            &opts,
-            &check,
-            create,
-            source,
-        )?;
+        let fetched =
+            self.cache
+                .get_or_create(&info.src.name, &info.fingerprint, &opts, &check, create)?;
         let Some(Fetched { shard, created }) = fetched else {
             return Ok(None);
         };
@@ -411,15 +405,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Decodes the instance's image, cuts its real pairs and condenses them into its shard.
-    fn condense(&self, info: &InstanceInfo) -> Result<Shard> {
+    /// Decodes the instance's image, cuts its real pairs and condenses them into its shard and
+    /// manifest notes (a batch of one, so the condenser's realism comes along).
+    fn condense(&self, info: &InstanceInfo) -> Result<(Shard, EntryNotes)> {
         let instance = load_instance(info, &self.patch)?;
-        let (lr, hr) = self.condenser.condense(&instance, info.n, info.seed)?;
-        self.make_shard(info, lr, hr)
+        let made = self
+            .condenser
+            .condense_batch(&[(&instance, info.n, info.seed)])
+            .pop()
+            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))?;
+        self.make_shard(info, made)
     }
 
-    /// The shard of `info` from its condensed patches (checked against `n_j`).
-    fn make_shard(&self, info: &InstanceInfo, lr: Vec<Image>, hr: Vec<Image>) -> Result<Shard> {
+    /// The shard of `info` from its condensed patches (checked against `n_j`) and its manifest
+    /// notes (source bytes, realism).
+    fn make_shard(
+        &self,
+        info: &InstanceInfo,
+        made: CondensedPatches,
+    ) -> Result<(Shard, EntryNotes)> {
+        let CondensedPatches { lr, hr, realism } = made;
         if lr.len() != info.n || hr.len() != info.n {
             return Err(IdcError::InvalidInput(format!(
                 "condenser returned {} LR / {} HR patches for {}, expected {}",
@@ -429,12 +434,17 @@ impl Engine {
                 info.n
             )));
         }
-        Ok(Shard {
+        let shard = Shard {
             fingerprint: info.fingerprint.clone(),
             scale: self.patch.scale,
             lr,
             hr: if self.regen.is_some() { Vec::new() } else { hr },
-        })
+        };
+        let notes = EntryNotes {
+            source: Some(self.source_bytes(info)),
+            realism,
+        };
+        Ok((shard, notes))
     }
 
     /// What instance `info`'s shard stands in for: its image file and its whole patch grid as
@@ -489,11 +499,8 @@ impl Engine {
         let share = t0.elapsed() / claimed.len().max(1) as u32;
         for ((k, info, lock, _), r) in claimed.into_iter().zip(results) {
             let stored = r
-                .and_then(|(lr, hr)| self.make_shard(info, lr, hr))
-                .and_then(|s| {
-                    let source = Some(self.source_bytes(info));
-                    self.cache.put_with_source(&info.src.name, &s, source)
-                })
+                .and_then(|made| self.make_shard(info, made))
+                .and_then(|(s, notes)| self.cache.put_with_notes(&info.src.name, &s, notes))
                 .map(|_| ());
             drop(lock);
             out[k] = Some(stored.map(|()| {
