@@ -415,6 +415,15 @@ fn checked_size(path: &Path, (w, h): (u32, u32), max_pixels: u64) -> Result<(usi
     Ok((h as usize, w as usize))
 }
 
+/// `(height, width)` from the header of the image file `path` alone (a regular file of bounded
+/// size), with the pixel limit checked; pixels are not decoded.
+pub fn file_header_size(path: &Path, max_pixels: u64) -> Result<(usize, usize)> {
+    let max_bytes = crate::image::io::max_file_bytes(max_pixels);
+    let (file, _) = crate::fsutil::open_bounded(path, max_bytes)?;
+    let dims = header_dims(path, std::io::BufReader::new(file))?;
+    checked_size(path, dims, max_pixels)
+}
+
 /// `(height, width)` from the header in a file's `bytes`, with the pixel limit checked; pixels
 /// are not decoded.
 pub fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize, usize)> {

@@ -12,12 +12,13 @@
 //!   residuals of the whole shard as one frame, so all patches share statistics.
 //!
 //! Measured on a default-flag cache of three BSD100 photographs (54 pairs, x2, 32-pixel HR
-//! patches; `benches/README.md`): raw planes 207 KB; zstd alone 171 KB; + prediction 120 KB;
-//! + colour 107 KB. xz instead of zstd saves 3% more, a residual against the up-sampled LR
-//! patch nothing once the colour transform is in.
+//! patches; `benches/README.md`): raw planes 207 KB; zstd alone 171 KB; with prediction
+//! 120 KB; with the colour transform too 107 KB. xz instead of zstd saves 3% more, a residual
+//! against the up-sampled LR patch nothing once the colour transform is in.
 //!
-//! Decoding never allocates more than the caller's expected size: zstd's bulk decoder gets a
-//! fixed capacity and a frame that decodes to any other length is an error.
+//! Decoding never allocates more than the caller's expected size: the frame must declare exactly
+//! that size before zstd's bulk decoder gets it as a fixed capacity, and a frame that decodes to
+//! any other length is an error.
 
 /// zstd level: 19 is the strongest non-"ultra" level; shards are written once and read many
 /// times, and decoding speed does not depend on the level.
@@ -109,28 +110,26 @@ impl Geometry {
     }
 }
 
-/// `R, G, B -> R - G + 128, G, B - G + 128` (mod 256) on every 3-plane patch of `data`.
-fn subtract_green(data: &mut [u8], plane: usize) {
+/// Applies `op(value, green)` to the R and B planes of every 3-plane patch of `data`.
+fn against_green(data: &mut [u8], plane: usize, op: impl Fn(u8, u8) -> u8) {
     for patch in data.chunks_exact_mut(3 * plane) {
         let (r, gb) = patch.split_at_mut(plane);
         let (g, b) = gb.split_at_mut(plane);
         for ((r, b), g) in r.iter_mut().zip(b.iter_mut()).zip(g.iter()) {
-            *r = r.wrapping_sub(*g).wrapping_add(128);
-            *b = b.wrapping_sub(*g).wrapping_add(128);
+            *r = op(*r, *g);
+            *b = op(*b, *g);
         }
     }
 }
 
+/// `R, G, B -> R - G + 128, G, B - G + 128` (mod 256) on every 3-plane patch of `data`.
+fn subtract_green(data: &mut [u8], plane: usize) {
+    against_green(data, plane, |v, g| v.wrapping_sub(g).wrapping_add(128));
+}
+
 /// Inverse of [`subtract_green`].
 fn add_green(data: &mut [u8], plane: usize) {
-    for patch in data.chunks_exact_mut(3 * plane) {
-        let (r, gb) = patch.split_at_mut(plane);
-        let (g, b) = gb.split_at_mut(plane);
-        for ((r, b), g) in r.iter_mut().zip(b.iter_mut()).zip(g.iter()) {
-            *r = r.wrapping_add(*g).wrapping_sub(128);
-            *b = b.wrapping_add(*g).wrapping_sub(128);
-        }
-    }
+    against_green(data, plane, |v, g| v.wrapping_add(g).wrapping_sub(128));
 }
 
 /// Colour transform and prediction of one block of `h x w` patches.

@@ -334,13 +334,7 @@ pub fn verify_cache(dir: &Path) -> Result<CacheReport> {
 /// Like [`verify_cache`]; with `full = false` only each shard's header is read and checked
 /// against the file size (fast for large caches; flipped patch bytes go unnoticed).
 pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
-    let entries = fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == shard::SHARD_EXT))
-        .collect();
-    files.sort();
+    let files = shard::list_shards(dir)?;
     // A missing or unreadable manifest only turns the cross-checks off.
     let manifest = Manifest::read(dir).unwrap_or_default();
     let mut report = CacheReport::default();
@@ -361,10 +355,11 @@ pub fn inspect_cache(dir: &Path, full: bool) -> Result<CacheReport> {
             IdcError::Cache { reason, .. } => reason,
             other => other.to_string(),
         });
-        match checked
-            .and_then(|h| check_against_manifest(&manifest, &name, &h.fingerprint).map(|_| h))
-        {
-            Ok(h) => report.add_valid(&h, manifest_entry(&manifest, &name)),
+        let entry = manifest_entry(&manifest, &name);
+        match checked.and_then(|h| {
+            check_against_manifest(&manifest, entry, &name, &h.fingerprint).map(|_| h)
+        }) {
+            Ok(h) => report.add_valid(&h, entry),
             Err(reason) => report.invalid.push(InvalidShard { file: name, reason }),
         }
     }
@@ -391,13 +386,15 @@ fn manifest_entry<'a>(manifest: &'a Manifest, file: &str) -> Option<&'a Manifest
     manifest.instances.values().find(|e| e.file == file)
 }
 
-/// Whether shard file `file` holding fingerprint `fp` is where the manifest says it should be.
+/// Whether shard file `file` holding fingerprint `fp` is where its manifest `entry` says it should
+/// be (`manifest` names the owner of a swapped or copied shard).
 fn check_against_manifest(
     manifest: &Manifest,
+    entry: Option<&ManifestEntry>,
     file: &str,
     fp: &str,
 ) -> std::result::Result<(), String> {
-    let Some(entry) = manifest_entry(manifest, file) else {
+    let Some(entry) = entry else {
         return Ok(());
     };
     let expected_file = format!(

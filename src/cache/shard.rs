@@ -4,24 +4,33 @@
 //!
 //! ```text
 //! magic        8 bytes  b"IDCSHARD"
-//! version      u32      FORMAT_VERSION
+//! version      u32      1 or 2 (FORMAT_VERSION = 2 is written; 1 is still read)
 //! fp_len       u32      length of the fingerprint (<= MAX_FINGERPRINT_LEN)
 //! fingerprint  fp_len   UTF-8; hash of everything that determines the patches
 //! scale        u32
 //! count        u32      number of LR/HR pairs
 //! channels     u32
 //! lr_h, lr_w   u32 x 2
-//! hr_h, hr_w   u32 x 2
+//! hr_h, hr_w   u32 x 2  (recorded even when HR is not stored)
+//! -- version 1 --
 //! lr patches   count * channels * lr_h * lr_w bytes (planar CHW, u8)
 //! hr patches   count * channels * hr_h * hr_w bytes
+//! -- version 2 --
+//! flags        u32      bit 0: HR planes stored (0 only for `--store lr-only`, never when empty)
+//! payload_len  u32
+//! payload      payload_len bytes: the planes through `codec` (colour transform, LOCO-I, one
+//!              zstd frame with its content checksum)
+//! -- both --
 //! crc32        u32      CRC-32 of every byte before it
 //! ```
 //!
 //! Why this shape: patches are stored as u8 because training data is 8-bit PNG anyway (a
 //! condensed patch is quantised exactly as a saved PNG would be), which makes shards 4x smaller
-//! than f32 and loading a shard one `read` plus a checksum. The reader checks every field *and*
-//! that the stated dimensions account for the file size exactly before allocating, so a corrupt
-//! header can never trigger a huge allocation, and the whole-file CRC catches flipped bytes.
+//! than f32; format 2 codes the planes losslessly, about half again (`benches/README.md`, "Shard
+//! storage"). The reader checks every field *and* that the stated sizes account for the file
+//! size exactly before allocating, so a corrupt header can never trigger a huge allocation; the
+//! whole-file CRC catches flipped bytes, and a packed payload must decode to exactly the size
+//! its dimensions state.
 //!
 //! Files are written with [`write_shard_atomic`] (temp file in the same directory, fsync, rename,
 //! fsync the directory): a reader or a crash sees either the old file, no file, or the complete
@@ -390,6 +399,19 @@ pub fn instance_key(instance_name: &str) -> String {
     safe.truncate(80);
     let hash = crate::config::hex_sha256(instance_name.as_bytes());
     format!("{safe}-{}", &hash[..12])
+}
+
+/// The `.shard` paths directly in `dir`, sorted by name (the order every reader serves them in),
+/// whatever kind of file each is: readers refuse special files when they open them.
+pub fn list_shards(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == SHARD_EXT))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// `<cache_dir>/<instance_key>.shard`.

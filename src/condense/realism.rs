@@ -264,12 +264,22 @@ impl Realism {
         real: &[Image],
         seed: u64,
     ) -> Realism {
+        let subsets = real_subsets(real.len(), synthetic.len(), seed);
+        Self::pixels_over(synthetic, unclipped, real, &subsets)
+    }
+
+    /// [`Self::pixels`] with the real subsets given (drawn once by the caller).
+    fn pixels_over(
+        synthetic: &[Image],
+        unclipped: Option<&[Image]>,
+        real: &[Image],
+        subsets: &[Vec<usize>],
+    ) -> Realism {
         let all = PixelStats::of(real);
         let syn = PixelStats::of(synthetic);
         let (saturation_excess, hf_ratio, histogram_distance) = syn.against(&all);
-        let subsets = real_subsets(real.len(), synthetic.len(), seed);
         let mut columns: [Vec<f64>; 4] = Default::default();
-        for idx in &subsets {
+        for idx in subsets {
             let pick: Vec<Image> = idx.iter().map(|&i| real[i].clone()).collect();
             let s = PixelStats::of(&pick);
             let (sat, hf, hist) = s.against(&all);
@@ -308,8 +318,9 @@ impl Realism {
         seed: u64,
         device: &B::Device,
     ) -> Result<Realism> {
-        let mut r = Self::pixels(synthetic, unclipped, real, seed);
-        let first: Vec<Image> = real_subsets(real.len(), synthetic.len(), seed)
+        let subsets = real_subsets(real.len(), synthetic.len(), seed);
+        let mut r = Self::pixels_over(synthetic, unclipped, real, &subsets);
+        let first: Vec<Image> = subsets
             .first()
             .map(|idx| idx.iter().map(|&i| real[i].clone()).collect())
             .unwrap_or_default();

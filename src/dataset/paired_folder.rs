@@ -12,6 +12,7 @@
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::image::io::{DEFAULT_MAX_PIXELS, decode_image_with_limit, has_image_extension};
+use crate::source::file_header_size;
 use burn::data::dataset::Dataset;
 use std::collections::BTreeMap;
 use std::fs;
@@ -57,7 +58,8 @@ impl PairedFolderDataset {
     ///
     /// Errors: [`IdcError::InvalidConfig`] for scale 0; [`IdcError::Io`] when a folder cannot be
     /// read; [`IdcError::InvalidInput`] when a folder has no image, an image has no partner, a
-    /// stem appears twice in one folder, or an HR size is not `scale` x its LR size;
+    /// stem appears twice in one folder, an HR size is not `scale` x its LR size, or an image
+    /// header declares more than the pixel limit;
     /// [`IdcError::Decode`] for an unreadable header.
     pub fn new(hr_dir: impl AsRef<Path>, lr_dir: impl AsRef<Path>, scale: usize) -> Result<Self> {
         let (hr_dir, lr_dir) = (hr_dir.as_ref(), lr_dir.as_ref());
@@ -71,7 +73,8 @@ impl PairedFolderDataset {
             .into_iter()
             .map(|(stem, hr)| {
                 let lr = lr[&stem].clone();
-                let (hr_size, lr_size) = (header_size(&hr)?, header_size(&lr)?);
+                let size = |p: &Path| file_header_size(p, DEFAULT_MAX_PIXELS);
+                let (hr_size, lr_size) = (size(&hr)?, size(&lr)?);
                 check_scale(&hr, hr_size, lr_size, scale)?;
                 Ok(PairFiles {
                     stem,
@@ -249,27 +252,6 @@ fn check_scale(
         )));
     }
     Ok(())
-}
-
-/// `(height, width)` from the image header only (regular files, size-bounded, pixel limit).
-fn header_size(path: &Path) -> Result<(usize, usize)> {
-    let max = crate::image::io::max_file_bytes(DEFAULT_MAX_PIXELS);
-    let (file, _) = crate::fsutil::open_bounded(path, max)?;
-    let decode_err = |reason: String| IdcError::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let (w, h) = image::ImageReader::new(std::io::BufReader::new(file))
-        .with_guessed_format()
-        .map_err(|e| decode_err(e.to_string()))?
-        .into_dimensions()
-        .map_err(|e| decode_err(e.to_string()))?;
-    if w == 0 || h == 0 || u64::from(w) * u64::from(h) > DEFAULT_MAX_PIXELS {
-        return Err(decode_err(format!(
-            "header declares {w}x{h} pixels (limit {DEFAULT_MAX_PIXELS})"
-        )));
-    }
-    Ok((h as usize, w as usize))
 }
 
 #[cfg(test)]

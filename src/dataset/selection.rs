@@ -9,14 +9,13 @@
 //! loaders that shuffle hit many shards, so only a few are kept).
 
 use super::sr_patch::SrPatchDataset;
-use crate::cache::shard::{SHARD_EXT, Shard, read_shard};
+use crate::cache::shard::{Shard, list_shards, read_shard};
 use crate::cache::{HrRegenerator, complete_shard};
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::select::pipeline::PatchPool;
 use burn::data::dataset::Dataset;
 use std::collections::VecDeque;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -171,13 +170,8 @@ impl SelectionDataset {
 /// The `.shard` files of `cache_dir` in file-name order (the item order of
 /// [`SelectionDataset`] and the export order of [`super::export`]); no shard is an error.
 pub fn shard_files(cache_dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = fs::read_dir(cache_dir).map_err(|e| IdcError::io(cache_dir, e))?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == SHARD_EXT))
-        .collect();
-    files.sort();
+    let mut files = list_shards(cache_dir)?;
+    files.retain(|p| p.is_file());
     if files.is_empty() {
         return Err(IdcError::cache(cache_dir, "no shard in the cache"));
     }
@@ -228,6 +222,7 @@ impl PatchPool for SrPatchDataset {
 mod tests {
     use super::*;
     use crate::cache::shard::{shard_path, write_shard_atomic};
+    use std::fs;
     use crate::image::Image;
 
     fn img(c: usize, h: usize, w: usize, seed: usize) -> Image {
