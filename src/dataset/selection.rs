@@ -222,8 +222,8 @@ impl PatchPool for SrPatchDataset {
 mod tests {
     use super::*;
     use crate::cache::shard::{shard_path, write_shard_atomic};
-    use std::fs;
     use crate::image::Image;
+    use std::fs;
 
     fn img(c: usize, h: usize, w: usize, seed: usize) -> Image {
         let data = (0..c * h * w)
