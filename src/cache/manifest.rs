@@ -4,6 +4,7 @@
 use super::lock::InstanceLock;
 use super::shard::{FORMAT_VERSION, write_bytes_atomic};
 use crate::condense::Realism;
+use crate::condense::realism::{InstanceRealism, RealismSummary};
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +88,21 @@ impl Manifest {
             .map_err(|e| IdcError::cache(&path, format!("unreadable manifest: {e}")))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| IdcError::cache(&path, format!("malformed manifest: {e}")))
+    }
+
+    /// The realism measures the entries record, summarised (None when no entry has them).
+    pub fn realism_summary(&self) -> Option<RealismSummary> {
+        let items = self
+            .instances
+            .values()
+            .filter_map(|e| {
+                e.realism.clone().map(|realism| InstanceRealism {
+                    instance: e.instance.clone(),
+                    realism,
+                })
+            })
+            .collect();
+        RealismSummary::of(items)
     }
 
     /// Writes `<dir>/manifest.json` atomically.

@@ -15,7 +15,7 @@
 //! The exit status is 1 when a shard is invalid, so scripts can gate on it.
 
 use crate::cache::{Manifest, ShardCache};
-use crate::condense::realism::{InstanceRealism, RealismSummary};
+use crate::condense::realism::RealismSummary;
 use std::path::PathBuf;
 
 /// Arguments of `idc inspect`.
@@ -67,21 +67,6 @@ fn storage_lines(r: &crate::cache::CacheReport) -> Vec<String> {
     lines
 }
 
-/// The realism measures the manifest records, summarised (None when no entry has them).
-fn realism_summary(manifest: Option<&Manifest>) -> Option<RealismSummary> {
-    let items = manifest?
-        .instances
-        .values()
-        .filter_map(|e| {
-            e.realism.clone().map(|realism| InstanceRealism {
-                instance: e.instance.clone(),
-                realism,
-            })
-        })
-        .collect();
-    RealismSummary::of(items)
-}
-
 /// Two lines: the synthetic patches' mean realism, and real subsets' of the same size.
 fn realism_lines(s: &RealismSummary) -> [String; 2] {
     let (m, r) = (&s.mean, &s.mean.real_spread);
@@ -118,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cache = ShardCache::at(&args.cache);
     let report = cache.inspect(args.verify)?;
     let manifest = cache.manifest().ok();
-    let realism = realism_summary(manifest.as_ref());
+    let realism = manifest.as_ref().and_then(Manifest::realism_summary);
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         if let Some(o) = v.as_object_mut() {

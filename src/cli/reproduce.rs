@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~1.5 h on an H100, estimated), paper
-    /// (DIV2K); denoise-smoke, denoise-cpu (Table 5 analogue; also `--task denoise`).
+    /// (DIV2K), budget-sweep (issue #25: realism and held-out PSNR over condensation budgets;
+    /// many hours); denoise-smoke, denoise-cpu (Table 5 analogue; also `--task denoise`).
     #[arg(long, default_value = "smoke")]
     pub preset: String,
     /// Results directory (tables, plot, README); default docs/results/PRESET.

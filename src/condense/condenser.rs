@@ -17,7 +17,7 @@
 //!    instance's real patches, fresh NCFD draws) and the report.
 
 use super::common::{ToF64, check_images, median, stream};
-use super::config::{CondenseConfig, InitMode};
+use super::config::{CondenseConfig, InitMode, PixelParam};
 use super::matching::MultiLevel;
 pub use super::matching::StepLoss;
 use super::real::{Inner, RealContext, RealSide};
@@ -453,11 +453,16 @@ impl<B: AutodiffBackend> SyntheticBatch<B> {
 /// The synthetic LR patches being optimised and their Adam moments (inner backend).
 struct SyntheticPatches<B: AutodiffBackend> {
     x: Tensor<Inner<B>, 4>,
+    /// The logits Adam moves under [`PixelParam::Sigmoid`] (`x = sigmoid(z)`).
+    z: Option<Tensor<Inner<B>, 4>>,
     adam_m: Tensor<Inner<B>, 4>,
     adam_v: Tensor<Inner<B>, 4>,
     /// The last step's values before its clamp (kept at the final step only, for realism).
     unclipped: Option<Tensor<Inner<B>, 4>>,
 }
+
+/// Pixels kept this far from 0 and 1 when they become logits (`logit(1e-3) = -6.9`).
+const LOGIT_MARGIN: f64 = 1e-3;
 
 impl<B: AutodiffBackend> SyntheticPatches<B> {
     /// `n_syn` of the real patches `lr` drawn without replacement from stream 1 of `seed`,
@@ -492,11 +497,21 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
                 }
             }
         }
-        let x = images_to_batch::<Inner<B>>(&syn_imgs, device)?;
+        let mut x = images_to_batch::<Inner<B>>(&syn_imgs, device)?;
+        let z = match cfg.param {
+            PixelParam::Clamp => None,
+            PixelParam::Sigmoid => {
+                let p = x.clamp(LOGIT_MARGIN, 1.0 - LOGIT_MARGIN);
+                let z = (p.clone() / p.neg().add_scalar(1.0)).log();
+                x = burn::tensor::activation::sigmoid(z.clone());
+                Some(z)
+            }
+        };
         Ok(Self {
             adam_m: x.zeros_like(),
             adam_v: x.zeros_like(),
             x,
+            z,
             unclipped: None,
         })
     }
@@ -506,22 +521,44 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
         self.x.dims()[0]
     }
 
-    /// Adam on the pixels with gradient `g` at step `t` (1-based), then clamp to `[0, 1]`; the
-    /// final step also keeps its unclamped values.
+    /// Adam at step `t` (1-based) with the pixels' gradient `g`, in the space of `cfg.param`:
+    /// pixels clamped to `[0, 1]` (the final step also keeps its unclamped values), or logits.
     fn adam_step(&mut self, g: Tensor<Inner<B>, 4>, t: i32, cfg: &CondenseConfig) {
+        let g = match &self.z {
+            // d x / d z = x (1 - x).
+            Some(_) => g * self.x.clone() * self.x.clone().neg().add_scalar(1.0),
+            None => g,
+        };
         self.adam_m =
             self.adam_m.clone().mul_scalar(cfg.beta1) + g.clone().mul_scalar(1.0 - cfg.beta1);
         self.adam_v =
             self.adam_v.clone().mul_scalar(cfg.beta2) + g.square().mul_scalar(1.0 - cfg.beta2);
         let mhat = self.adam_m.clone().div_scalar(1.0 - cfg.beta1.powi(t));
         let vhat = self.adam_v.clone().div_scalar(1.0 - cfg.beta2.powi(t));
-        let upd = mhat / vhat.sqrt().add_scalar(cfg.adam_eps);
-        let moved = self.x.clone() - upd.mul_scalar(cfg.lr);
+        let upd = damp_chroma(mhat / vhat.sqrt().add_scalar(cfg.adam_eps), cfg.chroma_lr);
+        let step = upd.mul_scalar(cfg.lr_at(t as usize));
+        if let Some(z) = &self.z {
+            let z = z.clone() - step;
+            self.x = burn::tensor::activation::sigmoid(z.clone());
+            self.z = Some(z);
+            return;
+        }
+        let moved = self.x.clone() - step;
         if t as usize >= cfg.iters {
             self.unclipped = Some(moved.clone());
         }
         self.x = moved.clamp(0.0, 1.0);
     }
+}
+
+/// `upd` (`[n, 3, h, w]`) with its chroma, each pixel's deviation from its RGB mean, scaled by
+/// `chroma` (1: unchanged).
+fn damp_chroma<BB: burn::tensor::backend::Backend>(upd: Tensor<BB, 4>, chroma: f64) -> Tensor<BB, 4> {
+    if chroma == 1.0 {
+        return upd;
+    }
+    let luma = upd.clone().mean_dim(1);
+    (upd - luma.clone()).mul_scalar(chroma) + luma
 }
 
 /// One instance's condensation state: its real side, synthetic patches with Adam moments, the
@@ -788,6 +825,52 @@ pub(crate) mod tests {
             a.lr.iter()
                 .all(|im| im.data.iter().all(|v| (0.0..=1.0).contains(v)))
         );
+    }
+
+    /// Sigmoid pixels never leave the gamut even at a learning rate that drives clamped pixels
+    /// out of it; chroma damping moves colour less than luma; the cosine schedule still moves
+    /// the patches. The reference switches (clamp, constant, chroma 1) are the old method.
+    #[test]
+    fn naturalness_knobs_keep_pixels_in_gamut_and_damp_colour() {
+        use crate::condense::config::LrSchedule;
+        let dev = Default::default();
+        let net = TinyNet::<AB>::new(6, 1, &dev);
+        let inst = toy_instance(8, 12, 2);
+        let run = |f: &dyn Fn(&mut CondenseConfig)| {
+            let mut cfg = small_config();
+            cfg.lr = 0.2;
+            f(&mut cfg);
+            let out = Condenser::new(cfg, &net, &net, dev).unwrap().condense(&inst, 5).unwrap();
+            let r = out.report.realism.clone().expect("realism measured");
+            (out, r)
+        };
+        let (_, clamp) = run(&|_| {});
+        assert!(clamp.out_of_gamut > 0.0, "lr 0.2 overshoots [0, 1]");
+        let (sig, sig_r) = run(&|c| c.param = PixelParam::Sigmoid);
+        assert_eq!(sig_r.out_of_gamut, 0.0);
+        assert!(sig.lr.iter().all(|im| im.data.iter().all(|v| (0.0..=1.0).contains(v))));
+        // Chroma frozen (clamped pixels, a step that stays in gamut): every synthetic patch
+        // keeps the chroma (RGB minus its mean) of the real patch it started from, while its
+        // luma moves.
+        let chroma = |im: &Image| -> Vec<f32> {
+            let n = im.height * im.width;
+            (0..3 * n).map(|i| im.data[i] - (im.data[i % n] + im.data[n + i % n] + im.data[2 * n + i % n]) / 3.0).collect()
+        };
+        let (frozen, _) = run(&|c| {
+            c.lr = 0.01;
+            c.chroma_lr = 0.0;
+        });
+        for im in &frozen.lr {
+            let start = inst.lr.iter().min_by(|a, b| {
+                let d = |r: &Image| chroma(r).iter().zip(chroma(im)).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                d(a).total_cmp(&d(b))
+            }).unwrap();
+            let gap = chroma(start).iter().zip(chroma(im)).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            assert!(gap < 1e-5, "chroma moved by {gap}");
+            assert_ne!(start.data, im.data, "luma should move");
+        }
+        let (cos, _) = run(&|c| c.lr_schedule = LrSchedule::Cosine);
+        assert!(cos.report.steps.iter().all(|r| r.total.is_finite()));
     }
 
     #[test]

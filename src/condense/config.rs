@@ -22,6 +22,31 @@ pub enum InitMode {
     RealNoise,
 }
 
+/// How the optimiser sees the synthetic pixels (issue #25: what keeps patches in gamut).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PixelParam {
+    /// Adam on the pixels, clamped to `[0, 1]` after every step (the reference: the paper
+    /// optimises pixels). Overshoots pile up at the bounds as saturated colour.
+    #[default]
+    Clamp,
+    /// Pixels are `sigmoid(z)` and Adam moves `z`: always in gamut, and a step shrinks by
+    /// `x (1 - x)` as a pixel nears 0 or 1, so saturation has to be earned by the loss.
+    Sigmoid,
+}
+
+/// Learning-rate schedule over the condensation steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `lr` at every step (the reference).
+    #[default]
+    Constant,
+    /// `lr (1 + cos(pi (t - 1) / iters)) / 2`: the last steps are small, so the patches are not
+    /// left mid-oscillation (Adam's per-pixel steps are the speckle's source).
+    Cosine,
+}
+
 /// Random Local Fourier Features (paper 3.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +104,18 @@ pub struct CondenseConfig {
     pub init: InitMode,
     /// Noise amplitude of [`InitMode::RealNoise`].
     pub init_noise: f64,
+    /// Parametrisation of the pixels (left out of the JSON when `clamp`, so configs and cache
+    /// keys written before it existed are unchanged).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub param: PixelParam,
+    /// Learning-rate schedule (left out of the JSON when `constant`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lr_schedule: LrSchedule,
+    /// Scale of Adam's step on the chroma of each pixel (its deviation from the pixel's RGB
+    /// mean), luma keeping `lr`: below 1 the optimiser moves brightness more than colour, which
+    /// the false-colour speckle is made of. `1` (left out of the JSON) is the reference.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub chroma_lr: f64,
     /// Random Local Fourier Features (local feature extraction) settings.
     pub rlff: RlffConfig,
     /// NCFD loss settings (frequencies and their scale).
@@ -130,6 +167,9 @@ impl Default for CondenseConfig {
             adam_eps: 1e-8,
             init: InitMode::Real,
             init_noise: 0.1,
+            param: PixelParam::Clamp,
+            lr_schedule: LrSchedule::Constant,
+            chroma_lr: 1.0,
             rlff: RlffConfig {
                 enabled: true,
                 kernel: 3,
@@ -227,6 +267,9 @@ impl CondenseConfig {
         if !(self.init_noise.is_finite() && (0.0..=1.0).contains(&self.init_noise)) {
             return bad("init_noise", "must be in [0, 1]");
         }
+        if !(self.chroma_lr.is_finite() && (0.0..=1.0).contains(&self.chroma_lr)) {
+            return bad("chroma_lr", "must be in [0, 1]");
+        }
         let r = &self.rlff;
         if r.kernel == 0 || r.kernel.is_multiple_of(2) {
             return bad("rlff.kernel", "must be odd and positive");
@@ -277,6 +320,17 @@ impl CondenseConfig {
         Ok(())
     }
 
+    /// The learning rate of step `t` (1-based) under [`Self::lr_schedule`].
+    pub fn lr_at(&self, t: usize) -> f64 {
+        match self.lr_schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let progress = t.saturating_sub(1) as f64 / self.iters.max(1) as f64;
+                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+
     /// Channels `c_out` of the feature the losses see for an extractor with `c` channels.
     pub fn feature_dim(&self, c: usize) -> usize {
         if self.rlff.enabled {
@@ -285,6 +339,18 @@ impl CondenseConfig {
             c
         }
     }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }
 
 #[cfg(test)]
@@ -329,6 +395,47 @@ mod tests {
         ] {
             assert_eq!(serde_json::from_str::<InitMode>(s).unwrap(), m);
         }
+    }
+
+    /// The naturalness knobs (issue #25) stay out of the JSON at their reference values, so the
+    /// fingerprints and cache keys of every config written before them are unchanged.
+    #[test]
+    fn naturalness_knobs_are_invisible_at_reference_values() {
+        let json = serde_json::to_string(&CondenseConfig::default()).unwrap();
+        for field in ["param", "lr_schedule", "chroma_lr"] {
+            assert!(!json.contains(field), "{field} in {json}");
+        }
+        let c = CondenseConfig {
+            param: PixelParam::Sigmoid,
+            lr_schedule: LrSchedule::Cosine,
+            chroma_lr: 0.5,
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""param":"sigmoid""#) && json.contains(r#""lr_schedule":"cosine""#));
+        assert_eq!(serde_json::from_str::<CondenseConfig>(&json).unwrap(), c);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let c = CondenseConfig {
+                chroma_lr: bad,
+                ..Default::default()
+            };
+            assert!(c.validate().is_err(), "chroma_lr {bad}");
+        }
+    }
+
+    #[test]
+    fn cosine_schedule_starts_at_lr_and_ends_near_zero() {
+        let c = CondenseConfig {
+            lr: 0.02,
+            iters: 100,
+            lr_schedule: LrSchedule::Cosine,
+            ..Default::default()
+        };
+        assert_eq!(c.lr_at(1), 0.02);
+        assert!((c.lr_at(51) - 0.01).abs() < 1e-12);
+        assert!(c.lr_at(100) < 1e-4 && c.lr_at(100) > 0.0);
+        let constant = CondenseConfig::default();
+        assert_eq!(constant.lr_at(1), constant.lr_at(constant.iters));
     }
 
     #[test]

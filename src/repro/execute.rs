@@ -3,11 +3,17 @@
 
 use super::ablation::AblationVariant;
 use super::outcome::{Scores, StudentResult, TEST_SETS};
-use super::plan::{ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, ablation_set_name};
+use super::plan::{
+    ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, Table, ablation_set_name, sweep_set_name,
+};
 use super::preset::{AblationSpec, Preset, TrainSpec};
 use super::progress::{Progress, if_done};
 use super::stage::Stage;
-use super::tasks::{DynSet, evaluate_dir, instances_key, subset_dir, train_config, train_in};
+use super::sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult, SweepSpec};
+use super::tasks::{
+    DynSet, evaluate_dir, holdout_dir, instances_key, subset_dir, train_config, train_in,
+};
+use crate::cache::manifest::Manifest;
 use crate::condense::CondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset};
@@ -68,6 +74,10 @@ pub(crate) struct State {
     trained: Option<TrainSummary>,
     /// The ablation's subset of the training images, made at its first stage.
     ablation_dir: Option<PathBuf>,
+    /// The sweep's condensed images and its held-out ones, made at its first stage.
+    sweep_dirs: Option<(PathBuf, Vec<(String, PathBuf)>)>,
+    /// The sweep's cells in run order.
+    pub(crate) sweep: Vec<SweepResult>,
     pub(crate) bicubic: Vec<(String, Scores)>,
     pub(crate) teacher: Vec<(String, Scores)>,
     pub(crate) students: Vec<StudentResult>,
@@ -179,6 +189,7 @@ impl<'a> Ctx<'a> {
             Step::Eval(s) => self.eval(&name, s, state, progress),
             Step::AblationSet(v) => self.ablation_set(&name, v, state, progress),
             Step::AblationRandomSet => self.ablation_random_set(state, progress),
+            Step::SweepSet(c) => self.sweep_set(&name, c, state, progress),
         }
     }
 }
@@ -188,6 +199,11 @@ impl Ctx<'_> {
     fn model(&self, role: &'static str, state: &mut State, progress: &mut Progress) -> Result<()> {
         let spec = match role {
             "extractor" => &self.preset.extractor,
+            STRONG_EXTRACTOR => self
+                .sweep()?
+                .strong_extractor
+                .as_ref()
+                .ok_or_else(|| IdcError::config("sweep.strong_extractor", "not given"))?,
             _ => &self.preset.teacher,
         };
         let cfg = train_config(spec, self.preset.scale, 1000);
@@ -204,10 +220,13 @@ impl Ctx<'_> {
         Ok(load_model_dir::<TrainBackend>(dir, &self.device)?.0)
     }
 
-    /// IDC's dataset over `images`, condensed into (or loaded from) `cache`.
+    /// IDC's dataset over `images`, condensed (with the extractor of `role`) into (or loaded
+    /// from) `cache`.
+    #[allow(clippy::too_many_arguments)]
     fn build_idc(
         &self,
         state: &State,
+        role: &str,
         images: &Path,
         cache: &Path,
         cfg: &CondenseConfig,
@@ -217,7 +236,7 @@ impl Ctx<'_> {
         // `clone`, not a copy: the CUDA device is not `Copy`.
         #[allow(clippy::clone_on_copy)]
         let device = self.device.clone();
-        let extractor = self.load(&state.model("extractor")?.model_dir)?;
+        let extractor = self.load(&state.model(role)?.model_dir)?;
         let teacher = self.load(&state.model("teacher")?.model_dir)?;
         IdcDataset::builder(images, self.patch.clone())
             .with_ratio(cfg.ratio)
@@ -242,6 +261,7 @@ impl Ctx<'_> {
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let ds = self.build_idc(
                 state,
+                "extractor",
                 &self.train_dir,
                 dir,
                 &self.condense,
@@ -387,6 +407,7 @@ impl Ctx<'_> {
                 let f = move || {
                     let ds = self.build_idc(
                         state,
+                        "extractor",
                         &self.train_dir,
                         &dir,
                         &self.condense,
@@ -417,10 +438,30 @@ impl Ctx<'_> {
                     let f = move || {
                         let ds = self.build_idc(
                             state,
+                            "extractor",
                             &images,
                             &dir,
                             &v.config,
                             v.condense_seed,
+                            CacheMode::LoadOnly,
+                        )?;
+                        Ok(DynSet::new(ds))
+                    };
+                    (tag, Box::new(f) as DataFn)
+                })
+            }
+            Data::SweepIdc(c) => {
+                let images = state.sweep_dirs.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+                finished(&sweep_set_name(&c.name))?.map(|dir| {
+                    let tag = tag_of(&dir);
+                    let f = move || {
+                        let ds = self.build_idc(
+                            state,
+                            c.extractor_role(),
+                            &images,
+                            &dir,
+                            &c.config,
+                            0,
                             CacheMode::LoadOnly,
                         )?;
                         Ok(DynSet::new(ds))
@@ -450,10 +491,19 @@ impl Ctx<'_> {
         state: &mut State,
         progress: &mut Progress,
     ) -> Result<()> {
-        let spec = if s.ablation {
-            &self.ablation()?.student
-        } else {
-            &self.preset.student
+        let spec = match s.table {
+            Table::Main => &self.preset.student,
+            Table::Ablation => &self.ablation()?.student,
+            Table::Sweep => &self.sweep()?.student,
+        };
+        // Sweep students are validated and scored on held-out training images only.
+        let (tests, valid) = match s.table {
+            Table::Sweep => {
+                let holdout = self.sweep_dirs(state)?.1;
+                let valid = holdout[0].1.clone();
+                (holdout, valid)
+            }
+            _ => (self.test_dirs.clone(), self.valid_dir.clone()),
         };
         let trained = match self.student_data(&s.data, state)? {
             None => None,
@@ -465,11 +515,11 @@ impl Ctx<'_> {
                     spec,
                     scale: self.preset.scale,
                     seed: s.seed,
-                    tests: &self.test_dirs,
+                    tests: &tests,
                 };
                 let st = Stage::new(self.work, name, &key);
                 if_done(progress.stage(&st, |dir| {
-                    train_in(&cfg, &*data, Some(&self.valid_dir), dir)
+                    train_in(&cfg, &*data, Some(&valid), dir)
                 }))?
             }
         };
@@ -487,13 +537,24 @@ impl Ctx<'_> {
         let Some(summary) = state.trained.take() else {
             return Ok(());
         };
-        let st = Stage::new(self.work, name, &(&summary.fingerprint, &self.test_dirs));
+        let tests = match s.table {
+            Table::Sweep => self.sweep_dirs(state)?.1,
+            _ => self.test_dirs.clone(),
+        };
+        let st = Stage::new(self.work, name, &(&summary.fingerprint, &tests));
         let eval: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
-            evaluate_dir(&summary.model_dir, &self.test_dirs, self.preset.scale)
+            evaluate_dir(&summary.model_dir, &tests, self.preset.scale)
         }))?;
         let Some(eval) = eval else {
             return Ok(());
         };
+        if s.table == Table::Sweep {
+            let cell = s.method.trim_start_matches("sweep-");
+            if let Some(r) = state.sweep.iter_mut().find(|r| r.cell == cell) {
+                r.holdout_psnr.extend(eval.iter().map(|(_, sc)| sc.psnr_rgb));
+            }
+            return Ok(());
+        }
         let result = StudentResult {
             method: s.method.clone(),
             seed: s.seed,
@@ -503,9 +564,9 @@ impl Ctx<'_> {
             validation: summary.validation,
             eval,
         };
-        match s.ablation {
-            true => state.ablation.push(result),
-            false => state.students.push(result),
+        match s.table {
+            Table::Ablation => state.ablation.push(result),
+            _ => state.students.push(result),
         }
         Ok(())
     }
@@ -534,6 +595,7 @@ impl Ctx<'_> {
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let ds = self.build_idc(
                 state,
+                "extractor",
                 &images,
                 dir,
                 &v.config,
@@ -578,6 +640,78 @@ impl Ctx<'_> {
         state
             .sets
             .insert(ABLATION_RANDOM_SET.into(), SetDir { dir: st.dir, done });
+        Ok(())
+    }
+}
+
+/// The budget sweep's stages.
+impl Ctx<'_> {
+    fn sweep(&self) -> Result<&SweepSpec> {
+        self.preset
+            .sweep
+            .as_ref()
+            .ok_or_else(|| IdcError::InvalidInput("the preset has no sweep".into()))
+    }
+
+    /// The first `max_images` training images (condensed) and the `holdout_images` after them
+    /// (each student's only score), made once.
+    fn sweep_dirs(&self, state: &mut State) -> Result<(PathBuf, Vec<(String, PathBuf)>)> {
+        if let Some(dirs) = &state.sweep_dirs {
+            return Ok(dirs.clone());
+        }
+        let sw = self.sweep()?;
+        let data = self.work.join("data");
+        let images = subset_dir(&self.train_dir, &data.join("sweep"), Some(sw.max_images))?;
+        let holdout = holdout_dir(
+            &self.train_dir,
+            &data.join("holdout"),
+            sw.max_images,
+            sw.holdout_images,
+        )?;
+        let dirs = (images, vec![(HOLDOUT_SET.to_string(), holdout)]);
+        state.sweep_dirs = Some(dirs.clone());
+        Ok(dirs)
+    }
+
+    /// A cell's condensed set and its realism (from the set's manifest).
+    fn sweep_set(
+        &self,
+        name: &str,
+        c: &SweepCell,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let (images, _) = self.sweep_dirs(state)?;
+        let key = (
+            &c.config,
+            &self.pool_key,
+            &state.model(c.extractor_role())?.fingerprint,
+            &state.model("teacher")?.fingerprint,
+            self.sweep()?.max_images,
+        );
+        let st = Stage::new(self.work, name, &key);
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let role = c.extractor_role();
+            let ds =
+                self.build_idc(state, role, &images, dir, &c.config, 0, CacheMode::LazyCondense)?;
+            ds.condense_all()?;
+            Ok(ds.len())
+        }))?;
+        let done = made.is_some();
+        let realism = match done {
+            true => Manifest::read(&st.dir.join("shards"))?.realism_summary(),
+            false => None,
+        };
+        state.sweep.push(SweepResult {
+            cell: c.name.clone(),
+            variant: c.variant.clone(),
+            iters: c.iters,
+            lr: c.lr,
+            strong: c.strong,
+            realism,
+            holdout_psnr: Vec::new(),
+        });
+        state.sets.insert(name.into(), SetDir { dir: st.dir, done });
         Ok(())
     }
 }

@@ -5,7 +5,8 @@
 //! - `execute`: how each stage runs, keyed by its fingerprint; `tasks`: the training, evaluation
 //!   and image subsets inside them; `progress`: the `[repro i/N]` line and report-only loading.
 //! - `stage`: on-disk stage cache keyed by fingerprints (an interrupted run continues).
-//! - `outcome`: what a run produces (`run.json`); `ablation`: the Table-3 variants.
+//! - `outcome`: what a run produces (`run.json`); `ablation`: the Table-3 variants; `sweep`: the
+//!   budget sweep's cells (issue #25).
 //! - `report`: tables (`table1.md/json`, Table 2 and 3 analogues) and the convergence plot.
 //!
 //! Pipeline ([`run`]): extractor and teacher trained on the whole training set -> 10% sets (IDC,
@@ -24,6 +25,7 @@ pub mod preset;
 mod progress;
 pub mod report;
 pub mod stage;
+mod sweep;
 mod tasks;
 
 #[cfg(test)]
@@ -38,6 +40,7 @@ pub use outcome::{
     RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET, method_name,
 };
 pub use preset::{AblationSpec, Preset, TrainSpec};
+pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult, SweepSpec, SweepVariant};
 pub use tasks::DynSet;
 
 use crate::error::Result;
@@ -79,6 +82,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         teacher: state.teacher,
         students: state.students,
         ablation: state.ablation,
+        sweep: state.sweep,
         stage_seconds: progress.times,
         wall_seconds: start.elapsed().as_secs_f64(),
         backend: crate::device::BACKEND_NAME.to_string(),

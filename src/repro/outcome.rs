@@ -85,6 +85,10 @@ pub struct RunOutcome {
     pub students: Vec<StudentResult>,
     /// Students of the ablation table.
     pub ablation: Vec<StudentResult>,
+    /// The budget sweep's cells (left out of the JSON when there are none, so runs written
+    /// before it are byte-identical).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<super::sweep::SweepResult>,
     /// (stage name, seconds it took when it ran) for every finished stage, in pipeline order,
     /// whichever invocation ran it (None: finished before stage times were recorded).
     pub stage_seconds: Vec<(String, Option<f64>)>,

@@ -4,6 +4,7 @@
 use super::ablation::{ABLATION_RANDOM_TEACHER, AblationVariant, ablation_variants};
 use super::outcome::{RANDOM_TEACHER, method_name};
 use super::preset::Preset;
+use super::sweep::{STRONG_EXTRACTOR, SweepCell};
 use crate::select::SelectMethod;
 
 /// The selection baselines, in table order.
@@ -40,6 +41,19 @@ pub(crate) enum Step {
     AblationSet(AblationVariant),
     /// The ablation's control set: real patches drawn at random per image.
     AblationRandomSet,
+    /// A budget-sweep cell's condensed set.
+    SweepSet(Box<SweepCell>),
+}
+
+/// Which table a student belongs to (its training budget and where its result goes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// Tables 1 and 2.
+    Main,
+    /// Table 3 (the ablation's spec and list).
+    Ablation,
+    /// The budget sweep (scored on held-out training images only).
+    Sweep,
 }
 
 /// One student: its table name, seed, training data and which table it belongs to.
@@ -48,8 +62,8 @@ pub(crate) struct Student {
     pub method: String,
     pub seed: u64,
     pub data: Data,
-    /// A Table-3 student (ablation spec and list) rather than a Table-1 one.
-    pub ablation: bool,
+    /// The table it belongs to.
+    pub table: Table,
 }
 
 /// What a student trains on.
@@ -65,6 +79,8 @@ pub(crate) enum Data {
     TeacherLabeled { set: String },
     /// A Table-3 variant's condensed set.
     AblationIdc(Box<AblationVariant>),
+    /// A budget-sweep cell's condensed set.
+    SweepIdc(Box<SweepCell>),
 }
 
 impl Step {
@@ -80,6 +96,7 @@ impl Step {
             Step::Eval(s) => format!("eval-{}-s{}", s.method, s.seed),
             Step::AblationSet(v) => ablation_set_name(&v.name),
             Step::AblationRandomSet => ABLATION_RANDOM_SET.to_string(),
+            Step::SweepSet(c) => sweep_set_name(&c.name),
         }
     }
 }
@@ -92,19 +109,23 @@ pub(crate) fn ablation_set_name(variant: &str) -> String {
     format!("set-abl-{variant}")
 }
 
+pub(crate) fn sweep_set_name(cell: &str) -> String {
+    format!("set-sweep-{cell}")
+}
+
 /// Every stage of `preset`, in run order.
 pub(crate) fn plan(preset: &Preset) -> Vec<Step> {
-    let mut steps = vec![
-        Step::Model("extractor"),
-        Step::Model("teacher"),
-        Step::IdcSet,
-    ];
-    steps.extend(select_sets(preset));
-    steps.extend([Step::Bicubic, Step::EvalTeacher]);
-    for student in main_students(preset) {
-        steps.extend([Step::Train(student.clone()), Step::Eval(student)]);
+    let mut steps = vec![Step::Model("extractor"), Step::Model("teacher")];
+    if preset.main_table {
+        steps.push(Step::IdcSet);
+        steps.extend(select_sets(preset));
+        steps.extend([Step::Bicubic, Step::EvalTeacher]);
+        for student in main_students(preset) {
+            steps.extend([Step::Train(student.clone()), Step::Eval(student)]);
+        }
     }
     steps.extend(ablation_steps(preset));
+    steps.extend(sweep_steps(preset));
     steps
 }
 
@@ -130,7 +151,7 @@ fn main_students(preset: &Preset) -> Vec<Student> {
         method: method.to_string(),
         seed,
         data,
-        ablation: false,
+        table: Table::Main,
     };
     let mut students: Vec<Student> = (0..main)
         .map(|seed| student("Whole", seed, Data::Whole))
@@ -164,7 +185,7 @@ fn ablation_steps(preset: &Preset) -> Vec<Step> {
         method,
         seed,
         data,
-        ablation: true,
+        table: Table::Ablation,
     };
     let mut steps = Vec::new();
     for variant in ablation_variants(&condense, a) {
@@ -191,6 +212,34 @@ fn ablation_steps(preset: &Preset) -> Vec<Step> {
     steps
 }
 
+/// The sweep: the stronger extractor if a variant asks, then per cell its set and students,
+/// cheapest budgets first (a partial run has every variant's short cells).
+fn sweep_steps(preset: &Preset) -> Vec<Step> {
+    let Some(sw) = &preset.sweep else {
+        return Vec::new();
+    };
+    // The preset validated its sweep; an invalid one plans no cell.
+    let mut cells = sw.cells(&preset.condense).unwrap_or_default();
+    cells.sort_by_key(|c| c.iters);
+    let mut steps = Vec::new();
+    if cells.iter().any(|c| c.strong) {
+        steps.push(Step::Model(STRONG_EXTRACTOR));
+    }
+    for cell in cells {
+        steps.push(Step::SweepSet(Box::new(cell.clone())));
+        for seed in 0..sw.seeds_of(&cell.name) as u64 {
+            let s = Student {
+                method: format!("sweep-{}", cell.name),
+                seed,
+                data: Data::SweepIdc(Box::new(cell.clone())),
+                table: Table::Sweep,
+            };
+            steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
+        }
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,12 +252,19 @@ mod tests {
             let seeds: usize = variants.iter().map(|v| a.seeds_of(&v.name)).sum();
             variants.len() + 1 + 2 * (seeds + a.seeds)
         });
-        2 + 1 + (main + 3) + 2 + 2 * (4 * main + 3 * base) + n_ablation
+        let n_sweep = p.sweep.as_ref().map_or(0, |sw| {
+            let cells = sw.cells(&p.condense).expect("valid sweep");
+            let strong = usize::from(cells.iter().any(|c| c.strong));
+            let students: usize = cells.iter().map(|c| sw.seeds_of(&c.name)).sum();
+            strong + cells.len() + 2 * students
+        });
+        let main_table = 1 + (main + 3) + 2 + 2 * (4 * main + 3 * base);
+        2 + if p.main_table { main_table } else { 0 } + n_ablation + n_sweep
     }
 
     #[test]
     fn stage_count_matches_the_former_hand_count() {
-        for name in ["smoke", "cpu", "gpu", "paper"] {
+        for name in ["smoke", "cpu", "gpu", "paper", "budget-sweep"] {
             let p = Preset::by_name(name).expect("built-in preset");
             assert_eq!(plan(&p).len(), hand_count(&p), "{name}");
         }

@@ -1,6 +1,7 @@
 //! Reproduction presets: every size and budget of one reproduction run, in one serialisable
 //! value (its pieces key the resumable stages, so editing a preset reruns only what it changes).
 
+use super::sweep::{SweepSpec, SweepVariant};
 use crate::condense::CondenseConfig;
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
@@ -91,19 +92,36 @@ pub struct Preset {
     pub ablation: Option<AblationSpec>,
     /// Use only the first N images of each test set (`None`: all). Only the smoke preset sets it.
     pub max_test_images: Option<usize>,
+    /// Run the main table (Table 1/2: the reduced sets, their students, bicubic and the
+    /// teacher); `false` for a preset that only sweeps. Left out of the JSON when `true`.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub main_table: bool,
+    /// The budget sweep (issue #25; `None`: none). Left out of the JSON when absent, so every
+    /// preset written before it is byte-identical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(v: &bool) -> bool {
+    *v
 }
 
 impl Preset {
-    /// Preset by name: `smoke`, `cpu`, `gpu`, `paper`.
+    /// Preset by name: `smoke`, `cpu`, `gpu`, `paper`, `budget-sweep`.
     pub fn by_name(name: &str) -> Result<Preset> {
         match name {
             "smoke" => Ok(Self::smoke()),
             "cpu" => Ok(Self::cpu()),
             "gpu" => Ok(Self::gpu()),
             "paper" => Ok(Self::paper()),
+            "budget-sweep" => Ok(Self::budget_sweep()),
             other => Err(IdcError::config(
                 "preset",
-                format!("unknown preset {other:?} (smoke, cpu, gpu, paper)"),
+                format!("unknown preset {other:?} (smoke, cpu, gpu, paper, budget-sweep)"),
             )),
         }
     }
@@ -150,6 +168,22 @@ impl Preset {
                 max_images: None,
             }),
             max_test_images: Some(2),
+            main_table: true,
+            sweep: Some(SweepSpec {
+                iters: vec![2, 4],
+                lrs: vec![0.01, 0.003],
+                variants: vec![
+                    sweep_variant("full", serde_json::json!({}), true),
+                    sweep_variant("ins", serde_json::json!({"w_group": 0.0, "w_pair": 0.0}), false),
+                ],
+                strong_extractor: None,
+                ratio: 0.1,
+                max_images: 2,
+                holdout_images: 1,
+                student: tiny(2),
+                seed_cell: Some("full-i4-lr0.01".into()),
+                seeds: 2,
+            }),
         }
     }
 
@@ -230,7 +264,55 @@ impl Preset {
                 max_images: Some(29),
             }),
             max_test_images: None,
+            main_table: true,
+            sweep: None,
         }
+    }
+
+    /// Issue #25's budget sweep on the `cpu` preset's Table-3 design (x2, HR 64 / step 48,
+    /// ratio 0.1 per image, EDSR-tiny students, the same extractor and teacher stages, so a work
+    /// folder shared with `cpu` trains them once): condensation iterations 20 / 100 / 500 /
+    /// 2,000 x learning rate (0.01, 0.003, 0.001) for the full method with pixels clamped (the
+    /// paper's reference) and with sigmoid pixels and a cosine schedule, and at the first
+    /// learning rate the instance-only (v3) and noise-initialised variants and the full method
+    /// with a stronger extractor (EDSR-tiny trained 3x longer). 12 images condensed, 10 held-out
+    /// training images score each cell's student; no main table. Runs for many hours on 2
+    /// cores; every stage resumes.
+    pub fn budget_sweep() -> Preset {
+        let mut p = Self::cpu();
+        p.name = "budget-sweep".into();
+        p.main_table = false;
+        p.ablation = None;
+        let mut strong = p.extractor.clone();
+        strong.iters *= 3;
+        let natural = serde_json::json!({"param": "sigmoid", "lr_schedule": "cosine"});
+        let mut full_strong = sweep_variant("full-strong", serde_json::json!({}), false);
+        full_strong.strong_extractor = true;
+        p.sweep = Some(SweepSpec {
+            iters: vec![20, 100, 500, 2000],
+            lrs: vec![0.01, 0.003, 0.001],
+            variants: vec![
+                sweep_variant("full", serde_json::json!({}), true),
+                sweep_variant("natural", natural, true),
+                sweep_variant("ins", serde_json::json!({"w_group": 0.0, "w_pair": 0.0}), false),
+                sweep_variant("noise-init", serde_json::json!({"init": "noise"}), false),
+                full_strong,
+            ],
+            strong_extractor: Some(strong),
+            ratio: 0.1,
+            max_images: 12,
+            holdout_images: 10,
+            student: TrainSpec {
+                arch: "edsr-tiny".into(),
+                iters: 600,
+                batch: 16,
+                lr_patch: 32,
+                valid_every: 600,
+            },
+            seed_cell: Some("full-i100-lr0.01".into()),
+            seeds: 3,
+        });
+        p
     }
 
     /// One H100 with `--features cuda`: all 291 images at x2 with LR 48x48 patches, an
@@ -290,6 +372,13 @@ impl Preset {
             ("teacher", &self.teacher),
             ("student", &self.student),
         ];
+        if let Some(sw) = &self.sweep {
+            sw.validate(&self.condense)?;
+            specs.push(("sweep.student", &sw.student));
+            if let Some(strong) = &sw.strong_extractor {
+                specs.push(("sweep.strong_extractor", strong));
+            }
+        }
         if let Some(a) = &self.ablation {
             specs.push(("ablation.student", &a.student));
             if !(a.ratio > 0.0 && a.ratio <= 1.0)
@@ -329,13 +418,22 @@ impl Preset {
     }
 }
 
+fn sweep_variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepVariant {
+    SweepVariant {
+        name: name.into(),
+        config,
+        all_lrs,
+        strong_extractor: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn presets_validate_and_unknown_is_an_error() {
-        for name in ["smoke", "cpu", "gpu", "paper"] {
+        for name in ["smoke", "cpu", "gpu", "paper", "budget-sweep"] {
             Preset::by_name(name).unwrap().validate().unwrap();
         }
         assert!(Preset::by_name("nope").is_err());

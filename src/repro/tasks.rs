@@ -19,13 +19,27 @@ pub(crate) fn subset_dir(src: &Path, dst: &Path, n: Option<usize>) -> Result<Pat
     };
     // One folder per size (`<dst>-<n>`): presets with different subsets of the same images can
     // share a stage cache, and run at the same time, without changing each other's images.
+    slice_dir(src, &suffixed(dst, &format!("-{n}")), 0, n)
+}
+
+/// Copies images `skip..skip + n` (sorted) of `src` into `<dst>-<skip>+<n>`: images held out
+/// from a subset that takes the first `skip`.
+pub(crate) fn holdout_dir(src: &Path, dst: &Path, skip: usize, n: usize) -> Result<PathBuf> {
+    slice_dir(src, &suffixed(dst, &format!("-{skip}+{n}")), skip, n)
+}
+
+fn suffixed(dst: &Path, suffix: &str) -> PathBuf {
     let mut name = dst.file_name().unwrap_or_default().to_os_string();
-    name.push(format!("-{n}"));
-    let dst = &dst.with_file_name(name);
+    name.push(suffix);
+    dst.with_file_name(name)
+}
+
+/// Makes `dst` hold exactly images `skip..skip + n` of `src` (copied, flattened names).
+fn slice_dir(src: &Path, dst: &Path, skip: usize, n: usize) -> Result<PathBuf> {
     let files = list_images(src)?;
     std::fs::create_dir_all(dst).map_err(|e| IdcError::io(dst, e))?;
     let mut wanted = std::collections::HashSet::new();
-    for f in files.iter().take(n) {
+    for f in files.iter().skip(skip).take(n) {
         let rel = f.strip_prefix(src).unwrap_or(f);
         let name = rel.to_string_lossy().replace(['/', '\\'], "__");
         let target = dst.join(&name);

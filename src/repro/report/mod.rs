@@ -6,6 +6,9 @@
 //! - `table3.md`: the ablation (if the preset has one).
 //! - `convergence.png`: validation PSNR vs iteration, mean line and min-max band over seeds.
 //! - `run.json`: everything, for tools.
+//! - `sweep.md` / `sweep.json` and `sweep-{psnr,hf,saturation}.png`: the budget sweep (if the
+//!   preset has one; a preset without a main table writes only these, `run.json`, `preset.json`
+//!   and its README).
 //!
 //! A difference between two methods is called significant only when it exceeds twice the larger
 //! of their seed standard deviations (and both have at least two seeds).
@@ -17,6 +20,7 @@
 
 mod aggregate;
 mod render;
+mod sweep;
 mod write;
 
 pub use aggregate::{CONTROLS, Cell, METHODS, curve, iterations_to, mean_std, table1};

@@ -387,14 +387,8 @@ pub(super) fn table3_file(outcome: &RunOutcome) -> String {
 /// The `README.md` of a results folder: command, provenance, the three tables, the automatic
 /// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
 /// `has_reading` links the hand-written `READING.md`.
-pub(super) fn readme(
-    outcome: &RunOutcome,
-    t: &BTreeMap<String, BTreeMap<String, Cell>>,
-    [table1_md, t2, t3]: [&str; 3],
-    commit: &str,
-    shown_out: &Path,
-    has_reading: bool,
-) -> String {
+/// The stage-time table's rows and the sum of the recorded seconds.
+fn stage_rows(outcome: &RunOutcome) -> (String, f64) {
     let stages: String = outcome
         .stage_seconds
         .iter()
@@ -408,47 +402,99 @@ pub(super) fn readme(
         .iter()
         .filter_map(|(_, s)| *s)
         .fold(0.0, |a, b| a + b);
-    let status = if outcome.missing.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "**Partial results** (written by `--report-only` while the run is still going): {} stage(s) \
-             not finished yet, first {}; the tables below hold only the finished students, and a row \
-             with fewer seeds than the preset asks for has a smaller (or no) spread.\n\n",
-            outcome.missing.len(),
-            outcome
-                .missing
-                .iter()
-                .take(3)
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
+    (stages, known)
+}
+
+/// The partial-results note of a report-only run (empty when every stage finished).
+fn status(outcome: &RunOutcome) -> String {
+    if outcome.missing.is_empty() {
+        return String::new();
+    }
+    format!(
+        "**Partial results** (written by `--report-only` while the run is still going): {} stage(s) \
+         not finished yet, first {}; the tables below hold only the finished students, and a row \
+         with fewer seeds than the preset asks for has a smaller (or no) spread.\n\n",
+        outcome.missing.len(),
+        outcome
+            .missing
+            .iter()
+            .take(3)
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The re-run arguments: the preset's name when it is the built-in one, else its file.
+fn rerun_args(outcome: &RunOutcome, shown_out: &Path) -> String {
     let name = &outcome.preset.name;
-    let args = if Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
+    if Preset::by_name(name).is_ok_and(|p| p == outcome.preset) {
         format!("--preset {name}")
     } else {
         format!(
             "--preset-file {0}/preset.json --out {0}",
             shown_out.display()
         )
-    };
+    }
+}
+
+/// The header every results README starts with: title, status, command, commit, backend, time.
+fn header(outcome: &RunOutcome, commit: &str, shown_out: &Path, known: f64) -> String {
+    let name = &outcome.preset.name;
     format!(
         "# Reproduction results: preset `{name}`\n\n{status}\
          Command: `cargo run --release --example reproduce -- {args}` (same as `idc reproduce {args}`).\n\
          Git commit: `{commit}`. Backend: {backend}. Measured compute time of the finished stages: {known:.0} s ({hours:.1} h; \
-         stage table below); wall time of the invocation that wrote this: {wall:.0} s.\n\n\
-         {table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
-         ![convergence](convergence.png)\n\n{gaps}## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+         stage table below); wall time of the invocation that wrote this: {wall:.0} s.\n\n",
+        status = status(outcome),
+        args = rerun_args(outcome, shown_out),
         backend = outcome.backend,
         wall = outcome.wall_seconds,
         hours = known / 3600.0,
+    )
+}
+
+pub(super) fn readme(
+    outcome: &RunOutcome,
+    t: &BTreeMap<String, BTreeMap<String, Cell>>,
+    [table1_md, t2, t3]: [&str; 3],
+    commit: &str,
+    shown_out: &Path,
+    has_reading: bool,
+) -> String {
+    let (stages, known) = stage_rows(outcome);
+    format!(
+        "{head}{table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
+         ![convergence](convergence.png)\n\n{gaps}## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+        head = header(outcome, commit, shown_out, known),
         read = reading(t),
         gaps = curve_gaps(outcome),
         human = if has_reading {
             "The interpretation (written by hand from these numbers, with the controls and \
              ablation that explain them) is in [READING.md](READING.md).\n\n"
+        } else {
+            ""
+        },
+    )
+}
+
+/// README of a preset without a main table (the budget sweep): header, the sweep's table and
+/// plots, the hand-written reading when there is one, and the stage times.
+pub(super) fn sweep_readme(
+    outcome: &RunOutcome,
+    sweep_md: &str,
+    commit: &str,
+    shown_out: &Path,
+    has_reading: bool,
+) -> String {
+    let (stages, known) = stage_rows(outcome);
+    format!(
+        "{head}{reading}{sweep_md}\n![held-out PSNR](sweep-psnr.png)\n\n\
+         ![hf ratio](sweep-hf.png)\n\n![saturation excess](sweep-saturation.png)\n\n\
+         ## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+        head = header(outcome, commit, shown_out, known),
+        reading = if has_reading {
+            "The reading (written by hand from these numbers) is in [READING.md](READING.md).\n\n"
         } else {
             ""
         },

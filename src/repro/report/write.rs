@@ -1,7 +1,10 @@
 //! Writes the result files of a run into its output folder (each atomically).
 
 use super::aggregate::{method_curves, table1};
-use super::render::{convergence_plot, readme, table1_json, table1_md, table2_md, table3_file};
+use super::render::{
+    convergence_plot, readme, sweep_readme, table1_json, table1_md, table2_md, table3_file,
+};
+use super::sweep::{sweep_json, sweep_md, sweep_plots};
 use crate::error::{IdcError, Result};
 use crate::repro::outcome::RunOutcome;
 use crate::repro::plot::line_plot_png;
@@ -40,6 +43,28 @@ pub fn write_all_as(
     commit: &str,
     shown_out: &Path,
 ) -> Result<()> {
+    if outcome.preset.main_table {
+        write_main(outcome, out, commit, shown_out)?;
+    }
+    let Some(spec) = &outcome.preset.sweep else {
+        return Ok(());
+    };
+    let md = sweep_md(outcome, spec);
+    write_atomic(&out.join("sweep.md"), md.as_bytes())?;
+    write_atomic(&out.join("sweep.json"), &json_bytes(&sweep_json(outcome, spec))?)?;
+    sweep_plots(outcome, spec, out)?;
+    if !outcome.preset.main_table {
+        write_atomic(&out.join("run.json"), &json_bytes(outcome)?)?;
+        write_atomic(&out.join("preset.json"), &json_bytes(&outcome.preset)?)?;
+        let has_reading = out.join("READING.md").is_file();
+        let text = sweep_readme(outcome, &md, commit, shown_out, has_reading);
+        write_atomic(&out.join("README.md"), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Tables 1-3, the convergence plot, `run.json`, `preset.json` and the README.
+fn write_main(outcome: &RunOutcome, out: &Path, commit: &str, shown_out: &Path) -> Result<()> {
     let t = table1(outcome);
     write_atomic(
         &out.join("table1.json"),

@@ -1,0 +1,171 @@
+//! The budget sweep's files: `sweep.md` / `sweep.json` (one row per cell: held-out student
+//! PSNR and the realism measures) and plots of both against the condensation budget.
+
+use super::aggregate::mean_std;
+use crate::condense::Realism;
+use crate::error::Result;
+use crate::repro::outcome::RunOutcome;
+use crate::repro::plot::{Series, line_plot_png};
+use crate::repro::sweep::{SweepResult, SweepSpec};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The finished cells in table order (the spec's: variant, budget, learning rate).
+fn rows<'a>(outcome: &'a RunOutcome, spec: &SweepSpec) -> Vec<&'a SweepResult> {
+    let order = spec.cells(&outcome.preset.condense).unwrap_or_default();
+    order
+        .iter()
+        .filter_map(|c| outcome.sweep.iter().find(|r| r.cell == c.name))
+        .collect()
+}
+
+fn fmt_psnr(v: &[f64]) -> String {
+    match v.len() {
+        0 => "-".into(),
+        1 => format!("{:.2}", v[0]),
+        n => {
+            let (m, s) = mean_std(v);
+            format!("{m:.2} ± {s:.2} ({n} seeds)")
+        }
+    }
+}
+
+fn fmt_realism(r: Option<&Realism>) -> String {
+    let Some(r) = r else {
+        return "- | - | - | - | -".into();
+    };
+    format!(
+        "{:.2}% | {:+.3} | {:.2} | {:.3} | {}",
+        100.0 * r.out_of_gamut,
+        r.saturation_excess,
+        r.hf_ratio,
+        r.histogram_distance,
+        r.ncfd_fresh.map_or("-".into(), |v| format!("{v:.4}")),
+    )
+}
+
+/// `sweep.md`.
+pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
+    let rows = rows(outcome, spec);
+    let mut md = format!(
+        "## Budget sweep\n\nThe first {} training images condensed at {} per image; one `{}` \
+         student per cell ({} iterations, batch {}), scored by RGB PSNR on the {} training \
+         images after them (held out: the sweep never reads the test sets). Realism: mean over \
+         the images of `condense::realism`, synthetic against each image's own real LR patches \
+         (`docs/cli.md`, \"Realism measures\"); the last row is real subsets of the same size.\n\n\
+         | variant | extractor | iterations | lr | held-out PSNR (dB) | out of gamut | \
+         saturation excess | hf ratio | histogram distance | fresh NCFD |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        spec.max_images,
+        spec.ratio,
+        spec.student.arch,
+        spec.student.iters,
+        spec.student.batch,
+        spec.holdout_images,
+    );
+    for r in &rows {
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.variant,
+            if r.strong { "strong" } else { "preset" },
+            r.iters,
+            r.lr,
+            fmt_psnr(&r.holdout_psnr),
+            fmt_realism(r.realism.as_ref().map(|s| &s.mean)),
+        );
+    }
+    if let Some(s) = rows.iter().find_map(|r| r.realism.as_ref()) {
+        let s = &s.mean.real_spread;
+        md += &format!(
+            "| real subsets (mean ± std) | | | | | 0 | {:+.3} ± {:.3} | {:.2} ± {:.2} | \
+             {:.3} ± {:.3} | {} |\n",
+            s.saturation_excess.mean,
+            s.saturation_excess.std,
+            s.hf_ratio.mean,
+            s.hf_ratio.std,
+            s.histogram_distance.mean,
+            s.histogram_distance.std,
+            s.ncfd.map_or("-".into(), |v| format!("{v:.4}")),
+        );
+    }
+    md
+}
+
+/// `sweep.json`: every finished cell with its numbers.
+pub(super) fn sweep_json(outcome: &RunOutcome, spec: &SweepSpec) -> Value {
+    let cells: Vec<Value> = rows(outcome, spec)
+        .iter()
+        .map(|r| {
+            let (psnr, psnr_std) = match r.holdout_psnr.is_empty() {
+                true => (Value::Null, Value::Null),
+                false => {
+                    let (m, s) = mean_std(&r.holdout_psnr);
+                    (json!(m), json!(s))
+                }
+            };
+            json!({
+                "cell": r.cell, "variant": r.variant, "iters": r.iters, "lr": r.lr,
+                "strong_extractor": r.strong, "holdout_psnr": psnr, "holdout_psnr_std": psnr_std,
+                "seeds": r.holdout_psnr.len(), "realism": r.realism.as_ref().map(|s| &s.mean),
+            })
+        })
+        .collect();
+    json!({"preset": outcome.preset.name, "cells": cells})
+}
+
+/// One series per (variant, extractor, lr): `value` of each finished cell against log10 of its
+/// iterations.
+fn series_of(rows: &[&SweepResult], value: &dyn Fn(&SweepResult) -> Option<(f64, f64, f64)>) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for r in rows {
+        let Some((mean, lo, hi)) = value(r) else {
+            continue;
+        };
+        let label = format!("{}{} lr {}", r.variant, if r.strong { "*" } else { "" }, r.lr);
+        let point = ((r.iters as f64).log10(), mean, lo, hi);
+        match out.iter_mut().find(|s| s.label == label) {
+            Some(s) => s.points.push(point),
+            None => out.push(Series {
+                label,
+                points: vec![point],
+            }),
+        }
+    }
+    out
+}
+
+/// `sweep-psnr.png`, `sweep-hf.png` and `sweep-saturation.png` (the plots with any point).
+pub(super) fn sweep_plots(outcome: &RunOutcome, spec: &SweepSpec, out: &Path) -> Result<()> {
+    let rows = rows(outcome, spec);
+    let psnr = series_of(&rows, &|r| {
+        let v = &r.holdout_psnr;
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (!v.is_empty()).then(|| (mean_std(v).0, lo, hi))
+    });
+    let measure = |f: fn(&Realism) -> f64| {
+        series_of(&rows, &move |r: &SweepResult| {
+            r.realism.as_ref().map(|s| {
+                let v = f(&s.mean);
+                (v, v, v)
+            })
+        })
+    };
+    let x = "log10 condensation iterations";
+    let plots = [
+        ("sweep-psnr.png", "Student PSNR on held-out training images", "PSNR (dB)", psnr),
+        ("sweep-hf.png", "High-frequency energy ratio (real: ~1)", "hf ratio", measure(|r| r.hf_ratio)),
+        (
+            "sweep-saturation.png",
+            "Saturation excess (real: ~0)",
+            "saturation excess",
+            measure(|r| r.saturation_excess),
+        ),
+    ];
+    for (file, title, y, series) in plots {
+        if !series.is_empty() {
+            line_plot_png(&out.join(file), title, x, y, &series)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! The budget sweep (issue #25): condensed sets over iterations x learning rate x variant x
+//! extractor strength, each with its realism measures and one student scored on held-out
+//! *training* images (never the test sets: the sweep chooses defaults).
+
+use super::preset::TrainSpec;
+use crate::condense::CondenseConfig;
+use crate::condense::realism::RealismSummary;
+use crate::error::{IdcError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The extractor role of the sweep's stronger extractor stage.
+pub const STRONG_EXTRACTOR: &str = "extractor-strong";
+
+/// Name of the held-out training images' evaluation (the sweep's only score).
+pub const HOLDOUT_SET: &str = "train-holdout";
+
+/// One row family of the sweep: a change to the base condensation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepVariant {
+    /// Row name (e.g. `full`, `ins`, `noise-init`).
+    pub name: String,
+    /// Fields merged over the base config (a JSON object, nested objects merged; `{}`: the
+    /// base itself). Unknown fields are errors, as in every config file.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    /// Crossed with every learning rate of the sweep (`false`: the first one only).
+    #[serde(default)]
+    pub all_lrs: bool,
+    /// Condensed with the sweep's stronger extractor instead of the preset's.
+    #[serde(default)]
+    pub strong_extractor: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// The sweep's axes and budgets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Condensation iterations (the budget axis; the schedule keeps the base's proportions).
+    pub iters: Vec<usize>,
+    /// Adam learning rates; variants without `all_lrs` use the first.
+    pub lrs: Vec<f64>,
+    /// The variants, in table order.
+    pub variants: Vec<SweepVariant>,
+    /// The stronger extractor (trained on the whole set with this budget), if a variant asks.
+    pub strong_extractor: Option<TrainSpec>,
+    /// Condensation ratio per image.
+    pub ratio: f64,
+    /// Images condensed: the first N of the training pool.
+    pub max_images: usize,
+    /// Held-out training images scored after every student: the N after `max_images`.
+    pub holdout_images: usize,
+    /// One student per cell.
+    pub student: TrainSpec,
+    /// A cell (by name) given `seeds` students for the seed spread; every other cell has one.
+    pub seed_cell: Option<String>,
+    /// Students of `seed_cell`.
+    pub seeds: usize,
+}
+
+/// One condensed set of the sweep.
+#[derive(Clone, Debug)]
+pub struct SweepCell {
+    /// `<variant>-i<iters>-lr<lr>`.
+    pub name: String,
+    /// The variant's name.
+    pub variant: String,
+    /// Condensation iterations.
+    pub iters: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// The cell's full condensation config.
+    pub config: CondenseConfig,
+    /// Condensed with [`STRONG_EXTRACTOR`].
+    pub strong: bool,
+}
+
+impl SweepCell {
+    /// The extractor role the cell is condensed with.
+    pub fn extractor_role(&self) -> &'static str {
+        if self.strong {
+            STRONG_EXTRACTOR
+        } else {
+            "extractor"
+        }
+    }
+}
+
+impl SweepSpec {
+    /// Every cell, variant by variant, budgets ascending; `base` is the preset's condensation.
+    pub fn cells(&self, base: &CondenseConfig) -> Result<Vec<SweepCell>> {
+        let mut cells = Vec::new();
+        for v in &self.variants {
+            let lrs = if v.all_lrs {
+                &self.lrs[..]
+            } else {
+                &self.lrs[..self.lrs.len().min(1)]
+            };
+            for &iters in &self.iters {
+                for &lr in lrs {
+                    let config = cell_config(base, v, iters, lr, self.ratio)?;
+                    cells.push(SweepCell {
+                        name: format!("{}-i{iters}-lr{lr}", v.name),
+                        variant: v.name.clone(),
+                        iters,
+                        lr,
+                        config,
+                        strong: v.strong_extractor,
+                    });
+                }
+            }
+        }
+        Ok(cells)
+    }
+
+    /// Students of `cell`.
+    pub fn seeds_of(&self, cell: &str) -> usize {
+        match &self.seed_cell {
+            Some(c) if c == cell => self.seeds,
+            _ => 1,
+        }
+    }
+
+    /// Non-empty axes, a stronger extractor where a variant asks for one, valid cell configs.
+    pub fn validate(&self, base: &CondenseConfig) -> Result<()> {
+        if self.iters.is_empty() || self.lrs.is_empty() || self.variants.is_empty() {
+            return Err(IdcError::config("sweep", "iters, lrs and variants must be non-empty"));
+        }
+        if self.max_images == 0 || self.holdout_images == 0 || self.seeds == 0 {
+            return Err(IdcError::config(
+                "sweep",
+                "max_images, holdout_images and seeds must be > 0",
+            ));
+        }
+        if self.strong_extractor.is_none() && self.variants.iter().any(|v| v.strong_extractor) {
+            return Err(IdcError::config(
+                "sweep.strong_extractor",
+                "a variant asks for the stronger extractor, which is not given",
+            ));
+        }
+        let cells = self.cells(base)?;
+        if let Some(c) = &self.seed_cell
+            && !cells.iter().any(|cell| &cell.name == c)
+        {
+            return Err(IdcError::config(
+                "sweep.seed_cell",
+                format!("no cell named {c:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `base` with the variant's fields merged in, at `iters` and `lr`, the warm-up and assigning
+/// phases at the base's proportions of its own `iters`.
+fn cell_config(
+    base: &CondenseConfig,
+    v: &SweepVariant,
+    iters: usize,
+    lr: f64,
+    ratio: f64,
+) -> Result<CondenseConfig> {
+    let mut json = serde_json::to_value(base).map_err(|e| IdcError::config("sweep", e.to_string()))?;
+    merge(&mut json, &v.config);
+    let mut c: CondenseConfig = serde_json::from_value(json).map_err(|e| {
+        IdcError::config("sweep.variants", format!("variant {:?}: {e}", v.name))
+    })?;
+    let share = |n: usize| n * iters / base.iters.max(1);
+    c.warmup = share(base.warmup);
+    c.assign = share(base.assign);
+    c.assign_every = share(base.assign_every).clamp(1, c.assign.max(1));
+    c.iters = iters;
+    c.lr = lr;
+    c.ratio = ratio;
+    c.validate()?;
+    Ok(c)
+}
+
+/// Merges `patch` into `into`: objects key by key (recursively), anything else replaced.
+fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (into, patch) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+/// One cell's results: its realism and its students' held-out scores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepResult {
+    /// Cell name.
+    pub cell: String,
+    /// Variant name.
+    pub variant: String,
+    /// Condensation iterations.
+    pub iters: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Condensed with the stronger extractor.
+    pub strong: bool,
+    /// The condensed set's realism (None until the set exists).
+    pub realism: Option<RealismSummary>,
+    /// Held-out RGB PSNR of each student, by seed.
+    pub holdout_psnr: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::condense::{LrSchedule, PixelParam};
+
+    fn spec(variants: Vec<SweepVariant>) -> SweepSpec {
+        SweepSpec {
+            iters: vec![20, 100],
+            lrs: vec![0.01, 0.003],
+            variants,
+            strong_extractor: None,
+            ratio: 0.1,
+            max_images: 4,
+            holdout_images: 2,
+            student: TrainSpec {
+                arch: "edsr:8x1".into(),
+                iters: 2,
+                batch: 2,
+                lr_patch: 16,
+                valid_every: 2,
+            },
+            seed_cell: None,
+            seeds: 3,
+        }
+    }
+
+    fn variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepVariant {
+        SweepVariant {
+            name: name.into(),
+            config,
+            all_lrs,
+            strong_extractor: false,
+        }
+    }
+
+    #[test]
+    fn cells_cross_budgets_and_merge_variant_fields() {
+        let base = CondenseConfig {
+            iters: 40,
+            warmup: 10,
+            assign: 10,
+            assign_every: 5,
+            ..CondenseConfig::default()
+        };
+        let s = spec(vec![
+            variant("full", empty_object(), true),
+            variant(
+                "natural",
+                serde_json::json!({"param": "sigmoid", "lr_schedule": "cosine", "ncfd": {"sigma": 2.0}}),
+                false,
+            ),
+        ]);
+        s.validate(&base).unwrap();
+        let cells = s.cells(&base).unwrap();
+        let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["full-i20-lr0.01", "full-i20-lr0.003", "full-i100-lr0.01", "full-i100-lr0.003",
+             "natural-i20-lr0.01", "natural-i100-lr0.01"]
+        );
+        let full100 = &cells[2].config;
+        assert_eq!((full100.iters, full100.warmup, full100.assign, full100.assign_every), (100, 25, 25, 12));
+        assert_eq!(full100.lr, 0.01);
+        let nat = &cells[4].config;
+        assert_eq!((nat.param, nat.lr_schedule), (PixelParam::Sigmoid, LrSchedule::Cosine));
+        assert_eq!(nat.ncfd.sigma, 2.0);
+        assert_eq!(nat.ncfd.num_freqs, base.ncfd.num_freqs, "nested fields kept");
+    }
+
+    #[test]
+    fn bad_variants_and_axes_are_refused() {
+        let base = CondenseConfig::default();
+        let typo = spec(vec![variant("x", serde_json::json!({"parm": "sigmoid"}), false)]);
+        assert!(typo.validate(&base).is_err());
+        let bad_value = spec(vec![variant("x", serde_json::json!({"chroma_lr": 2.0}), false)]);
+        assert!(bad_value.validate(&base).is_err());
+        let mut strong = spec(vec![variant("x", empty_object(), false)]);
+        strong.variants[0].strong_extractor = true;
+        assert!(strong.validate(&base).is_err());
+        let mut unknown_cell = spec(vec![variant("x", empty_object(), false)]);
+        unknown_cell.seed_cell = Some("y-i20-lr0.01".into());
+        assert!(unknown_cell.validate(&base).is_err());
+        unknown_cell.seed_cell = Some("x-i20-lr0.01".into());
+        unknown_cell.validate(&base).unwrap();
+        assert_eq!(unknown_cell.seeds_of("x-i20-lr0.01"), 3);
+        assert_eq!(unknown_cell.seeds_of("x-i100-lr0.01"), 1);
+        let mut empty = spec(vec![variant("x", empty_object(), false)]);
+        empty.lrs.clear();
+        assert!(empty.validate(&base).is_err());
+    }
+}
