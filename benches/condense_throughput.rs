@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = CondenseConfig::default();
     cfg.ratio = 0.1;
     cfg.iters = iters;
-    let cond = Condenser::new(cfg, &edsr, &edsr, device.clone())?;
+    let cond = Condenser::new(cfg.check()?, &edsr, &edsr, device.clone())?;
     let ks = k_list();
     let (all, source) = instances(ks.iter().copied().max().unwrap_or(1))?;
     // Warm-up (first-call allocations, kernel compilation on GPU backends).

@@ -15,7 +15,9 @@
 
 use anyhow::{Context, Result, bail};
 use burn_idc::condense::realism::{InstanceRealism, Realism, RealismSummary};
-use burn_idc::condense::{CondenseConfig, Condenser, InitMode, Instance, LrSchedule, PixelParam};
+use burn_idc::condense::{
+    CondenseConfig, Condenser, InitMode, Instance, LrSchedule, PixelParam, ValidCondenseConfig,
+};
 use burn_idc::config::PatchConfig;
 use burn_idc::device::{TrainBackend, default_device};
 use burn_idc::image::Image;
@@ -38,7 +40,7 @@ struct Cell {
     variant: String,
     iters: usize,
     lr: f64,
-    config: CondenseConfig,
+    config: ValidCondenseConfig,
     realism: RealismSummary,
     wall_s: f64,
 }
@@ -92,7 +94,7 @@ const VARIANTS: [&str; 7] = [
     "sigmoid-cosine-chroma",
 ];
 
-fn variant_config(variant: &str, iters: usize, lr: f64) -> Result<CondenseConfig> {
+fn variant_config(variant: &str, iters: usize, lr: f64) -> Result<ValidCondenseConfig> {
     let mut c = CondenseConfig {
         iters,
         lr,
@@ -115,8 +117,7 @@ fn variant_config(variant: &str, iters: usize, lr: f64) -> Result<CondenseConfig
         }
         other => bail!("unknown variant {other} (known: {})", VARIANTS.join(", ")),
     }
-    c.validate()?;
-    Ok(c)
+    Ok(c.check()?)
 }
 
 /// The default run's patch grid (`idc condense`: x2, HR 96, step 48).

@@ -37,7 +37,7 @@
 //! config.ncfd.num_freqs = 32;
 //! config.freq_bank = 2;
 //! let instance = Instance { name: "pattern".into(), lr: pairs.into_iter().map(|p| p.lr).collect() };
-//! let out = Condenser::new(config, &net, &net, device)?.condense(&instance, 0)?;
+//! let out = Condenser::new(config.check()?, &net, &net, device)?.condense(&instance, 0)?;
 //! assert_eq!((out.lr.len(), out.hr[0].height), (1, 32));
 //! assert_eq!(out.report.steps.len(), 4);
 //! # Ok(())

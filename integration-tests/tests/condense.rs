@@ -60,7 +60,7 @@ fn losses_decrease_on_a_real_image_and_pixels_stay_in_range() {
     cfg.ncfd.num_freqs = 128;
     cfg.rlff.c_out = 32;
     cfg.init = InitMode::Noise;
-    let cond = Condenser::new(cfg.clone(), &net, &net, device.clone()).unwrap();
+    let cond = Condenser::new(cfg.clone().check().unwrap(), &net, &net, device.clone()).unwrap();
     let out = cond.condense(&inst, 3).unwrap();
     let s = &out.report.steps;
     assert_eq!(s.len(), 48);
@@ -101,7 +101,7 @@ fn real_image_condensation_is_deterministic_with_fresh_draws() {
     cfg.freq_bank = 0;
     cfg.ncfd.num_freqs = 64;
     cfg.rlff.c_out = 16;
-    let cond = Condenser::new(cfg, &net, &net, device.clone()).unwrap();
+    let cond = Condenser::new(cfg.check().unwrap(), &net, &net, device.clone()).unwrap();
     let a = cond.condense(&inst, 11).unwrap();
     let b = cond.condense(&inst, 11).unwrap();
     for (x, y) in a.lr.iter().zip(&b.lr).chain(a.hr.iter().zip(&b.hr)) {
@@ -164,7 +164,7 @@ fn instance_ncfd_is_zero_on_itself() {
     let inst = instance(&img);
     let device = default_device();
     let net = EdsrConfig::new(8, 1, 2).init_seeded::<TrainBackend>(&device, 1);
-    let cfg = CondenseConfig::default();
+    let cfg = CondenseConfig::default().check().unwrap();
     let d = instance_ncfd(&net, &cfg, &inst.lr, &inst.lr, 0, &device).unwrap();
     assert!(d.abs() < 1e-5, "{d}");
 }

@@ -220,7 +220,7 @@ fn condensation_with_a_swinir_extractor_lowers_the_instance_loss() {
     cfg.ncfd.num_freqs = 64;
     cfg.rlff.c_out = 16;
     cfg.init = InitMode::Noise;
-    let cond = Condenser::new(cfg, &net, &net, device.clone()).unwrap();
+    let cond = Condenser::new(cfg.check().unwrap(), &net, &net, device.clone()).unwrap();
     let out = cond.condense(&inst, 3).unwrap();
     let s = &out.report.steps;
     let first = mean_of(s, 0..bank);

@@ -28,7 +28,7 @@
 use super::condense_args::{resolve_config, resolve_hr_dir, resolve_task};
 use super::models::{DefaultExtractor, Net, RoleArgs};
 use crate::cache::{ShardCache, ShardStore};
-use crate::condense::CondenseConfig;
+use crate::condense::ValidCondenseConfig;
 use crate::config::PatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
 use crate::device::{TrainBackend, default_device};
@@ -299,11 +299,10 @@ fn build_dataset(
     args: &Args,
     hr_dir: &Path,
     patch: PatchConfig,
-    config: CondenseConfig,
+    config: ValidCondenseConfig,
     (extractor, teacher): (Net, Option<Net>),
     store: ShardStore,
 ) -> anyhow::Result<IdcDataset> {
-    let ratio = config.ratio;
     let builder = IdcDataset::builder(hr_dir, patch);
     let builder = match teacher {
         Some(t) => builder.with_models::<TrainBackend, _, _>(extractor, t, default_device()),
@@ -312,7 +311,6 @@ fn build_dataset(
         }
     };
     Ok(builder
-        .with_ratio(ratio)
         .with_condense_config(config)
         .with_cache_dir(&args.cache)
         .with_mode(if args.rebuild {

@@ -3,7 +3,7 @@
 //! and the HR folder. Kept apart from the run so `idc train --condense-config` reads the same
 //! config files the same way.
 
-use crate::condense::CondenseConfig;
+use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
@@ -109,7 +109,7 @@ fn read_config_json(path: &Path) -> anyhow::Result<serde_json::Value> {
 
 /// The condense config: `--config` (if any) with the command line's `--ratio`, which must agree
 /// with the file's `ratio` when both are given.
-pub fn resolve_config(args: &Args) -> anyhow::Result<CondenseConfig> {
+pub fn resolve_config(args: &Args) -> anyhow::Result<ValidCondenseConfig> {
     let mut config = match &args.config {
         Some(p) => {
             let user = read_config_json(p)?;
@@ -129,34 +129,16 @@ pub fn resolve_config(args: &Args) -> anyhow::Result<CondenseConfig> {
     if let Some(r) = args.ratio {
         config.ratio = r;
     }
-    config.validate()?;
     config.validate_schedule()?;
-    Ok(config)
+    Ok(config.check()?)
 }
 
 fn config_from_json(user: serde_json::Value, path: &Path) -> anyhow::Result<CondenseConfig> {
-    let mut base = serde_json::to_value(CondenseConfig::default())?;
-    merge(&mut base, user);
-    let config: CondenseConfig = serde_json::from_value(base)
-        .with_context(|| format!("{}: not a condense config", path.display()))?;
-    Ok(config)
+    CondenseConfig::default()
+        .with_json(user)
+        .with_context(|| format!("{}: not a condense config", path.display()))
 }
 
-fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
-    match (base, over) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
-}
 
 /// The HR folder to use and a note on where it came from.
 pub fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {

@@ -102,8 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..PatchConfig::default()
     };
     patch.validate()?;
-    let config = config_for(args.ratio, args.iters);
-    config.validate()?;
+    let config = config_for(args.ratio, args.iters).check()?;
     let instance = load_instance(&args, &patch)?;
     let (extractor, teacher, teacher_dir) = load_networks(&args, &device)?;
     if !args.json {

@@ -246,13 +246,12 @@ fn condensing_set(
     patch.validate()?;
     let (extractor, teacher) =
         super::models::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
-    let config = match &args.condense_config {
+    let mut config = match &args.condense_config {
         Some(p) => super::condense_args::read_config(p)?,
         None => crate::condense::CondenseConfig::default(),
     };
-    let builder = IdcDataset::builder(dir, patch)
-        .with_condense_config(config)
-        .with_ratio(ratio);
+    config.ratio = ratio;
+    let builder = IdcDataset::builder(dir, patch).with_condense_config(config.check()?);
     // Denoising condenses clean patches, each its own target, unless a teacher is named (as
     // `idc condense --task denoise`).
     let builder = if task.sigma().is_some() && args.teacher.is_none() {

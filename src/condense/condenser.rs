@@ -17,7 +17,7 @@
 //!    instance's real patches, fresh NCFD draws) and the report.
 
 use super::common::{ToF64, check_images, median, stream};
-use super::config::{CondenseConfig, InitMode, PixelParam};
+use super::config::{CondenseConfig, InitMode, PixelParam, ValidCondenseConfig};
 use super::matching::MultiLevel;
 pub use super::matching::StepLoss;
 use super::real::{Inner, RealContext, RealSide};
@@ -107,25 +107,26 @@ pub fn default_batch_instances() -> usize {
     if cfg!(feature = "cuda") { 16 } else { 1 }
 }
 
-/// Condenses instances with a fixed extractor, teacher and config.
-pub struct Condenser<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> {
-    config: CondenseConfig,
-    extractor: &'a E,
-    teacher: &'a T,
+/// Condenses instances with a fixed extractor, teacher and config. The models are held by
+/// value: pass `&model` to borrow a caller's, or `Arc<model>` to share one (models implement
+/// their roles through both), so a long-lived owner can keep the condenser it built.
+pub struct Condenser<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> {
+    config: ValidCondenseConfig,
+    extractor: E,
+    teacher: T,
     device: B::Device,
     bank: Option<FilterBank>,
 }
 
-impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a, B, E, T> {
-    /// Validates `config` against itself and the extractor (`C_out <= 2 c k^2`) and builds the
-    /// Fourier filter bank once.
+impl<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<B, E, T> {
+    /// Checks the (already checked) `config` against the extractor (`C_out <= 2 c k^2`) and
+    /// builds the Fourier filter bank once.
     pub fn new(
-        config: CondenseConfig,
-        extractor: &'a E,
-        teacher: &'a T,
+        config: ValidCondenseConfig,
+        extractor: E,
+        teacher: T,
         device: B::Device,
     ) -> Result<Self> {
-        config.validate()?;
         let c = extractor.feature_channels();
         if c == 0 {
             return Err(IdcError::InvalidInput(
@@ -157,8 +158,8 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
         })
     }
 
-    /// The validated config.
-    pub fn config(&self) -> &CondenseConfig {
+    /// The checked config.
+    pub fn config(&self) -> &ValidCondenseConfig {
         &self.config
     }
 
@@ -199,13 +200,13 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             .iter()
             .map(|&(instance, seed)| {
                 let _autodiff = crate::device::autodiff_section();
-                CondenseRun::prepare(self.real_context(), self.extractor, instance, seed)
+                CondenseRun::prepare(self.real_context(), &self.extractor, instance, seed)
             })
             .collect();
         check_same_patch_size(&mut runs);
         let t_steps = Instant::now();
         for j in 0..self.config.iters {
-            step_batch(&mut runs, self.extractor, j, on_step);
+            step_batch(&mut runs, &self.extractor, j, on_step);
         }
         let steps_s = t_steps.elapsed().as_secs_f64();
         let t_teacher = Instant::now();
@@ -253,7 +254,7 @@ impl<'a, B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<'a
             None => None,
         };
         Realism::measure(
-            self.extractor,
+            &self.extractor,
             &self.config,
             lr,
             unclipped.as_deref(),
@@ -791,7 +792,7 @@ pub(crate) mod tests {
         let net = TinyNet::<AB>::new(6, 1, &dev);
         let inst = toy_instance(8, 12, 2);
         let cfg = small_config();
-        let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+        let cond = Condenser::new(cfg.clone().check().unwrap(), &net, &net, dev).unwrap();
         let a = cond.condense(&inst, 5).unwrap();
         let b = cond.condense(&inst, 5).unwrap();
         assert_eq!(a.lr.len(), 2);
@@ -840,7 +841,7 @@ pub(crate) mod tests {
             let mut cfg = small_config();
             cfg.lr = 0.2;
             f(&mut cfg);
-            let out = Condenser::new(cfg, &net, &net, dev).unwrap().condense(&inst, 5).unwrap();
+            let out = Condenser::new(cfg.check().unwrap(), &net, &net, dev).unwrap().condense(&inst, 5).unwrap();
             let r = out.report.realism.clone().expect("realism measured");
             (out, r)
         };
@@ -895,7 +896,7 @@ pub(crate) mod tests {
             let mut cfg = small_config();
             cfg.iters = 6;
             mutate(&mut cfg);
-            let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+            let cond = Condenser::new(cfg.clone().check().unwrap(), &net, &net, dev).unwrap();
             let out = cond.condense(&inst, 1).unwrap();
             assert_eq!(out.lr.len(), 2);
             for r in &out.report.steps {
@@ -912,8 +913,8 @@ pub(crate) mod tests {
         let net = TinyNet::<AB>::new(2, 3, &dev);
         let mut cfg = small_config();
         cfg.rlff.c_out = 100; // > 2 * 2 * 9 = 36 filters
-        assert!(Condenser::new(cfg, &net, &net, dev).is_err());
-        let cond = Condenser::new(small_config(), &net, &net, dev).unwrap();
+        assert!(Condenser::new(cfg.check().unwrap(), &net, &net, dev).is_err());
+        let cond = Condenser::new(small_config().check().unwrap(), &net, &net, dev).unwrap();
         let empty = Instance {
             name: "e".into(),
             lr: vec![],
@@ -928,7 +929,7 @@ pub(crate) mod tests {
         let dev = Default::default();
         let net = TinyNet::<AB>::new(6, 1, &dev);
         let inst = toy_instance(8, 12, 2);
-        let cfg = small_config();
+        let cfg = small_config().check().unwrap();
         let same = crate::condense::instance_ncfd(&net, &cfg, &inst.lr, &inst.lr, 3, &dev).unwrap();
         assert!(same.abs() < 1e-5, "{same}");
         let other = toy_instance(8, 12, 99);
@@ -968,7 +969,7 @@ pub(crate) mod tests {
             .no_grad();
         let mut cfg = small_config();
         cfg.iters = 20;
-        let cond = Condenser::new(cfg.clone(), &net, &net, dev).unwrap();
+        let cond = Condenser::new(cfg.clone().check().unwrap(), &net, &net, dev).unwrap();
         let jobs = three_instances();
         let refs: Vec<(&Instance, u64)> = jobs.iter().map(|(i, s)| (i, *s)).collect();
         let batched: Vec<CondensedInstance> = cond
@@ -1009,7 +1010,7 @@ pub(crate) mod tests {
         let net = TinyNet::<AB>::new(6, 1, &dev);
         let mut cfg = small_config();
         cfg.iters = 4;
-        let cond = Condenser::new(cfg, &net, &net, dev).unwrap();
+        let cond = Condenser::new(cfg.check().unwrap(), &net, &net, dev).unwrap();
         let good = toy_instance(8, 12, 2);
         let empty = Instance {
             name: "e".into(),

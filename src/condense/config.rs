@@ -201,7 +201,86 @@ impl Default for CondenseConfig {
     }
 }
 
+/// A [`CondenseConfig`] that passed [`CondenseConfig::check`]: the only form
+/// [`crate::condense::Condenser`] (and through it every condensing path) accepts, so an invalid
+/// config cannot reach Algorithm 1 and nothing downstream checks it again (linfa's
+/// `ParamGuard`). Read it through `Deref`; change it only by going back through
+/// [`ValidCondenseConfig::into_inner`] and [`CondenseConfig::check`].
+///
+/// ```compile_fail
+/// // An unchecked config does not compile where a checked one is asked for.
+/// use burn::tensor::backend::AutodiffBackend;
+/// use burn_idc::condense::{CondenseConfig, Condenser};
+/// use burn_idc::models::{FeatureExtractor, Teacher};
+/// fn build<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>>(e: E, t: T, d: B::Device) {
+///     let _ = Condenser::<B, E, T>::new(CondenseConfig::default(), e, t, d);
+/// }
+/// ```
+/// The same code with `.check()` compiles:
+/// ```
+/// use burn::tensor::backend::AutodiffBackend;
+/// use burn_idc::condense::{CondenseConfig, Condenser};
+/// use burn_idc::models::{FeatureExtractor, Teacher};
+/// fn build<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>>(
+///     e: E,
+///     t: T,
+///     d: B::Device,
+/// ) -> burn_idc::Result<()> {
+///     let _ = Condenser::<B, E, T>::new(CondenseConfig::default().check()?, e, t, d)?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidCondenseConfig(CondenseConfig);
+
+impl ValidCondenseConfig {
+    /// The checked config, to change and check again.
+    pub fn into_inner(self) -> CondenseConfig {
+        self.0
+    }
+}
+
+impl Default for ValidCondenseConfig {
+    /// [`CondenseConfig::default`], which is valid (tested).
+    fn default() -> Self {
+        ValidCondenseConfig(CondenseConfig::default())
+    }
+}
+
+impl std::ops::Deref for ValidCondenseConfig {
+    type Target = CondenseConfig;
+    fn deref(&self) -> &CondenseConfig {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidCondenseConfig {
+    /// A config file is checked as it is read.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        CondenseConfig::deserialize(d)?
+            .check()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 impl CondenseConfig {
+    /// Checks every field ([`Self::validate`]) once and returns the proof.
+    pub fn check(self) -> Result<ValidCondenseConfig> {
+        self.validate()?;
+        Ok(ValidCondenseConfig(self))
+    }
+
+    /// This config with the fields of the JSON object `over` merged in (nested objects key by
+    /// key), as a config file is read: fields left out keep this config's values, unknown fields
+    /// are errors. Not checked.
+    pub fn with_json(&self, over: serde_json::Value) -> Result<CondenseConfig> {
+        let mut json =
+            serde_json::to_value(self).map_err(|e| IdcError::config("config", e.to_string()))?;
+        merge_json(&mut json, over);
+        serde_json::from_value(json).map_err(|e| IdcError::config("config", e.to_string()))
+    }
+
     /// The paper's scale (section 4): 20k iterations, r = 0.1, T = 1024, fresh draws every step
     /// (B = 0). Warm-up 5k and assigning 5k (refresh every 500) are our choice; the paper gives
     /// them only in its supplementary material.
@@ -242,7 +321,8 @@ impl CondenseConfig {
         Ok(())
     }
 
-    /// Checks every field; [`crate::condense::Condenser::new`] calls it.
+    /// Checks every field; [`Self::check`] runs it (call `check` to get a config a
+    /// [`crate::condense::Condenser`] accepts).
     pub fn validate(&self) -> Result<()> {
         let bad = |f: &str, r: &str| Err(IdcError::config(f, r));
         let finite_pos = |v: f64| v.is_finite() && v > 0.0;
@@ -341,6 +421,23 @@ impl CondenseConfig {
     }
 }
 
+/// Merges `over` into `base`: objects key by key (recursively), anything else replaced.
+fn merge_json(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_json(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
@@ -360,6 +457,7 @@ mod tests {
     #[test]
     fn defaults_and_paper_validate() {
         CondenseConfig::default().validate().unwrap();
+        assert_eq!(*ValidCondenseConfig::default(), CondenseConfig::default());
         let p = CondenseConfig::paper();
         p.validate().unwrap();
         assert_eq!(p.iters, 20_000);

@@ -2,7 +2,7 @@
 //! sets (synthetic, random real subsets) with draws of its own, outside any optimisation.
 
 use super::common::{ToF64, check_images, stream};
-use super::config::CondenseConfig;
+use super::config::{CondenseConfig, ValidCondenseConfig};
 use super::ncfd;
 use super::real::{Geometry, bn_stats, draw, extract, real_cf_sums};
 use super::rlff;
@@ -18,7 +18,7 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 /// compared with one seed are measured with the same frequencies.
 pub fn instance_ncfd<B: Backend, E: FeatureExtractor<B>>(
     extractor: &E,
-    config: &CondenseConfig,
+    config: &ValidCondenseConfig,
     real: &[Image],
     other: &[Image],
     seed: u64,
@@ -34,7 +34,7 @@ pub fn instance_ncfd<B: Backend, E: FeatureExtractor<B>>(
 /// real patches' features and characteristic functions computed once (one real forward).
 pub fn instance_ncfd_many<B: Backend, E: FeatureExtractor<B>>(
     extractor: &E,
-    config: &CondenseConfig,
+    config: &ValidCondenseConfig,
     real: &[Image],
     others: &[&[Image]],
     seed: u64,
@@ -48,14 +48,14 @@ pub fn instance_ncfd_many<B: Backend, E: FeatureExtractor<B>>(
 /// host path).
 pub(crate) fn ncfd_sets<B: Backend, IB: Backend, E: FeatureExtractor<B>>(
     extractor: &E,
-    config: &CondenseConfig,
+    config: &ValidCondenseConfig,
     real: &[Image],
     others: &[&[Image]],
     seed: u64,
     device: &B::Device,
     to: impl Fn(Tensor<B, 4>) -> Tensor<IB, 4>,
 ) -> Result<Vec<f64>> {
-    config.validate()?;
+    let config: &CondenseConfig = config;
     let dr = check_images(real, "real patches")?;
     for other in others {
         let dother = check_images(other, "other patches")?;

@@ -41,6 +41,8 @@ pub use condenser::{
     CondenseReport, CondenseTimings, CondensedInstance, Condenser, Instance, StepLoss,
     default_batch_instances,
 };
-pub use config::{CondenseConfig, InitMode, LrSchedule, NcfdConfig, PixelParam, RlffConfig};
+pub use config::{
+    CondenseConfig, InitMode, LrSchedule, NcfdConfig, PixelParam, RlffConfig, ValidCondenseConfig,
+};
 pub use eval::{instance_ncfd, instance_ncfd_many};
 pub use realism::{RealSpread, Realism, Spread};

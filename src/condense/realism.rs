@@ -32,7 +32,7 @@
 //! sampling noise, not against 0 (a small real sample never has histogram distance 0).
 
 use super::common::stream;
-use super::config::CondenseConfig;
+use super::config::ValidCondenseConfig;
 use super::eval::ncfd_sets;
 use crate::error::Result;
 use crate::image::Image;
@@ -311,7 +311,7 @@ impl Realism {
     /// three sets; characteristic functions on the inner backend, like the real side's bank).
     pub fn measure<B: AutodiffBackend, E: FeatureExtractor<B>>(
         extractor: &E,
-        config: &CondenseConfig,
+        config: &ValidCondenseConfig,
         synthetic: &[Image],
         unclipped: Option<&[Image]>,
         real: &[Image],
@@ -528,10 +528,11 @@ mod tests {
         type B = burn::backend::Autodiff<burn::backend::Flex>;
         let dev = Default::default();
         let net = TinyNet::<B>::new(4, 1, &dev);
-        let mut cfg = CondenseConfig::default();
+        let mut cfg = crate::condense::CondenseConfig::default();
         cfg.rlff.c_out = 16;
         cfg.ncfd.num_freqs = 32;
         cfg.eval_draws = 2;
+        let cfg = cfg.check().unwrap();
         let real: Vec<Image> = (0..6).map(|k| smooth(k, 12)).collect();
         let same = Realism::measure(&net, &cfg, &real, None, &real, 1, &dev).unwrap();
         assert!(same.ncfd_fresh.unwrap().abs() < 1e-5, "{same:?}");

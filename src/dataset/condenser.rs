@@ -3,7 +3,7 @@
 //! and, for tests and benches (`testing` feature), `testing::FakeCondenser`.
 
 use crate::cache::{HrRegenerator, TeacherHr};
-use crate::condense::{CondenseConfig, Condenser, Instance, Realism};
+use crate::condense::{CondenseConfig, Condenser, Instance, Realism, ValidCondenseConfig};
 use crate::config::fingerprint;
 use crate::error::{IdcError, Result};
 use crate::image::Image;
@@ -63,10 +63,10 @@ pub struct CondensedPatches {
     pub realism: Option<Realism>,
 }
 
-/// [`InstanceCondenser`] over the IDC [`Condenser`] (Algorithm 1) with owned models.
-pub struct BurnCondenser<B: AutodiffBackend, E, T> {
-    config: CondenseConfig,
-    extractor: Arc<E>,
+/// [`InstanceCondenser`] over the IDC [`Condenser`] (Algorithm 1) with owned models: it keeps
+/// the condenser it built (checked config, filter bank) for every call.
+pub struct BurnCondenser<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> {
+    condenser: Condenser<B, Arc<E>, Arc<T>>,
     teacher: Arc<T>,
     device: B::Device,
     fingerprint: String,
@@ -78,19 +78,13 @@ where
     E: FeatureExtractor<B>,
     T: Teacher<B>,
 {
-    /// Validates by constructing a [`Condenser`] once (config and extractor checks).
+    /// Builds the [`Condenser`] (its extractor checks and filter bank) once.
     pub fn new(
-        config: CondenseConfig,
+        config: ValidCondenseConfig,
         extractor: Arc<E>,
         teacher: Arc<T>,
         device: B::Device,
     ) -> Result<Self> {
-        Condenser::new(
-            config.clone(),
-            extractor.as_ref(),
-            teacher.as_ref(),
-            device.clone(),
-        )?;
         #[derive(Serialize)]
         struct Key<'a> {
             kind: &'static str,
@@ -106,9 +100,9 @@ where
             teacher: teacher.fingerprint(),
             teacher_scale: teacher.scale(),
         });
+        let condenser = Condenser::new(config, extractor, teacher.clone(), device.clone())?;
         Ok(Self {
-            config,
-            extractor,
+            condenser,
             teacher,
             device,
             fingerprint,
@@ -144,26 +138,12 @@ where
     }
 
     fn condense_batch(&self, jobs: &[(&Instance, usize, u64)]) -> Vec<Result<CondensedPatches>> {
-        let condenser = match Condenser::new(
-            self.config.clone(),
-            self.extractor.as_ref(),
-            self.teacher.as_ref(),
-            self.device.clone(),
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                let msg = e.to_string();
-                let mut errs = vec![Err(e)];
-                errs.extend((1..jobs.len()).map(|_| Err(IdcError::Model(msg.clone()))));
-                errs.truncate(jobs.len());
-                return errs;
-            }
-        };
+        let condenser = &self.condenser;
         // Jobs whose patch count disagrees with the config fail alone; the rest run together.
         let mut out: Vec<Option<Result<CondensedPatches>>> = jobs
             .iter()
             .map(|&(instance, n, _)| {
-                let expected = self.config.synthetic_count(instance.lr.len());
+                let expected = condenser.config().synthetic_count(instance.lr.len());
                 (expected != n).then(|| {
                     Err(IdcError::config(
                         "ratio",

@@ -5,7 +5,7 @@
 //! ```ignore
 //! let dataset = IdcDataset::builder("DIV2K/train", PatchConfig::default())
 //!     .with_ratio(0.1)
-//!     .with_condense_config(CondenseConfig::default())
+//!     .with_condense_config(CondenseConfig::default().check()?)
 //!     .with_models::<TrainBackend, _, _>(extractor, teacher, device)
 //!     .with_cache_dir("idc-cache")
 //!     .with_mode(CacheMode::LazyCondense)
@@ -40,7 +40,7 @@
 use super::ahead::{AheadWorker, CondenseProgressMetric, ProgressFn, ProgressSnapshot};
 use super::engine::{Engine, EngineSettings};
 use crate::cache::{ShardCache, ShardStore};
-use crate::condense::CondenseConfig;
+use crate::condense::ValidCondenseConfig;
 use crate::config::PatchConfig;
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
@@ -63,18 +63,20 @@ pub struct IdcDataset {
     ahead: Option<AheadWorker>,
 }
 
-/// Builds the condenser once the final [`CondenseConfig`] is known (models given as values).
-type CondenserFactory = Box<dyn FnOnce(CondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>;
+/// Builds the condenser once the final config is known (models given as values).
+type CondenserFactory = Box<dyn FnOnce(ValidCondenseConfig) -> Result<Arc<dyn InstanceCondenser>>>;
 
 /// Builder of [`IdcDataset`]; defaults: the built-in pretrained model of the patch scale as
-/// extractor and teacher (when no models or condenser are set), ratio 0.1, default [`CondenseConfig`], cache
+/// extractor and teacher (when no models or condenser are set), the default
+/// [`crate::condense::CondenseConfig`] (ratio 0.1), cache
 /// `idc-cache`, [`CacheMode::LazyCondense`], seed 0, [`SkipPolicy::default`] (bad images are an
 /// error, images smaller than one patch are skipped, as in `SrPatchDataset`), 32 shards in memory.
 pub struct IdcDatasetBuilder {
     hr_dir: PathBuf,
     patch: PatchConfig,
-    ratio: f64,
-    config: CondenseConfig,
+    /// Replaces the config's ratio at `build` (`None`: the config's own).
+    ratio: Option<f64>,
+    config: ValidCondenseConfig,
     condenser: Option<Arc<dyn InstanceCondenser>>,
     factory: Option<CondenserFactory>,
     cache_dir: PathBuf,
@@ -90,13 +92,16 @@ pub struct IdcDatasetBuilder {
 }
 
 impl IdcDatasetBuilder {
-    /// Condensation ratio `r` in (0, 1].
+    /// Condensation ratio `r` in (0, 1]: replaces the condense config's `ratio` (the one owner
+    /// of the ratio), checked at `build`.
     pub fn with_ratio(mut self, ratio: f64) -> Self {
-        self.ratio = ratio;
+        self.ratio = Some(ratio);
         self
     }
-    /// Condensation settings; its `ratio` is overridden by [`Self::with_ratio`].
-    pub fn with_condense_config(mut self, config: CondenseConfig) -> Self {
+    /// Condensation settings, checked ([`crate::condense::CondenseConfig::check`]); its `ratio`
+    /// is the dataset's
+    /// unless [`Self::with_ratio`] replaces it.
+    pub fn with_condense_config(mut self, config: ValidCondenseConfig) -> Self {
         self.config = config;
         self
     }
@@ -197,11 +202,14 @@ impl IdcDatasetBuilder {
     /// Validates the settings, probes every image and computes `len()`; condenses nothing.
     pub fn build(self) -> Result<IdcDataset> {
         self.patch.validate()?;
-        if !(self.ratio.is_finite() && self.ratio > 0.0 && self.ratio <= 1.0) {
-            return Err(IdcError::config("ratio", "must be in (0, 1]"));
-        }
-        let mut config = self.config;
-        config.ratio = self.ratio;
+        let config = match self.ratio {
+            Some(r) if r != self.config.ratio => {
+                let mut c = self.config.into_inner();
+                c.ratio = r;
+                c.check()?
+            }
+            _ => self.config,
+        };
         let condenser = match (self.condenser, self.factory) {
             (Some(c), _) => c,
             (None, Some(f)) => f(config.clone())?,
@@ -211,8 +219,8 @@ impl IdcDatasetBuilder {
         let (engine, skipped) = Engine::build(EngineSettings {
             hr_dir: self.hr_dir,
             patch: self.patch,
-            ratio: self.ratio,
-            config,
+            ratio: config.ratio,
+            config: config.into_inner(),
             condenser,
             cache,
             mode: self.mode,
@@ -235,7 +243,10 @@ impl IdcDatasetBuilder {
 
 /// The IDC condenser with the built-in pretrained model of `scale` as extractor and teacher
 /// ([`crate::models::pretrained`]) on the default device: what `build` uses when no model is set.
-fn builtin_condenser(scale: usize, config: CondenseConfig) -> Result<Arc<dyn InstanceCondenser>> {
+fn builtin_condenser(
+    scale: usize,
+    config: ValidCondenseConfig,
+) -> Result<Arc<dyn InstanceCondenser>> {
     use crate::device::{TrainBackend, default_device};
     let device = default_device();
     let (model, _) = crate::models::pretrained::load_builtin::<TrainBackend>(scale, &device)
@@ -257,8 +268,8 @@ impl IdcDataset {
         IdcDatasetBuilder {
             hr_dir: hr_dir.into(),
             patch,
-            ratio: 0.1,
-            config: CondenseConfig::default(),
+            ratio: None,
+            config: ValidCondenseConfig::default(),
             condenser: None,
             factory: None,
             cache_dir: PathBuf::from("idc-cache"),

@@ -77,6 +77,42 @@ pub trait Teacher<B: Backend>: Send + Sync {
     /// Stable hash of architecture and weights, part of every cache fingerprint.
     fn fingerprint(&self) -> String;
 }
+
+/// A borrowed or shared model plays its role too, so a [`crate::condense::Condenser`] can hold
+/// `&E` (a caller's model) or `Arc<E>` (a long-lived dataset's) by value.
+macro_rules! impl_roles_through {
+    ($($ptr:ty),*) => {$(
+        impl<B: Backend, E: FeatureExtractor<B> + ?Sized> FeatureExtractor<B> for $ptr {
+            fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+                (**self).features(lr)
+            }
+            fn feature_channels(&self) -> usize {
+                (**self).feature_channels()
+            }
+            fn fingerprint(&self) -> String {
+                (**self).fingerprint()
+            }
+        }
+    )*};
+}
+macro_rules! impl_teacher_through {
+    ($($ptr:ty),*) => {$(
+        impl<B: Backend, E: Teacher<B> + ?Sized> Teacher<B> for $ptr {
+            fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
+                (**self).upscale(lr)
+            }
+            fn scale(&self) -> usize {
+                (**self).scale()
+            }
+            fn fingerprint(&self) -> String {
+                (**self).fingerprint()
+            }
+        }
+    )*};
+}
+impl_roles_through!(&E, std::sync::Arc<E>);
+impl_teacher_through!(&E, std::sync::Arc<E>);
+
 pub mod store;
 
 pub use net::{NetConfig, SrNet};

@@ -458,8 +458,7 @@ impl<'a> Ctx<'a> {
         let mut cfg = self.preset.condense.clone();
         cfg.ratio = ratio;
         IdcDataset::builder(&self.train_dir, self.patch.clone())
-            .with_ratio(ratio)
-            .with_condense_config(cfg)
+            .with_condense_config(cfg.check()?)
             .with_models::<TrainBackend, _, _>(model, IdentityTeacher, default_device())
             .with_cache_dir(dir.join("shards"))
             .with_mode(mode)

@@ -239,8 +239,7 @@ impl Ctx<'_> {
         let extractor = self.load(&state.model(role)?.model_dir)?;
         let teacher = self.load(&state.model("teacher")?.model_dir)?;
         IdcDataset::builder(images, self.patch.clone())
-            .with_ratio(cfg.ratio)
-            .with_condense_config(cfg.clone())
+            .with_condense_config(cfg.clone().check()?)
             .with_models::<TrainBackend, _, _>(extractor, teacher, device)
             .with_cache_dir(cache.join("shards"))
             .with_mode(mode)

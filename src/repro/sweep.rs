@@ -3,7 +3,7 @@
 //! *training* images (never the test sets: the sweep chooses defaults).
 
 use super::preset::TrainSpec;
-use crate::condense::CondenseConfig;
+use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use crate::condense::realism::RealismSummary;
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub struct SweepCell {
     /// Adam learning rate.
     pub lr: f64,
     /// The cell's full condensation config.
-    pub config: CondenseConfig,
+    pub config: ValidCondenseConfig,
     /// Condensed with [`STRONG_EXTRACTOR`].
     pub strong: bool,
 }
@@ -163,10 +163,8 @@ fn cell_config(
     iters: usize,
     lr: f64,
     ratio: f64,
-) -> Result<CondenseConfig> {
-    let mut json = serde_json::to_value(base).map_err(|e| IdcError::config("sweep", e.to_string()))?;
-    merge(&mut json, &v.config);
-    let mut c: CondenseConfig = serde_json::from_value(json).map_err(|e| {
+) -> Result<ValidCondenseConfig> {
+    let mut c = base.with_json(v.config.clone()).map_err(|e| {
         IdcError::config("sweep.variants", format!("variant {:?}: {e}", v.name))
     })?;
     let share = |n: usize| n * iters / base.iters.max(1);
@@ -176,20 +174,7 @@ fn cell_config(
     c.iters = iters;
     c.lr = lr;
     c.ratio = ratio;
-    c.validate()?;
-    Ok(c)
-}
-
-/// Merges `patch` into `into`: objects key by key (recursively), anything else replaced.
-fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
-    match (into, patch) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-            }
-        }
-        (slot, v) => *slot = v.clone(),
-    }
+    c.check()
 }
 
 /// One cell's results: its realism and its students' held-out scores.
