@@ -1,7 +1,7 @@
 //! The shard cache: one directory of per-instance shard files, owned by [`ShardCache`].
 //!
 //! Every reader and writer of a cache goes through [`ShardCache`]: `IdcDataset` and its
-//! condense-ahead worker (via [`ShardCache::get_or_create`]), `idc condense`, `idc inspect`
+//! condense-ahead worker (via [`ShardCache::get_or_create_many`]), `idc condense`, `idc inspect`
 //! ([`ShardCache::inspect`]) and the selection baselines ([`ShardCache::put`],
 //! [`ShardCache::remove`], [`ShardCache::update_manifest`]). So file naming, the per-instance
 //! locks, the double-checked create and the manifest protocol exist once.
@@ -37,6 +37,7 @@ pub struct ShardCache {
 }
 
 /// What [`ShardCache::get_or_create`] may do.
+#[derive(Clone, Copy)]
 pub struct GetOrCreate<'a> {
     /// Whether an existing valid shard may be served; asked before and again after taking the
     /// lock (a rebuild that another thread finished meanwhile is then reused).
@@ -47,14 +48,26 @@ pub struct GetOrCreate<'a> {
     pub wait: bool,
 }
 
-/// What [`ShardCache::claim`] found for one instance.
-#[derive(Debug)]
-pub enum Claim {
+/// One instance asked of [`ShardCache::get_or_create_many`].
+#[derive(Clone, Copy)]
+pub struct Wanted<'a> {
+    /// The instance's name (its shard is `<dir>/<key>.shard`).
+    pub instance: &'a str,
+    /// The fingerprint its shard must carry.
+    pub fingerprint: &'a str,
+    /// What may be done for it.
+    pub opts: GetOrCreate<'a>,
+    /// Rejects a shard that decodes but does not fit the caller (e.g. wrong pair count).
+    pub check: &'a dyn Fn(&Shard, &Path) -> Result<()>,
+}
+
+/// What `ShardCache::claim` found for one instance.
+enum Claim {
     /// A valid shard, loaded and checked.
     Valid(Shard),
     /// Another thread or process holds the instance's lock (only without `wait`).
     Busy,
-    /// The instance's lock, held for the caller, who creates and [`ShardCache::put`]s the shard.
+    /// The instance's lock, held for the caller, who creates and stores the shard.
     Mine(InstanceLock),
 }
 
@@ -114,52 +127,9 @@ impl ShardCache {
         shard::read_shard(&self.shard_path(instance), Some(fingerprint))
     }
 
-    /// The check-lock-check half of [`Self::get_or_create`], for callers that create several
-    /// shards together (batched condensation): a valid shard, another holder's lock (`Busy`, only
-    /// without `opts.wait`), or the instance's lock taken so the caller creates the shard and
-    /// writes it with [`Self::put`] before dropping the lock.
-    pub fn claim(
-        &self,
-        instance: &str,
-        fingerprint: &str,
-        opts: &GetOrCreate,
-        check: &dyn Fn(&Shard, &Path) -> Result<()>,
-    ) -> Result<Claim> {
-        let load = || {
-            let s = self.load(instance, fingerprint)?;
-            check(&s, &self.shard_path(instance))?;
-            Ok::<_, IdcError>(s)
-        };
-        if (opts.reuse)() {
-            match load() {
-                Ok(s) => return Ok(Claim::Valid(s)),
-                Err(e) if !opts.create => return Err(e),
-                Err(_) => {}
-            }
-        }
-        let lock_path = shard::lock_path(&self.dir, instance);
-        let lock = if opts.wait {
-            InstanceLock::acquire_path(&lock_path)?
-        } else {
-            match InstanceLock::try_acquire_path(&lock_path)? {
-                Some(l) => l,
-                None => return Ok(Claim::Busy),
-            }
-        };
-        // Someone (thread or process) may have written it while we waited for the lock.
-        if (opts.reuse)()
-            && let Ok(s) = load()
-        {
-            return Ok(Claim::Valid(s));
-        }
-        Ok(Claim::Mine(lock))
-    }
-
     /// Serves `instance`'s shard under `fingerprint`, creating it at most once across threads and
-    /// processes: check the shard, take `.locks/<instance>.lock`, check again ([`Self::claim`]), then
-    /// `create` (the shard and its [`EntryNotes`]: what it stands in for, its realism), write
-    /// atomically and record it in the manifest. `check` rejects a shard that decodes but does
-    /// not fit the caller (e.g. wrong pair count). `Ok(None)` only without `opts.wait`.
+    /// processes: [`Self::get_or_create_many`] of one instance. `Ok(None)` only without
+    /// `opts.wait`.
     pub fn get_or_create(
         &self,
         instance: &str,
@@ -168,29 +138,106 @@ impl ShardCache {
         check: &dyn Fn(&Shard, &Path) -> Result<()>,
         create: impl FnOnce() -> Result<(Shard, EntryNotes)>,
     ) -> Result<Option<Fetched>> {
-        let _lock = match self.claim(instance, fingerprint, opts, check)? {
-            Claim::Valid(shard) => {
-                return Ok(Some(Fetched {
+        let wanted = Wanted {
+            instance,
+            fingerprint,
+            opts: *opts,
+            check,
+        };
+        self.get_or_create_many(&[wanted], |_| vec![create()])
+            .pop()
+            .unwrap_or_else(|| Err(IdcError::InvalidInput("internal: no result".into())))
+    }
+
+    /// The one condense-or-load entry point. Each of `wanted` is checked, its
+    /// `.locks/<instance>.lock` taken and its shard checked again; `create` gets the positions of
+    /// those still missing and makes their shards (with their [`EntryNotes`]) together, every
+    /// lock held; each is written atomically, recorded in the manifest and its lock dropped. So
+    /// an instance is created at most once across threads and processes. One result per
+    /// instance, `Ok(None)` when its lock is held elsewhere (only without `opts.wait`).
+    pub fn get_or_create_many(
+        &self,
+        wanted: &[Wanted],
+        create: impl FnOnce(&[usize]) -> Vec<Result<(Shard, EntryNotes)>>,
+    ) -> Vec<Result<Option<Fetched>>> {
+        let mut mine = Vec::new();
+        let mut out: Vec<Result<Option<Fetched>>> = (wanted.iter().enumerate())
+            .map(|(k, w)| match self.claim(w)? {
+                Claim::Valid(shard) => Ok(Some(Fetched {
                     shard,
                     created: false,
-                }));
-            }
-            Claim::Busy => return Ok(None),
-            Claim::Mine(lock) => lock,
+                })),
+                Claim::Busy => Ok(None),
+                Claim::Mine(lock) => {
+                    mine.push((k, lock));
+                    Ok(None)
+                }
+            })
+            .collect();
+        if mine.is_empty() {
+            return out;
+        }
+        let ks: Vec<usize> = mine.iter().map(|(k, _)| *k).collect();
+        let mut made = create(&ks).into_iter();
+        for (k, lock) in mine {
+            let one = made.next().unwrap_or_else(|| {
+                Err(IdcError::InvalidInput("internal: create returned too few".into()))
+            });
+            out[k] = one.and_then(|(s, notes)| self.store(&wanted[k], s, notes).map(Some));
+            drop(lock);
+        }
+        out
+    }
+
+    /// Check, lock, check again: a valid shard, another holder's lock (`Busy`, only without
+    /// `opts.wait`), or the instance's lock taken so the caller creates the shard.
+    fn claim(&self, w: &Wanted) -> Result<Claim> {
+        let load = || {
+            let s = self.load(w.instance, w.fingerprint)?;
+            (w.check)(&s, &self.shard_path(w.instance))?;
+            Ok::<_, IdcError>(s)
         };
-        let (made, notes) = create()?;
-        if made.fingerprint != fingerprint {
+        if (w.opts.reuse)() {
+            match load() {
+                Ok(s) => return Ok(Claim::Valid(s)),
+                Err(e) if !w.opts.create => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let lock_path = shard::lock_path(&self.dir, w.instance);
+        let lock = if w.opts.wait {
+            InstanceLock::acquire_path(&lock_path)?
+        } else {
+            match InstanceLock::try_acquire_path(&lock_path)? {
+                Some(l) => l,
+                None => return Ok(Claim::Busy),
+            }
+        };
+        // Someone (thread or process) may have written it while we waited for the lock.
+        if (w.opts.reuse)()
+            && let Ok(s) = load()
+        {
+            return Ok(Claim::Valid(s));
+        }
+        Ok(Claim::Mine(lock))
+    }
+
+    /// Writes a shard just created for `w` (its lock held) with its manifest `notes`, and serves
+    /// it exactly as a later load returns it (8-bit values).
+    fn store(&self, w: &Wanted, made: Shard, notes: EntryNotes) -> Result<Fetched> {
+        if made.fingerprint != w.fingerprint {
             return Err(IdcError::InvalidInput(format!(
-                "internal: shard for {instance} made under another fingerprint"
+                "internal: shard for {} made under another fingerprint",
+                w.instance
             )));
         }
-        let bytes = self.put_with_notes(instance, &made, notes)?;
-        // Serve exactly what a later load returns (8-bit values).
-        let shard = shard::decode_shard(&bytes, &self.shard_path(instance), Some(fingerprint))?;
-        Ok(Some(Fetched {
+        let bytes = self.put_with_notes(w.instance, &made, notes)?;
+        let path = self.shard_path(w.instance);
+        let shard = shard::decode_shard(&bytes, &path, Some(w.fingerprint))?;
+        Ok(Fetched {
             shard,
             created: true,
-        }))
+        })
     }
 
     /// Writes `instance`'s shard atomically (no lock: for single writers such as a selection

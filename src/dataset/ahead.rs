@@ -208,12 +208,9 @@ pub(crate) trait CondenseTarget: Send + Sync + 'static {
     fn num_instances(&self) -> usize;
     /// Whether instance `j` already has a valid shard.
     fn is_done(&self, j: usize) -> bool;
-    /// Loads or condenses instance `j` (under its lock) without keeping it in memory.
-    fn ensure(&self, j: usize) -> Result<()>;
-    /// [`Self::ensure`] of each of `js`, condensing them together where the target can.
-    fn ensure_many(&self, js: &[usize]) -> Vec<Result<()>> {
-        js.iter().map(|&j| self.ensure(j)).collect()
-    }
+    /// Loads or condenses each of `js` (under its lock, those to condense together) without
+    /// keeping them in memory; one result each.
+    fn ensure(&self, js: &[usize]) -> Vec<Result<()>>;
 }
 
 /// Background condense-ahead thread (see the module docs).
@@ -294,7 +291,7 @@ fn run(
         if todo.is_empty() {
             return;
         }
-        for (j, r) in todo.iter().zip(target.ensure_many(&todo)) {
+        for (j, r) in todo.iter().zip(target.ensure(&todo)) {
             if let Err(e) = r {
                 eprintln!("warning: condense-ahead of instance {j}: {e}");
             }

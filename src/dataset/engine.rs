@@ -1,39 +1,29 @@
-//! The engine behind [`IdcDataset`](super::idc::IdcDataset): the instance table (built from the
-//! image catalogue without decoding pixels), a small LRU of decoded shards, and condense-or-load
-//! of one instance through [`ShardCache::get_or_create`]. The dataset and its condense-ahead
-//! worker share one engine; the worker sees it only as an [`ahead::CondenseTarget`].
+//! The engine behind [`IdcDataset`](super::idc::IdcDataset): its instance table
+//! ([`super::instances`]), a small LRU of decoded shards ([`super::lru`]) and the one
+//! condense-or-load path, [`Engine::fetch`], which asks [`ShardCache::get_or_create_many`] for one
+//! or many instances. The dataset and its condense-ahead worker share one engine; the worker sees
+//! it only as an [`ahead::CondenseTarget`].
 
-use super::ahead::{self, ProgressFn, ProgressState};
+use super::ahead::{self, ProgressState};
 use super::condenser::{CondensedPatches, InstanceCondenser};
+use super::instances::{InstanceInfo, InstanceTable, KeyParts};
+use super::lru::Lru;
+use super::settings::{CacheMode, Settings};
 use crate::cache::{
-    self, EntryNotes, Fetched, GetOrCreate, HrRegenerator, InstanceLock, Shard, ShardCache,
-    ShardStore, SourceBytes,
+    self, EntryNotes, Fetched, GetOrCreate, HrRegenerator, Shard, ShardCache, ShardStore,
+    SourceBytes, Wanted,
 };
-use crate::condense::{CondenseConfig, Instance};
-use crate::config::{PatchConfig, fingerprint};
+use crate::condense::Instance;
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
-use crate::source::{self, HashCache, SkipPolicy, SkippedImage, SourceImage};
+use crate::source::SkippedImage;
 use serde::Serialize;
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-/// What to do when an instance's shard is missing or invalid.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CacheMode {
-    /// Load valid shards; condense (and cache) the others on first access.
-    #[default]
-    LazyCondense,
-    /// Only load; a missing, stale or corrupt shard is an [`IdcError::Cache`].
-    LoadOnly,
-    /// Ignore existing shards: condense every instance again (once per dataset object) and
-    /// overwrite its shard.
-    Rebuild,
-}
+use std::time::{Duration, Instant};
 
 /// How an instance's shard was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,208 +45,59 @@ pub struct DatasetStats {
     pub failed: usize,
 }
 
-/// One instance of the dataset.
-#[derive(Clone, Debug)]
-pub(crate) struct InstanceInfo {
-    pub(crate) src: SourceImage,
-    /// Synthetic pairs `n_j`.
-    pub(crate) n: usize,
-    /// First dataset index of this instance.
-    pub(crate) offset: usize,
-    pub(crate) fingerprint: String,
-    seed: u64,
-}
-
-/// Small LRU of decoded shards (by instance); eviction scans, fine for tens of entries.
-struct Lru {
-    cap: usize,
-    tick: u64,
-    map: HashMap<usize, (Arc<Vec<SrPair>>, u64)>,
-}
-
-impl Lru {
-    fn get(&mut self, j: usize) -> Option<Arc<Vec<SrPair>>> {
-        self.tick += 1;
-        let t = self.tick;
-        self.map.get_mut(&j).map(|e| {
-            e.1 = t;
-            e.0.clone()
-        })
-    }
-
-    fn put(&mut self, j: usize, v: Arc<Vec<SrPair>>) {
-        if self.cap == 0 {
-            return;
-        }
-        self.tick += 1;
-        if !self.map.contains_key(&j)
-            && self.map.len() >= self.cap
-            && let Some(old) = self.map.iter().min_by_key(|(_, e)| e.1).map(|(k, _)| *k)
-        {
-            self.map.remove(&old);
-        }
-        self.map.insert(j, (v, self.tick));
-    }
-}
-
 /// Pairs (when asked to keep them) and how they were obtained.
 pub(crate) type Loaded = (Option<Arc<Vec<SrPair>>>, Outcome);
 
-/// Everything [`Engine::build`] needs, validated by the builder.
-pub(crate) struct EngineSettings {
-    pub hr_dir: PathBuf,
-    pub patch: PatchConfig,
-    pub ratio: f64,
-    /// Decides `n_j` (its ratio is already [`Self::ratio`]).
-    pub config: CondenseConfig,
-    pub condenser: Arc<dyn InstanceCondenser>,
-    pub cache: ShardCache,
-    pub mode: CacheMode,
-    pub seed: u64,
-    pub skip: SkipPolicy,
-    pub verify_decode: bool,
-    pub memory_shards: usize,
-    pub on_progress: Option<ProgressFn>,
-    pub store: ShardStore,
-}
-
-/// One probed image: usable (with whether a valid-looking shard exists) or below one patch.
-enum Probed {
-    Usable(InstanceInfo, bool),
-    Small(SourceImage),
-}
-
 /// State shared by the dataset and its condense-ahead worker.
 pub(crate) struct Engine {
-    instances: Vec<InstanceInfo>,
-    total: usize,
+    settings: Settings,
+    table: InstanceTable,
     condenser: Arc<dyn InstanceCondenser>,
-    pub(crate) cache: ShardCache,
-    mode: CacheMode,
-    patch: PatchConfig,
+    cache: ShardCache,
     lru: Mutex<Lru>,
+    /// Instances condensed by this object (under [`CacheMode::Rebuild`], once is enough).
     rebuilt: Mutex<HashSet<usize>>,
     /// The teacher that remakes HR on load; `Some` exactly when shards are stored LR only.
     regen: Option<Arc<dyn HrRegenerator>>,
-    done: Vec<AtomicBool>,
-    condensed: AtomicUsize,
-    loaded: AtomicUsize,
-    failed: AtomicUsize,
+    counters: Counters,
     pub(crate) progress: Arc<ProgressState>,
 }
 
-impl EngineSettings {
-    /// Probes `path` (header, cached content hash, patch count) and keys its shard. Under
-    /// `verify_decode` an image that will have to be condensed is decoded now, so a truncated
-    /// file is skipped here rather than failing mid-training.
-    fn probe(&self, path: &Path, hashes: &HashCache, key: &KeyParts) -> Result<Probed> {
-        let src = source::probe_image_cached(
-            &self.hr_dir,
-            path,
-            &self.patch,
-            Some(hashes),
-            self.skip.small_images,
-        )?;
-        if src.n_real == 0 {
-            return Ok(Probed::Small(src));
-        }
-        let n = self.config.synthetic_count(src.n_real);
-        let seed = crate::seed::named_seed(self.seed, &src.name);
-        let fp = instance_fingerprint(key, &self.patch, self.ratio, &src, n, seed);
-        let has_shard = self.mode != CacheMode::Rebuild
-            && self.cache.peek_fingerprint(&src.name).as_deref() == Some(fp.as_str());
-        if self.verify_decode && !has_shard && self.mode != CacheMode::LoadOnly {
-            source::load_pairs(&src, &self.patch)?;
-        }
-        let info = InstanceInfo {
-            src,
-            n,
-            offset: 0,
-            fingerprint: fp,
-            seed,
-        };
-        Ok(Probed::Usable(info, has_shard))
-    }
+/// The atomics behind [`DatasetStats`].
+#[derive(Default)]
+struct Counters {
+    condensed: AtomicUsize,
+    loaded: AtomicUsize,
+    failed: AtomicUsize,
 }
 
 impl Engine {
-    /// Probes every image of the folder and computes `len()`; condenses nothing. Content hashes
-    /// of unchanged images come from the cache dir, so a warm build reads image headers rather
-    /// than every image in full.
-    pub(crate) fn build(s: EngineSettings) -> Result<(Engine, Vec<SkippedImage>)> {
-        let regen = match s.store {
+    /// Opens the cache and probes every image of the folder ([`InstanceTable::build`]), so
+    /// `len()` is known; condenses nothing.
+    pub(crate) fn build(
+        settings: Settings,
+        condenser: Arc<dyn InstanceCondenser>,
+    ) -> Result<(Engine, Vec<SkippedImage>)> {
+        let regen = match settings.store {
             ShardStore::Full => None,
-            ShardStore::LrOnly => Some(s.condenser.hr_regenerator().ok_or_else(|| {
+            ShardStore::LrOnly => Some(condenser.hr_regenerator().ok_or_else(|| {
                 IdcError::config("store", "lr-only needs a condenser with a teacher")
             })?),
         };
-        let key = KeyParts {
-            condenser: s.condenser.fingerprint(),
-            store: regen
-                .as_ref()
-                .map(|r| format!("lr-only:{}", r.fingerprint())),
-        };
-        let hashes = HashCache::open(s.cache.dir());
-        let (mut instances, mut done, mut skipped, mut total) =
-            (Vec::new(), Vec::new(), Vec::new(), 0);
-        for path in source::list_candidates(&s.hr_dir)? {
-            match s.probe(&path, &hashes, &key) {
-                Ok(Probed::Usable(mut info, has_shard)) => {
-                    info.offset = total;
-                    total += info.n;
-                    instances.push(info);
-                    done.push(AtomicBool::new(has_shard));
-                }
-                Ok(Probed::Small(src)) => {
-                    let side = s.patch.hr_patch;
-                    eprintln!(
-                        "warning: skipping {}: {}x{} is smaller than one {side}x{side} patch",
-                        path.display(),
-                        src.width,
-                        src.height,
-                    );
-                    let reason = format!("smaller than one {side}-pixel patch");
-                    skipped.push(SkippedImage { path, reason });
-                }
-                Err(e) if s.skip.bad_images => {
-                    eprintln!("warning: skipping {}: {e}", path.display());
-                    let reason = e.to_string();
-                    skipped.push(SkippedImage { path, reason });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if let Err(e) = hashes.save() {
-            // Only a speed-up is lost (e.g. a read-only cache under LoadOnly).
-            eprintln!("warning: source hash cache not saved: {e}");
-        }
-        if instances.is_empty() {
-            return Err(IdcError::InvalidInput(format!(
-                "no usable images in {} ({} skipped)",
-                s.hr_dir.display(),
-                skipped.len()
-            )));
-        }
-        let initially_done = done.iter().filter(|d| d.load(Ordering::Relaxed)).count();
-        let progress = ProgressState::new(instances.len(), initially_done, s.on_progress);
+        let cache = ShardCache::open(&settings.cache_dir)?.with_manifest(settings.write_manifest);
+        let key = KeyParts::new(condenser.fingerprint(), regen.as_deref());
+        let (table, skipped) = InstanceTable::build(&settings, &key, &cache)?;
+        let observer = settings.on_progress.clone();
+        let progress = ProgressState::new(table.all().len(), table.done_count(), observer);
         let engine = Engine {
-            instances,
-            total,
-            condenser: s.condenser,
-            cache: s.cache,
-            mode: s.mode,
-            patch: s.patch,
-            lru: Mutex::new(Lru {
-                cap: s.memory_shards,
-                tick: 0,
-                map: HashMap::new(),
-            }),
-            rebuilt: Mutex::new(HashSet::new()),
+            lru: Mutex::new(Lru::new(settings.memory_shards)),
+            settings,
+            table,
+            condenser,
+            cache,
+            rebuilt: Mutex::default(),
             regen,
-            done,
-            condensed: AtomicUsize::new(0),
-            loaded: AtomicUsize::new(0),
-            failed: AtomicUsize::new(0),
+            counters: Counters::default(),
             progress: Arc::new(progress),
         };
         engine.progress.notify();
@@ -265,11 +106,11 @@ impl Engine {
 
     /// Number of items (`sum_j n_j`).
     pub(crate) fn total(&self) -> usize {
-        self.total
+        self.table.total()
     }
 
     pub(crate) fn instances(&self) -> &[InstanceInfo] {
-        &self.instances
+        self.table.all()
     }
 
     /// Shard path of instance `info`.
@@ -277,24 +118,22 @@ impl Engine {
         self.cache.shard_path(&info.src.name)
     }
 
-    /// (instance, pair within the instance) of dataset index `i`.
-    pub(crate) fn locate(&self, i: usize) -> Option<(usize, usize)> {
-        if i >= self.total {
-            return None;
-        }
-        let j = self.instances.partition_point(|x| x.offset <= i) - 1;
-        Some((j, i - self.instances[j].offset))
+    /// What instance `info`'s shard stands in for ([`InstanceInfo::source_bytes`]).
+    pub(crate) fn source_bytes(&self, info: &InstanceInfo) -> SourceBytes {
+        info.source_bytes(&self.settings.patch)
     }
 
-    pub(crate) fn is_done(&self, j: usize) -> bool {
-        self.done.get(j).is_some_and(|d| d.load(Ordering::Acquire))
+    /// (instance, pair within the instance) of dataset index `i`.
+    pub(crate) fn locate(&self, i: usize) -> Option<(usize, usize)> {
+        self.table.locate(i)
     }
 
     pub(crate) fn stats(&self) -> DatasetStats {
+        let c = &self.counters;
         DatasetStats {
-            condensed: self.condensed.load(Ordering::Relaxed),
-            loaded: self.loaded.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
+            condensed: c.condensed.load(Ordering::Relaxed),
+            loaded: c.loaded.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
         }
     }
 
@@ -303,118 +142,103 @@ impl Engine {
         if let Some(p) = self.lru.lock().ok().and_then(|mut l| l.get(j)) {
             return Ok(p);
         }
-        let (pairs, _) = self.obtain(j, true)?;
+        let (pairs, _) = one(self.fetch(&[j], true, true))?
+            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))?;
         pairs.ok_or_else(|| IdcError::InvalidInput("internal: no pairs".into()))
     }
 
-    fn mark_done(&self, j: usize) {
-        if !self.done[j].swap(true, Ordering::AcqRel) {
-            self.progress.instance_done();
-        }
+    /// How instance `j` was obtained ([`Self::outcomes`] of one).
+    pub(crate) fn outcome(&self, j: usize, blocking: bool) -> Result<Option<Outcome>> {
+        one(self.outcomes(&[j], blocking))
     }
 
-    fn needs_rebuild(&self, j: usize) -> bool {
-        self.mode == CacheMode::Rebuild
-            && !self.rebuilt.lock().map(|s| s.contains(&j)).unwrap_or(false)
+    /// [`Self::fetch`] of `js` without keeping their pairs: how each was obtained.
+    pub(crate) fn outcomes(&self, js: &[usize], blocking: bool) -> Vec<Result<Option<Outcome>>> {
+        let fetched = self.fetch(js, false, blocking).into_iter();
+        fetched.map(|r| r.map(|l| l.map(|(_, o)| o))).collect()
     }
 
-    /// Loads instance `j`'s shard if valid, else (mode permitting) condenses it under its lock.
-    /// With `keep`, returns the pairs and caches them in the LRU.
-    pub(crate) fn obtain(&self, j: usize, keep: bool) -> Result<Loaded> {
-        self.obtain_with(j, keep, true)?
-            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
-    }
-
-    /// [`Self::obtain`]; without `blocking`, `Ok(None)` when the lock is held elsewhere.
-    pub(crate) fn obtain_with(
+    /// The one condense-or-load path: loads each of `js` whose shard is valid and, mode
+    /// permitting, condenses the others together under their locks, through
+    /// [`ShardCache::get_or_create_many`]. With `keep`, the pairs come back and go to the LRU.
+    /// One result per instance, `Ok(None)` when, without `blocking`, another holder has its lock.
+    pub(crate) fn fetch(
         &self,
-        j: usize,
+        js: &[usize],
         keep: bool,
         blocking: bool,
-    ) -> Result<Option<Loaded>> {
-        let r = self.obtain_inner(j, keep, blocking);
-        match &r {
-            Ok(Some(_)) => self.mark_done(j),
-            Ok(None) => {}
-            Err(_) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        r
+    ) -> Vec<Result<Option<Loaded>>> {
+        let asked = js.iter().map(|&j| Ok((j, self.table.get(j)?))).collect();
+        let share = Cell::new(Duration::ZERO);
+        let fetched = through_oks(asked, |valid| self.get_or_create(&valid, blocking, &share));
+        (js.iter().zip(fetched))
+            .map(|(&j, r)| self.settle(j, r, share.get(), keep))
+            .collect()
     }
 
-    fn obtain_inner(&self, j: usize, keep: bool, blocking: bool) -> Result<Option<Loaded>> {
-        let info = self
-            .instances
-            .get(j)
-            .ok_or_else(|| IdcError::InvalidInput(format!("instance {j} out of range")))?;
-        let reuse = || !self.needs_rebuild(j);
-        let opts = GetOrCreate {
-            reuse: &reuse,
-            create: self.mode != CacheMode::LoadOnly,
-            wait: blocking,
-        };
-        let started = Cell::new(None);
-        let check = |s: &Shard, path: &Path| self.check_shard(info, s, path);
-        let create = || {
-            started.set(Some(Instant::now()));
-            self.condense(info)
-        };
-        let fetched =
-            self.cache
-                .get_or_create(&info.src.name, &info.fingerprint, &opts, &check, create)?;
-        let Some(Fetched { shard, created }) = fetched else {
-            return Ok(None);
-        };
-        let outcome = if created {
-            if let Ok(mut s) = self.rebuilt.lock() {
-                s.insert(j);
-            }
-            self.condensed.fetch_add(1, Ordering::Relaxed);
-            let t0 = started.get().unwrap_or_else(Instant::now);
-            self.progress.condensed_in(t0.elapsed());
-            Outcome::Condensed
-        } else {
-            self.loaded.fetch_add(1, Ordering::Relaxed);
-            Outcome::Loaded
-        };
-        if !keep {
-            return Ok(Some((None, outcome)));
-        }
-        let pairs = Arc::new(self.to_pairs(shard)?);
-        if let Ok(mut l) = self.lru.lock() {
-            l.put(j, pairs.clone());
-        }
-        Ok(Some((Some(pairs), outcome)))
+    /// The cache's side of [`Self::fetch`] for instances `(j, info)`; `share` gets the
+    /// condensation time per condensed instance.
+    fn get_or_create(
+        &self,
+        asked: &[(usize, &InstanceInfo)],
+        blocking: bool,
+        share: &Cell<Duration>,
+    ) -> Vec<Result<Option<Fetched>>> {
+        let reuse: Vec<_> = (asked.iter())
+            .map(|&(j, _)| move || !self.needs_rebuild(j))
+            .collect();
+        let check: Vec<_> = (asked.iter())
+            .map(|&(_, info)| move |s: &Shard, p: &Path| self.check_shard(info, s, p))
+            .collect();
+        let wanted: Vec<Wanted> = (asked.iter().zip(reuse.iter().zip(&check)))
+            .map(|(&(_, info), (reuse, check))| Wanted {
+                instance: &info.src.name,
+                fingerprint: &info.fingerprint,
+                opts: GetOrCreate {
+                    reuse,
+                    create: self.settings.mode != CacheMode::LoadOnly,
+                    wait: blocking,
+                },
+                check,
+            })
+            .collect();
+        self.cache.get_or_create_many(&wanted, |ks| {
+            let t0 = Instant::now();
+            let made = self.condense(ks.iter().map(|&k| asked[k].1).collect());
+            share.set(t0.elapsed() / ks.len().max(1) as u32);
+            made
+        })
+    }
+
+    /// Decodes the images of `infos`, condenses them in one batch
+    /// ([`InstanceCondenser::condense_batch`]) and makes each one's shard and manifest notes.
+    fn condense(&self, infos: Vec<&InstanceInfo>) -> Vec<Result<(Shard, EntryNotes)>> {
+        let patch = &self.settings.patch;
+        let loaded = infos.into_iter().map(|i| Ok((i, i.load(patch)?))).collect();
+        through_oks(loaded, |ready: Vec<(&InstanceInfo, Instance)>| {
+            let jobs: Vec<_> = ready.iter().map(|(i, inst)| (inst, i.n, i.seed)).collect();
+            let made = self.condenser.condense_batch(&jobs);
+            (ready.iter().zip(made))
+                .map(|((info, _), m)| self.make_shard(info, m?))
+                .collect()
+        })
     }
 
     /// A shard with the right fingerprint must also have `n_j` pairs at the dataset's scale.
     fn check_shard(&self, info: &InstanceInfo, s: &Shard, path: &Path) -> Result<()> {
-        if s.len() != info.n || s.scale != self.patch.scale {
+        let scale = self.settings.patch.scale;
+        if s.len() != info.n || s.scale != scale {
             return Err(IdcError::cache(
                 path,
                 format!(
-                    "shard has {} pairs at scale {}, expected {} at {}",
+                    "shard has {} pairs at scale {}, expected {} at {scale}",
                     s.len(),
                     s.scale,
                     info.n,
-                    self.patch.scale
                 ),
             ));
         }
         Ok(())
-    }
-
-    /// Decodes the instance's image, cuts its real pairs and condenses them into its shard and
-    /// manifest notes (a batch of one, so the condenser's realism comes along).
-    fn condense(&self, info: &InstanceInfo) -> Result<(Shard, EntryNotes)> {
-        let instance = load_instance(info, &self.patch)?;
-        let made = self
-            .condenser
-            .condense_batch(&[(&instance, info.n, info.seed)])
-            .pop()
-            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))?;
-        self.make_shard(info, made)
     }
 
     /// The shard of `info` from its condensed patches (checked against `n_j`) and its manifest
@@ -436,7 +260,7 @@ impl Engine {
         }
         let shard = Shard {
             fingerprint: info.fingerprint.clone(),
-            scale: self.patch.scale,
+            scale: self.settings.patch.scale,
             lr,
             hr: if self.regen.is_some() { Vec::new() } else { hr },
         };
@@ -447,15 +271,47 @@ impl Engine {
         Ok((shard, notes))
     }
 
-    /// What instance `info`'s shard stands in for: its image file and its whole patch grid as
-    /// 8-bit RGB LR + HR planes (every decoded image is RGB).
-    pub(crate) fn source_bytes(&self, info: &InstanceInfo) -> SourceBytes {
-        let hr = self.patch.hr_patch;
-        let lr = hr / self.patch.scale.max(1);
-        SourceBytes {
-            image: std::fs::metadata(&info.src.path).map_or(0, |m| m.len()),
-            whole_patches: (info.src.n_real * 3 * (hr * hr + lr * lr)) as u64,
+    /// Counts one result of [`Self::fetch`] (done, or failed) and serves it.
+    fn settle(
+        &self,
+        j: usize,
+        fetched: Result<Option<Fetched>>,
+        share: Duration,
+        keep: bool,
+    ) -> Result<Option<Loaded>> {
+        let r = fetched.and_then(|f| f.map(|f| self.serve(j, f, share, keep)).transpose());
+        match &r {
+            Ok(Some(_)) if self.table.mark_done(j) => self.progress.instance_done(),
+            Ok(_) => {}
+            Err(_) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
+        r
+    }
+
+    /// Counts how instance `j`'s shard was obtained and, with `keep`, turns it into pairs kept
+    /// in the LRU.
+    fn serve(&self, j: usize, f: Fetched, share: Duration, keep: bool) -> Result<Loaded> {
+        let outcome = if f.created {
+            if let Ok(mut s) = self.rebuilt.lock() {
+                s.insert(j);
+            }
+            self.counters.condensed.fetch_add(1, Ordering::Relaxed);
+            self.progress.condensed_in(share);
+            Outcome::Condensed
+        } else {
+            self.counters.loaded.fetch_add(1, Ordering::Relaxed);
+            Outcome::Loaded
+        };
+        if !keep {
+            return Ok((None, outcome));
+        }
+        let pairs = Arc::new(self.to_pairs(f.shard)?);
+        if let Ok(mut l) = self.lru.lock() {
+            l.put(j, pairs.clone());
+        }
+        Ok((Some(pairs), outcome))
     }
 
     /// The pairs of a loaded shard, HR regenerated by the teacher when it is stored LR only.
@@ -468,185 +324,53 @@ impl Engine {
             .collect())
     }
 
-    /// Loads or condenses instances `js` like [`Self::obtain_with`] without keeping them, but
-    /// condenses those without a valid shard together ([`InstanceCondenser::condense_batch`]).
-    /// Each instance keeps its own lock, fingerprint and shard; one result per instance
-    /// (`Ok(None)`: without `blocking`, another holder has its lock).
-    pub(crate) fn ensure_batch(
-        &self,
-        js: &[usize],
-        blocking: bool,
-    ) -> Vec<Result<Option<Outcome>>> {
-        let mut out: Vec<Option<Result<Option<Outcome>>>> = js.iter().map(|_| None).collect();
-        let mut claimed = Vec::new();
-        for (k, &j) in js.iter().enumerate() {
-            match self.claim(j, blocking) {
-                Ok(Claim::Loaded) => out[k] = Some(Ok(Some(Outcome::Loaded))),
-                Ok(Claim::Busy) => out[k] = Some(Ok(None)),
-                Ok(Claim::Mine(info, lock)) => match load_instance(info, &self.patch) {
-                    Ok(instance) => claimed.push((k, info, lock, instance)),
-                    Err(e) => out[k] = Some(Err(e)),
-                },
-                Err(e) => out[k] = Some(Err(e)),
-            }
-        }
-        let t0 = Instant::now();
-        let jobs: Vec<(&Instance, usize, u64)> = claimed
-            .iter()
-            .map(|(_, info, _, instance)| (instance, info.n, info.seed))
-            .collect();
-        let results = self.condenser.condense_batch(&jobs);
-        let share = t0.elapsed() / claimed.len().max(1) as u32;
-        for ((k, info, lock, _), r) in claimed.into_iter().zip(results) {
-            let stored = r
-                .and_then(|made| self.make_shard(info, made))
-                .and_then(|(s, notes)| self.cache.put_with_notes(&info.src.name, &s, notes))
-                .map(|_| ());
-            drop(lock);
-            out[k] = Some(stored.map(|()| {
-                self.progress.condensed_in(share);
-                Some(Outcome::Condensed)
-            }));
-        }
-        js.iter()
-            .zip(out)
-            .map(|(&j, r)| {
-                let r = r.unwrap_or_else(|| Err(IdcError::Model("internal: not handled".into())));
-                self.count(j, &r);
-                r
-            })
-            .collect()
-    }
-
-    /// Instance `j` for [`Self::ensure_batch`]: a valid shard (loaded), another holder's lock
-    /// (busy), or its lock taken so this call condenses it ([`ShardCache::claim`], the same
-    /// checks as the one-instance path).
-    fn claim(&self, j: usize, blocking: bool) -> Result<Claim<'_>> {
-        let info = self
-            .instances
-            .get(j)
-            .ok_or_else(|| IdcError::InvalidInput(format!("instance {j} out of range")))?;
-        let reuse = || !self.needs_rebuild(j);
-        let opts = GetOrCreate {
-            reuse: &reuse,
-            create: self.mode != CacheMode::LoadOnly,
-            wait: blocking,
-        };
-        let check = |s: &Shard, path: &Path| self.check_shard(info, s, path);
-        Ok(
-            match self
-                .cache
-                .claim(&info.src.name, &info.fingerprint, &opts, &check)?
-            {
-                cache::Claim::Valid(_) => Claim::Loaded,
-                cache::Claim::Busy => Claim::Busy,
-                cache::Claim::Mine(lock) => Claim::Mine(info, lock),
-            },
-        )
-    }
-
-    /// The counters of [`Self::obtain_with`] and [`Self::obtain_inner`] for one batched result.
-    fn count(&self, j: usize, r: &Result<Option<Outcome>>) {
-        match r {
-            Ok(Some(Outcome::Loaded)) => {
-                self.loaded.fetch_add(1, Ordering::Relaxed);
-                self.mark_done(j);
-            }
-            Ok(Some(Outcome::Condensed)) => {
-                if let Ok(mut s) = self.rebuilt.lock() {
-                    s.insert(j);
-                }
-                self.condensed.fetch_add(1, Ordering::Relaxed);
-                self.mark_done(j);
-            }
-            Ok(None) => {}
-            Err(_) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+    fn needs_rebuild(&self, j: usize) -> bool {
+        self.settings.mode == CacheMode::Rebuild
+            && !self.rebuilt.lock().map(|s| s.contains(&j)).unwrap_or(false)
     }
 }
 
-/// What [`Engine::claim`] found for one instance.
-enum Claim<'a> {
-    Loaded,
-    Busy,
-    Mine(&'a InstanceInfo, InstanceLock),
+/// Runs `f` over the `Ok` items only and puts its results back in their places; errors stay
+/// where they were, and a result `f` did not return is an internal error.
+fn through_oks<T, U>(
+    items: Vec<Result<T>>,
+    f: impl FnOnce(Vec<T>) -> Vec<Result<U>>,
+) -> Vec<Result<U>> {
+    let mut oks = Vec::new();
+    let errs: Vec<Option<IdcError>> = (items.into_iter())
+        .map(|r| r.map(|t| oks.push(t)).err())
+        .collect();
+    let mut done = f(oks).into_iter();
+    (errs.into_iter())
+        .map(|e| match e {
+            Some(e) => Err(e),
+            None => done
+                .next()
+                .unwrap_or_else(|| Err(IdcError::Model("internal: short batch result".into()))),
+        })
+        .collect()
 }
 
-/// Decodes the instance's image and cuts its real LR patches.
-fn load_instance(info: &InstanceInfo, patch: &PatchConfig) -> Result<Instance> {
-    let (lr_real, _hr_real) = source::load_pairs(&info.src, patch)?;
-    Ok(Instance {
-        name: info.src.name.clone(),
-        lr: lr_real,
-    })
+/// The only result of a one-instance call.
+fn one<T>(mut results: Vec<Result<T>>) -> Result<T> {
+    results
+        .pop()
+        .unwrap_or_else(|| Err(IdcError::InvalidInput("internal: no result".into())))
 }
 
 impl ahead::CondenseTarget for Engine {
     fn num_instances(&self) -> usize {
-        self.instances.len()
+        self.table.all().len()
     }
 
     fn is_done(&self, j: usize) -> bool {
-        Engine::is_done(self, j)
+        self.table.is_done(j)
     }
 
-    fn ensure(&self, j: usize) -> Result<()> {
-        self.obtain(j, false).map(|_| ())
+    fn ensure(&self, js: &[usize]) -> Vec<Result<()>> {
+        let outcomes = self.outcomes(js, true).into_iter();
+        outcomes.map(|r| r.map(|_| ())).collect()
     }
-
-    fn ensure_many(&self, js: &[usize]) -> Vec<Result<()>> {
-        self.ensure_batch(js, true)
-            .into_iter()
-            .map(|r| r.map(|_| ()))
-            .collect()
-    }
-}
-
-/// The parts of a shard key shared by every instance of a dataset.
-struct KeyParts {
-    condenser: String,
-    /// `Some("lr-only:<teacher fingerprint>")` for LR-only shards, `None` for full ones (whose
-    /// keys are unchanged from before LR-only storage existed).
-    store: Option<String>,
-}
-
-/// Shard key: everything that determines the instance's condensed patches.
-fn instance_fingerprint(
-    key: &KeyParts,
-    patch: &PatchConfig,
-    ratio: f64,
-    src: &SourceImage,
-    n: usize,
-    seed: u64,
-) -> String {
-    #[derive(Serialize)]
-    struct Key<'a> {
-        format: u32,
-        condenser: &'a str,
-        patch: &'a PatchConfig,
-        ratio: f64,
-        image_sha256: &'a str,
-        image_size: (usize, usize),
-        n_real: usize,
-        n: usize,
-        seed: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        store: Option<&'a str>,
-    }
-    fingerprint(&Key {
-        format: cache::shard::KEY_VERSION,
-        condenser: &key.condenser,
-        patch,
-        ratio,
-        image_sha256: &src.content_hash,
-        image_size: (src.height, src.width),
-        n_real: src.n_real,
-        n,
-        seed,
-        store: key.store.as_deref(),
-    })
 }
 
 #[cfg(test)]

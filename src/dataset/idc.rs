@@ -20,8 +20,9 @@
 //!   from a bounded in-memory LRU of shards, else from a valid shard file, else by condensing `j`
 //!   while holding `<instance>.lock` (re-checking the shard after acquiring it, so threads and
 //!   processes sharing the cache condense each instance once), writing the shard atomically. The
-//!   instance table and this condense-or-load live in `super::engine`; the locking, file naming
-//!   and manifest in [`ShardCache::get_or_create`].
+//!   instance table lives in `super::instances`, the condense-or-load in `super::engine`; the
+//!   locking, file naming and manifest in
+//!   [`ShardCache::get_or_create_many`](crate::cache::ShardCache::get_or_create_many).
 //! - The shard's fingerprint hashes everything that determines the result (condenser config,
 //!   extractor and teacher fingerprints, scale, ratio, patch grid, image bytes, seed): a changed
 //!   input never serves a stale shard, it re-condenses (or, in [`CacheMode::LoadOnly`], errors).
@@ -37,15 +38,17 @@
 //! images at build time and `idc condense` (or [`IdcDataset::condense_all`]) before training to
 //! surface condensation errors up front.
 
-use super::ahead::{AheadWorker, CondenseProgressMetric, ProgressFn, ProgressSnapshot};
-use super::engine::{Engine, EngineSettings};
-use crate::cache::{ShardCache, ShardStore};
+use super::ahead::{AheadWorker, CondenseProgressMetric, ProgressSnapshot};
+use super::engine::Engine;
+use super::settings::Settings;
+use crate::cache::ShardStore;
 use crate::condense::ValidCondenseConfig;
 use crate::config::PatchConfig;
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::models::{FeatureExtractor, Teacher};
-use crate::source::{SkipPolicy, SkippedImage};
+use crate::source::SkippedImage;
+
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
@@ -54,7 +57,8 @@ use std::sync::Arc;
 #[cfg(any(test, feature = "testing"))]
 pub use super::condenser::testing;
 pub use super::condenser::{BurnCondenser, InstanceCondenser};
-pub use super::engine::{CacheMode, DatasetStats, Outcome};
+pub use super::engine::{DatasetStats, Outcome};
+pub use super::settings::CacheMode;
 
 /// Lazy condense-or-load dataset of LR/HR pairs over a shard cache. See the module docs.
 pub struct IdcDataset {
@@ -68,27 +72,16 @@ type CondenserFactory = Box<dyn FnOnce(ValidCondenseConfig) -> Result<Arc<dyn In
 
 /// Builder of [`IdcDataset`]; defaults: the built-in pretrained model of the patch scale as
 /// extractor and teacher (when no models or condenser are set), the default
-/// [`crate::condense::CondenseConfig`] (ratio 0.1), cache
-/// `idc-cache`, [`CacheMode::LazyCondense`], seed 0, [`SkipPolicy::default`] (bad images are an
-/// error, images smaller than one patch are skipped, as in `SrPatchDataset`), 32 shards in memory.
+/// [`crate::condense::CondenseConfig`] (ratio 0.1), cache `idc-cache`,
+/// [`CacheMode::LazyCondense`], seed 0, [`SkipPolicy::default`](crate::source::SkipPolicy) (bad
+/// images are an error, images smaller than one patch are skipped, as in `SrPatchDataset`), 32
+/// shards in memory.
 pub struct IdcDatasetBuilder {
-    hr_dir: PathBuf,
-    patch: PatchConfig,
+    settings: Settings,
     /// Replaces the config's ratio at `build` (`None`: the config's own).
     ratio: Option<f64>,
-    config: ValidCondenseConfig,
     condenser: Option<Arc<dyn InstanceCondenser>>,
     factory: Option<CondenserFactory>,
-    cache_dir: PathBuf,
-    mode: CacheMode,
-    seed: u64,
-    skip: SkipPolicy,
-    verify_decode: Option<bool>,
-    memory_shards: usize,
-    ahead: Option<usize>,
-    on_progress: Option<ProgressFn>,
-    write_manifest: bool,
-    store: ShardStore,
 }
 
 impl IdcDatasetBuilder {
@@ -99,10 +92,9 @@ impl IdcDatasetBuilder {
         self
     }
     /// Condensation settings, checked ([`crate::condense::CondenseConfig::check`]); its `ratio`
-    /// is the dataset's
-    /// unless [`Self::with_ratio`] replaces it.
+    /// is the dataset's unless [`Self::with_ratio`] replaces it.
     pub fn with_condense_config(mut self, config: ValidCondenseConfig) -> Self {
-        self.config = config;
+        self.settings.config = config;
         self
     }
     /// The IDC condenser with this extractor and teacher (any [`FeatureExtractor`] / [`Teacher`],
@@ -134,25 +126,25 @@ impl IdcDatasetBuilder {
     }
     /// Shard cache directory (created if missing).
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cache_dir = dir.into();
+        self.settings.cache_dir = dir.into();
         self
     }
     /// Cache policy.
     pub fn with_mode(mut self, mode: CacheMode) -> Self {
-        self.mode = mode;
+        self.settings.mode = mode;
         self
     }
     /// Base seed; each instance condenses with a seed derived from it and its name, so results
     /// do not depend on instance order or on `--shard` splits.
     pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.settings.seed = seed;
         self
     }
     /// `true`: images that fail probing (and, when they have no valid shard yet, decoding) are
     /// left out with a warning on stderr and listed in [`IdcDataset::skipped`]. `false`
     /// (default): `build` fails with the first such image's typed error.
     pub fn with_skip_bad_images(mut self, skip: bool) -> Self {
-        self.skip.bad_images = skip;
+        self.settings.skip.bad_images = skip;
         self
     }
     /// `true`: images smaller than one HR patch are left out with a warning (listed in
@@ -160,7 +152,7 @@ impl IdcDatasetBuilder {
     /// instances of a folder like T91 (78-pixel images) with 96-pixel patches. `false`: such an
     /// image is a typed error, or skipped under `skip_bad_images`.
     pub fn with_skip_small_images(mut self, skip: bool) -> Self {
-        self.skip.small_images = skip;
+        self.settings.skip.small_images = skip;
         self
     }
     /// Whether `build` fully decodes images that have no valid shard yet, so that undecodable
@@ -168,71 +160,57 @@ impl IdcDatasetBuilder {
     /// `skip_bad_images` is on. `idc condense` turns it off: decoding every image in every job of
     /// an array would be wasted work, and a file that fails later is reported per instance.
     pub fn with_verify_decode(mut self, verify: bool) -> Self {
-        self.verify_decode = Some(verify);
+        self.settings.verify_decode = Some(verify);
         self
     }
     /// How many decoded shards stay in memory (LRU).
     pub fn with_memory_shards(mut self, n: usize) -> Self {
-        self.memory_shards = n;
+        self.settings.memory_shards = n;
         self
     }
     /// Start a background worker that condenses instances ahead of the loader, with a hint queue
     /// of `queue` instances (see [`super::ahead`]).
     pub fn with_condense_ahead(mut self, queue: usize) -> Self {
-        self.ahead = Some(queue.max(1));
+        self.settings.ahead = Some(queue.max(1));
         self
     }
     /// Called after every instance that becomes available (and once at build).
     pub fn with_progress(mut self, f: impl Fn(&ProgressSnapshot) + Send + Sync + 'static) -> Self {
-        self.on_progress = Some(Arc::new(f));
+        self.settings.on_progress = Some(Arc::new(f));
         self
     }
     /// What shards hold: [`ShardStore::Full`] (default) or [`ShardStore::LrOnly`], whose HR
     /// targets the condenser's teacher regenerates on load (part of the key).
     pub fn with_store(mut self, store: ShardStore) -> Self {
-        self.store = store;
+        self.settings.store = store;
         self
     }
     /// Keep `manifest.json` up to date after each shard write (default true).
     pub fn with_manifest(mut self, write: bool) -> Self {
-        self.write_manifest = write;
+        self.settings.write_manifest = write;
         self
     }
 
     /// Validates the settings, probes every image and computes `len()`; condenses nothing.
     pub fn build(self) -> Result<IdcDataset> {
-        self.patch.validate()?;
-        let config = match self.ratio {
-            Some(r) if r != self.config.ratio => {
-                let mut c = self.config.into_inner();
-                c.ratio = r;
-                c.check()?
-            }
-            _ => self.config,
-        };
+        let mut s = self.settings;
+        s.patch.validate()?;
+        if let Some(r) = self.ratio
+            && r != s.config.ratio
+        {
+            let mut c = s.config.into_inner();
+            c.ratio = r;
+            s.config = c.check()?;
+        }
         let condenser = match (self.condenser, self.factory) {
             (Some(c), _) => c,
-            (None, Some(f)) => f(config.clone())?,
-            (None, None) => builtin_condenser(self.patch.scale, config.clone())?,
+            (None, Some(f)) => f(s.config.clone())?,
+            (None, None) => builtin_condenser(s.patch.scale, s.config.clone())?,
         };
-        let cache = ShardCache::open(self.cache_dir)?.with_manifest(self.write_manifest);
-        let (engine, skipped) = Engine::build(EngineSettings {
-            hr_dir: self.hr_dir,
-            patch: self.patch,
-            ratio: config.ratio,
-            config: config.into_inner(),
-            condenser,
-            cache,
-            mode: self.mode,
-            seed: self.seed,
-            skip: self.skip,
-            verify_decode: self.verify_decode.unwrap_or(self.skip.bad_images),
-            memory_shards: self.memory_shards,
-            on_progress: self.on_progress,
-            store: self.store,
-        })?;
+        let queue = s.ahead;
+        let (engine, skipped) = Engine::build(s, condenser)?;
         let engine = Arc::new(engine);
-        let ahead = self.ahead.map(|q| AheadWorker::start(engine.clone(), q));
+        let ahead = queue.map(|q| AheadWorker::start(engine.clone(), q));
         Ok(IdcDataset {
             engine,
             skipped,
@@ -266,22 +244,10 @@ impl IdcDataset {
     /// of `SrPatchDataset::new(hr_dir, patch)` (same listing, names and skip defaults).
     pub fn builder(hr_dir: impl Into<PathBuf>, patch: PatchConfig) -> IdcDatasetBuilder {
         IdcDatasetBuilder {
-            hr_dir: hr_dir.into(),
-            patch,
+            settings: Settings::new(hr_dir.into(), patch),
             ratio: None,
-            config: ValidCondenseConfig::default(),
             condenser: None,
             factory: None,
-            cache_dir: PathBuf::from("idc-cache"),
-            mode: CacheMode::LazyCondense,
-            seed: 0,
-            skip: SkipPolicy::default(),
-            verify_decode: None,
-            memory_shards: 32,
-            ahead: None,
-            on_progress: None,
-            write_manifest: true,
-            store: ShardStore::Full,
         }
     }
 
@@ -372,20 +338,22 @@ impl IdcDataset {
     /// Makes sure instance `j` has a valid shard (loading or condensing it), without keeping it
     /// in memory. Used by `idc condense` and the condense-ahead worker.
     pub fn ensure_instance(&self, j: usize) -> Result<Outcome> {
-        self.engine.obtain(j, false).map(|(_, o)| o)
+        self.engine
+            .outcome(j, true)?
+            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
     }
 
     /// Like [`Self::ensure_instance`], but returns `Ok(None)` instead of waiting when another
     /// thread or process holds the instance's lock (it is being condensed right now).
     pub fn try_ensure_instance(&self, j: usize) -> Result<Option<Outcome>> {
-        Ok(self.engine.obtain_with(j, false, false)?.map(|(_, o)| o))
+        self.engine.outcome(j, false)
     }
 
     /// [`Self::try_ensure_instance`] (or, with `blocking`, [`Self::ensure_instance`]) of each of
     /// `js`, condensing those without a valid shard together in one batch (one extractor pass
     /// per step over all of them). One result per instance.
     pub fn ensure_instances(&self, js: &[usize], blocking: bool) -> Vec<Result<Option<Outcome>>> {
-        self.engine.ensure_batch(js, blocking)
+        self.engine.outcomes(js, blocking)
     }
 
     /// Condenses (or validates) every instance in order; returns the first error after trying

@@ -5,8 +5,9 @@
 //! - `batch`: [`batch::SrBatch`] / [`batch::SrBatcher`], the one batch type (loaders and training).
 //! - `augment`: [`augment::Transform`] (flips/transpose) and the [`augment::Augment`] wrapper.
 //! - `idc`: `IdcDataset`, lazy condense-or-load over a [`crate::cache::ShardCache`]; its
-//!   `engine` (instance table, LRU, condense-or-load), `condenser` (the object-safe condenser it
-//!   calls) and `ahead` (condense-ahead worker, progress).
+//!   `settings` (the one settings struct), `engine` (the one condense-or-load path) over
+//!   `instances` (the instance table) and `lru` (decoded shards in memory), `condenser` (the
+//!   object-safe condenser it calls) and `ahead` (condense-ahead worker, progress).
 //! - `selection`: `SelectionDataset` over a cache written by a selection baseline.
 //! - `paired_folder`: [`paired_folder::PairedFolderDataset`], HR/LR folders paired by file stem
 //!   (BasicSR's `PairedImageDataset` layout; any exported set, this crate's or another tool's).
@@ -21,9 +22,12 @@ pub mod condenser;
 mod engine;
 pub mod export;
 pub mod idc;
+mod instances;
+mod lru;
 pub mod paired_folder;
 pub mod relabel;
 pub mod selection;
+mod settings;
 pub mod sr_patch;
 
 /// Re-export for code not yet moved to [`crate::image::SrPair`] (the training modules).
