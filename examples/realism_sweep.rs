@@ -6,12 +6,13 @@
 //! ```text
 //! cargo run --release --example realism_sweep -- --images $IDC_DATA/train/BSD200 \
 //!     --max-images 4 --out docs/results/realism-sweep [--iters 20,100,500] \
-//!     [--lrs 0.001,0.003,0.01] [--variants ref,sigmoid,...] [--extractor MODEL_DIR]
+//!     [--lrs 0.001,0.003,0.01] [--variants ref,sigmoid,...] [--extractor MODEL_DIR] [--report-only]
 //! ```
 //! Each cell is cached as `<out>/cells/<name>.json` (a rerun skips it) with a strip of its
 //! synthetic patches; `table.md`/`table.json` and one contact sheet per variant are rewritten
 //! from the cells every run, so they regenerate byte-identical (`flex` is deterministic). Wall
-//! times go to `timings.md` only. Tune on training images, never on the test sets.
+//! times go to `timings.md` only; `--report-only` rewrites them from the cached cells alone. Tune
+//! on training images, never on the test sets.
 
 use anyhow::{Context, Result, bail};
 use burn_idc::condense::realism::{InstanceRealism, Realism, RealismSummary};
@@ -53,6 +54,8 @@ struct Opts {
     lrs: Vec<f64>,
     variants: Vec<String>,
     extractor: Option<PathBuf>,
+    /// Run nothing: tables and sheets from the cached cells only.
+    report_only: bool,
 }
 
 fn parse_args() -> Result<Opts> {
@@ -64,9 +67,14 @@ fn parse_args() -> Result<Opts> {
         lrs: vec![0.001, 0.003, 0.01],
         variants: VARIANTS.iter().map(|s| s.to_string()).collect(),
         extractor: None,
+        report_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--report-only" {
+            o.report_only = true;
+            continue;
+        }
         let value = args.next().with_context(|| format!("{flag} needs a value"))?;
         let list = |v: &str| v.split(',').map(str::to_string).collect::<Vec<_>>();
         match flag.as_str() {
@@ -84,8 +92,9 @@ fn parse_args() -> Result<Opts> {
 }
 
 /// The variants, each a change to the default config at a given budget.
-const VARIANTS: [&str; 7] = [
+const VARIANTS: [&str; 8] = [
     "ref",
+    "natural",
     "ins",
     "noise-init",
     "sigmoid",
@@ -98,17 +107,20 @@ fn variant_config(variant: &str, iters: usize, lr: f64) -> Result<ValidCondenseC
     let mut c = CondenseConfig {
         iters,
         lr,
+        // Every variant is a change to the reference (pixels clamped, full chroma step).
         // The default schedule's proportions (20% warm-up, 30% assigning, 10 refreshes).
         warmup: iters / 5,
         assign: iters * 3 / 10,
         assign_every: (iters * 3 / 100).max(1),
-        ..CondenseConfig::default()
+        ..CondenseConfig::reference()
     };
     match variant {
         "ref" => {}
         "ins" => (c.w_group, c.w_pair) = (0.0, 0.0),
         "noise-init" => c.init = InitMode::Noise,
         "sigmoid" => c.param = PixelParam::Sigmoid,
+        // The default's switches (sigmoid pixels, chroma step 0.25) at this budget.
+        "natural" => (c.param, c.chroma_lr) = (PixelParam::Sigmoid, 0.25),
         "cosine" => c.lr_schedule = LrSchedule::Cosine,
         "sigmoid-cosine" => (c.param, c.lr_schedule) = (PixelParam::Sigmoid, LrSchedule::Cosine),
         "sigmoid-cosine-chroma" => {
@@ -167,6 +179,9 @@ fn main() -> Result<()> {
                     cells.push(serde_json::from_slice::<Cell>(&bytes)?);
                     continue;
                 }
+                if o.report_only {
+                    continue;
+                }
                 let config = variant_config(variant, iters, lr)?;
                 let started = Instant::now();
                 let condenser = Condenser::new(config.clone(), &extractor, &builtin, device.clone())?;
@@ -196,6 +211,9 @@ fn main() -> Result<()> {
             }
         }
     }
+    // Table order: variant (as listed), then budget, then learning rate.
+    let rank = |c: &Cell| o.variants.iter().position(|v| v == &c.variant).unwrap_or(usize::MAX);
+    cells.sort_by(|a, b| (rank(a), a.iters, a.lr).partial_cmp(&(rank(b), b.iters, b.lr)).expect("finite"));
     write_tables(&o, &insts, &cells)?;
     write_sheets(&o, &insts, &cells)
 }
@@ -272,26 +290,27 @@ fn write_tables(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
 }
 
 /// One sheet per variant: a row per (iters, lr) cell of its synthetic patches (first image),
-/// under a row of real patches of the same image.
+/// under a row of real patches of the same image; enlarged twice so speckle is visible.
 fn write_sheets(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
+    const ZOOM: usize = 2;
     let Some(first) = insts.first() else { return Ok(()) };
     let (h, w) = (first.lr[0].height, first.lr[0].width);
     let label_w = 150;
-    let row_h = h.max(text_height(1)) + 4;
+    let row_h = ZOOM * h.max(text_height(1)) + 4;
     for variant in &o.variants {
         let mut rows: Vec<&Cell> = cells.iter().filter(|c| &c.variant == variant).collect();
         rows.sort_by(|a, b| (a.iters, a.lr).partial_cmp(&(b.iters, b.lr)).expect("finite"));
-        let mut canvas = Canvas::new(label_w + STRIP * (w + 2), (rows.len() + 1) * row_h);
+        let mut canvas = Canvas::new(label_w + ZOOM * STRIP * (w + 2), (rows.len() + 1) * row_h);
         canvas.text("real", 2, 2, 1, label_w);
         let step = (first.lr.len() / STRIP).max(1);
         for (i, img) in first.lr.iter().step_by(step).take(STRIP).enumerate() {
-            canvas.blit(img, label_w + i * (w + 2), 0, 1);
+            canvas.blit(img, label_w + ZOOM * i * (w + 2), 0, ZOOM);
         }
         for (r, c) in rows.iter().enumerate() {
             let y = (r + 1) * row_h;
             canvas.text(&format!("i{} lr{}", c.iters, c.lr), 2, y + 2, 1, label_w);
             let strip = o.out.join("cells").join(format!("{}.png", c.name));
-            canvas.blit(&decode_image(&strip)?, label_w, y, 1);
+            canvas.blit(&decode_image(&strip)?, label_w, y, ZOOM);
         }
         save_png(&o.out.join(format!("sheet-{variant}.png")), &canvas.into_image())?;
     }

@@ -840,6 +840,8 @@ pub(crate) mod tests {
         let run = |f: &dyn Fn(&mut CondenseConfig)| {
             let mut cfg = small_config();
             cfg.lr = 0.2;
+            // The reference switches; each case below changes one.
+            (cfg.param, cfg.chroma_lr) = (PixelParam::Clamp, 1.0);
             f(&mut cfg);
             let out = Condenser::new(cfg.check().unwrap(), &net, &net, dev).unwrap().condense(&inst, 5).unwrap();
             let r = out.report.realism.clone().expect("realism measured");

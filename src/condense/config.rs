@@ -154,10 +154,30 @@ pub struct CondenseConfig {
 }
 
 impl Default for CondenseConfig {
-    /// CPU-friendly defaults: r = 0.1, 100 iterations (20 warm-up, 30 assigning, refresh every
-    /// 10), Adam lr 1e-2, real init, RLFF k = 3 / C_out = 64 / p = 4 with unfolding, T = 256,
-    /// sigma 1, alpha 0.5, L2-normalised samples, M = 4, all weights 1, a bank of B = 16 draws.
+    /// CPU-friendly defaults, chosen from the realism measures (issue #25,
+    /// `docs/results/realism-sweep/`): [`Self::reference`] with sigmoid pixels
+    /// ([`PixelParam::Sigmoid`]: always in gamut) and a quarter of the step on chroma
+    /// (`chroma_lr` 0.25: the false colour of the clamped reference is mostly gone), constant
+    /// learning rate 0.01, 100 iterations.
     fn default() -> Self {
+        Self {
+            param: PixelParam::Sigmoid,
+            lr_schedule: LrSchedule::Constant,
+            chroma_lr: 0.25,
+            lr: 0.01,
+            ..Self::reference()
+        }
+    }
+}
+
+impl CondenseConfig {
+    /// The defaults before issue #25 (pixels clamped after every Adam step, constant lr 1e-2):
+    /// the paper's pixel optimisation, kept by the presets whose committed results used it
+    /// (`cpu`, `gpu`, `paper`) and as the sweep's reference. r = 0.1, 100 iterations (20
+    /// warm-up, 30 assigning, refresh every 10), Adam lr 1e-2, real init, RLFF k = 3 / C_out = 64
+    /// / p = 4 with unfolding, T = 256, sigma 1, alpha 0.5, L2-normalised samples, M = 4, all
+    /// weights 1, a bank of B = 16 draws.
+    pub fn reference() -> Self {
         Self {
             ratio: 0.1,
             iters: 100,
@@ -291,7 +311,7 @@ impl CondenseConfig {
             assign: 5_000,
             assign_every: 500,
             freq_bank: 0,
-            ..Self::default()
+            ..Self::reference()
         };
         c.ncfd.num_freqs = 1024;
         c
@@ -499,15 +519,16 @@ mod tests {
     /// fingerprints and cache keys of every config written before them are unchanged.
     #[test]
     fn naturalness_knobs_are_invisible_at_reference_values() {
-        let json = serde_json::to_string(&CondenseConfig::default()).unwrap();
+        let json = serde_json::to_string(&CondenseConfig::reference()).unwrap();
         for field in ["param", "lr_schedule", "chroma_lr"] {
             assert!(!json.contains(field), "{field} in {json}");
         }
+        assert_eq!(CondenseConfig::paper().param, PixelParam::Clamp, "the paper's pixels");
         let c = CondenseConfig {
             param: PixelParam::Sigmoid,
             lr_schedule: LrSchedule::Cosine,
             chroma_lr: 0.5,
-            ..Default::default()
+            ..CondenseConfig::reference()
         };
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains(r#""param":"sigmoid""#) && json.contains(r#""lr_schedule":"cosine""#));
