@@ -6,10 +6,10 @@ use super::outcome::{Scores, StudentResult, TEST_SETS};
 use super::plan::{
     ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, Table, ablation_set_name, sweep_set_name,
 };
-use super::preset::{AblationSpec, Preset, TrainSpec};
+use super::preset::{AblationSpec, Preset, SweepSpec, TrainSpec};
 use super::progress::{Progress, if_done};
 use super::stage::Stage;
-use super::sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult, SweepSpec};
+use super::sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
 use super::tasks::{
     DynSet, evaluate_dir, holdout_dir, instances_key, subset_dir, train_config, train_in,
 };
@@ -402,20 +402,8 @@ impl Ctx<'_> {
             }
             Data::Idc => {
                 let dir = state.set(IDC_SET)?.dir.clone();
-                let tag = tag_of(&dir);
-                let f = move || {
-                    let ds = self.build_idc(
-                        state,
-                        "extractor",
-                        &self.train_dir,
-                        &dir,
-                        &self.condense,
-                        0,
-                        CacheMode::LoadOnly,
-                    )?;
-                    Ok(DynSet::new(ds))
-                };
-                Some((tag, Box::new(f) as DataFn))
+                let images = self.train_dir.clone();
+                Some(self.condensed(state, "extractor", images, dir, &self.condense, 0))
             }
             Data::Selected { set } => finished(set)?.map(|dir| {
                 let tag = tag_of(&dir);
@@ -433,42 +421,35 @@ impl Ctx<'_> {
             Data::AblationIdc(v) => {
                 let images = state.ablation_dir.clone().unwrap_or_default();
                 finished(&ablation_set_name(&v.name))?.map(|dir| {
-                    let tag = tag_of(&dir);
-                    let f = move || {
-                        let ds = self.build_idc(
-                            state,
-                            "extractor",
-                            &images,
-                            &dir,
-                            &v.config,
-                            v.condense_seed,
-                            CacheMode::LoadOnly,
-                        )?;
-                        Ok(DynSet::new(ds))
-                    };
-                    (tag, Box::new(f) as DataFn)
+                    self.condensed(state, "extractor", images, dir, &v.config, v.condense_seed)
                 })
             }
             Data::SweepIdc(c) => {
                 let images = state.sweep_dirs.as_ref().map(|d| d.0.clone()).unwrap_or_default();
-                finished(&sweep_set_name(&c.name))?.map(|dir| {
-                    let tag = tag_of(&dir);
-                    let f = move || {
-                        let ds = self.build_idc(
-                            state,
-                            c.extractor_role(),
-                            &images,
-                            &dir,
-                            &c.config,
-                            0,
-                            CacheMode::LoadOnly,
-                        )?;
-                        Ok(DynSet::new(ds))
-                    };
-                    (tag, Box::new(f) as DataFn)
-                })
+                finished(&sweep_set_name(&c.name))?
+                    .map(|dir| self.condensed(state, c.extractor_role(), images, dir, &c.config, 0))
             }
         })
+    }
+
+    /// A condensed set in `dir` (of `images`, condensed with the extractor of `role`), loaded
+    /// and never condensed, keyed by its folder.
+    fn condensed<'s>(
+        &'s self,
+        state: &'s State,
+        role: &'static str,
+        images: PathBuf,
+        dir: PathBuf,
+        cfg: &'s CondenseConfig,
+        seed: u64,
+    ) -> (String, DataFn<'s>) {
+        let tag = dir.to_string_lossy().into_owned();
+        let f = move || {
+            let mode = CacheMode::LoadOnly;
+            let ds = self.build_idc(state, role, &images, &dir, cfg, seed, mode)?;
+            Ok(DynSet::new(ds))
+        };
+        (tag, Box::new(f) as DataFn)
     }
 
     /// A selected set with the teacher's HR targets.

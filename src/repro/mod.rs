@@ -39,8 +39,8 @@ pub use execute::RunPaths;
 pub use outcome::{
     RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET, method_name,
 };
-pub use preset::{AblationSpec, Preset, TrainSpec};
-pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult, SweepSpec, SweepVariant};
+pub use preset::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec};
+pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
 pub use tasks::DynSet;
 
 use crate::error::Result;

@@ -2,7 +2,7 @@
 //! extractor strength, each with its realism measures and one student scored on held-out
 //! *training* images (never the test sets: the sweep chooses defaults).
 
-use super::preset::TrainSpec;
+use super::preset::{SweepSpec, SweepVariant};
 use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use crate::condense::realism::RealismSummary;
 use crate::error::{IdcError, Result};
@@ -13,54 +13,6 @@ pub const STRONG_EXTRACTOR: &str = "extractor-strong";
 
 /// Name of the held-out training images' evaluation (the sweep's only score).
 pub const HOLDOUT_SET: &str = "train-holdout";
-
-/// One row family of the sweep: a change to the base condensation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepVariant {
-    /// Row name (e.g. `full`, `ins`, `noise-init`).
-    pub name: String,
-    /// Fields merged over the base config (a JSON object, nested objects merged; `{}`: the
-    /// base itself). Unknown fields are errors, as in every config file.
-    #[serde(default = "empty_object")]
-    pub config: serde_json::Value,
-    /// Crossed with every learning rate of the sweep (`false`: the first one only).
-    #[serde(default)]
-    pub all_lrs: bool,
-    /// Condensed with the sweep's stronger extractor instead of the preset's.
-    #[serde(default)]
-    pub strong_extractor: bool,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(Default::default())
-}
-
-/// The sweep's axes and budgets.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepSpec {
-    /// Condensation iterations (the budget axis; the schedule keeps the base's proportions).
-    pub iters: Vec<usize>,
-    /// Adam learning rates; variants without `all_lrs` use the first.
-    pub lrs: Vec<f64>,
-    /// The variants, in table order.
-    pub variants: Vec<SweepVariant>,
-    /// The stronger extractor (trained on the whole set with this budget), if a variant asks.
-    pub strong_extractor: Option<TrainSpec>,
-    /// Condensation ratio per image.
-    pub ratio: f64,
-    /// Images condensed: the first N of the training pool.
-    pub max_images: usize,
-    /// Held-out training images scored after every student: the N after `max_images`.
-    pub holdout_images: usize,
-    /// One student per cell.
-    pub student: TrainSpec,
-    /// A cell (by name) given `seeds` students for the seed spread; every other cell has one.
-    pub seed_cell: Option<String>,
-    /// Students of `seed_cell`.
-    pub seeds: usize,
-}
 
 /// One condensed set of the sweep.
 #[derive(Clone, Debug)]
@@ -200,6 +152,11 @@ pub struct SweepResult {
 mod tests {
     use super::*;
     use crate::condense::{LrSchedule, PixelParam};
+    use crate::repro::preset::TrainSpec;
+
+    fn empty_object() -> serde_json::Value {
+        serde_json::Value::Object(Default::default())
+    }
 
     fn spec(variants: Vec<SweepVariant>) -> SweepSpec {
         SweepSpec {

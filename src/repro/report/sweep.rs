@@ -6,7 +6,8 @@ use crate::condense::Realism;
 use crate::error::Result;
 use crate::repro::outcome::RunOutcome;
 use crate::repro::plot::{Series, line_plot_png};
-use crate::repro::sweep::{SweepResult, SweepSpec};
+use crate::repro::preset::SweepSpec;
+use crate::repro::sweep::SweepResult;
 use serde_json::{Value, json};
 use std::path::Path;
 
