@@ -137,7 +137,8 @@ fn main() -> anyhow::Result<()> {
         let floor = floor_ms(&edsr, &syn, iters);
         floors.push(floor);
         for (slot, &bank) in banks.iter().enumerate() {
-            let cond = Condenser::new(workload(iters, bank).check()?, &edsr, &edsr, device.clone())?;
+            let cond =
+                Condenser::new(workload(iters, bank).check()?, &edsr, &edsr, device.clone())?;
             let t = cond.condense(&instance, 0)?.report.timings;
             // The median is robust to step 0, where the assignment and pairing are made.
             eprintln!(

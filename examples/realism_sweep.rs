@@ -15,7 +15,9 @@
 //! on training images, never on the test sets.
 
 use anyhow::{Context, Result, bail};
-use burn_idc::condense::realism::{InstanceRealism, Realism, RealismSummary};
+use burn_idc::condense::realism::{
+    InstanceRealism, RealismSummary, markdown_cells, spread_markdown_cells,
+};
 use burn_idc::condense::{
     CondenseConfig, Condenser, InitMode, Instance, LrSchedule, PixelParam, ValidCondenseConfig,
 };
@@ -75,14 +77,26 @@ fn parse_args() -> Result<Opts> {
             o.report_only = true;
             continue;
         }
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         let list = |v: &str| v.split(',').map(str::to_string).collect::<Vec<_>>();
         match flag.as_str() {
             "--images" => o.images = value.into(),
             "--max-images" => o.max_images = value.parse()?,
             "--out" => o.out = value.into(),
-            "--iters" => o.iters = list(&value).iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
-            "--lrs" => o.lrs = list(&value).iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
+            "--iters" => {
+                o.iters = list(&value)
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<_, _>>()?
+            }
+            "--lrs" => {
+                o.lrs = list(&value)
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<_, _>>()?
+            }
             "--variants" => o.variants = list(&value),
             "--extractor" => o.extractor = Some(value.into()),
             other => bail!("unknown flag {other}"),
@@ -184,7 +198,8 @@ fn main() -> Result<()> {
                 }
                 let config = variant_config(variant, iters, lr)?;
                 let started = Instant::now();
-                let condenser = Condenser::new(config.clone(), &extractor, &builtin, device.clone())?;
+                let condenser =
+                    Condenser::new(config.clone(), &extractor, &builtin, device.clone())?;
                 let mut items = Vec::new();
                 for (k, inst) in insts.iter().enumerate() {
                     // Seed = image index: each image its own draws, the same in every cell.
@@ -193,7 +208,10 @@ fn main() -> Result<()> {
                         save_strip(&r.lr, &cells_dir.join(format!("{name}.png")))?;
                     }
                     let realism = r.report.realism.context("no realism measured")?;
-                    items.push(InstanceRealism { instance: inst.name.clone(), realism });
+                    items.push(InstanceRealism {
+                        instance: inst.name.clone(),
+                        realism,
+                    });
                 }
                 let cell = Cell {
                     name: name.clone(),
@@ -212,15 +230,26 @@ fn main() -> Result<()> {
         }
     }
     // Table order: variant (as listed), then budget, then learning rate.
-    let rank = |c: &Cell| o.variants.iter().position(|v| v == &c.variant).unwrap_or(usize::MAX);
-    cells.sort_by(|a, b| (rank(a), a.iters, a.lr).partial_cmp(&(rank(b), b.iters, b.lr)).expect("finite"));
+    let rank = |c: &Cell| {
+        o.variants
+            .iter()
+            .position(|v| v == &c.variant)
+            .unwrap_or(usize::MAX)
+    };
+    cells.sort_by(|a, b| {
+        (rank(a), a.iters)
+            .cmp(&(rank(b), b.iters))
+            .then(a.lr.total_cmp(&b.lr))
+    });
     write_tables(&o, &insts, &cells)?;
     write_sheets(&o, &insts, &cells)
 }
 
 /// The first synthetic patches of a cell, side by side.
 fn save_strip(lr: &[Image], path: &Path) -> Result<()> {
-    let Some(first) = lr.first() else { return Ok(()) };
+    let Some(first) = lr.first() else {
+        return Ok(());
+    };
     let (h, w) = (first.height, first.width);
     let mut canvas = Canvas::new(STRIP * (w + 2), h);
     for (i, img) in lr.iter().take(STRIP).enumerate() {
@@ -230,59 +259,38 @@ fn save_strip(lr: &[Image], path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn fmt_row(label: &str, r: &Realism) -> String {
-    format!(
-        "| {label} | {:.2}% | {:.2}% | {:+.3} | {:.2} | {:.3} | {} |",
-        100.0 * r.out_of_gamut,
-        100.0 * r.clipped,
-        r.saturation_excess,
-        r.hf_ratio,
-        r.histogram_distance,
-        r.ncfd_fresh.map_or("-".into(), |v| format!("{v:.4}")),
-    )
-}
-
 fn write_tables(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
     let mut md = format!(
         "# Realism sweep\n\n{} images of `{}` (the first by name), x2, HR 96 / step 48, ratio \
          0.1, the built-in x2 EDSR as teacher{}; mean over the images of each measure of \
          `condense::realism` (synthetic against the image's own real LR patches).\n\n\
-         | cell | out of gamut | clipped | saturation excess | hf ratio | histogram distance | \
-         fresh NCFD |\n|---|---:|---:|---:|---:|---:|---:|\n",
+         | cell | out of gamut | saturation excess | hf ratio | histogram distance | fresh NCFD \
+         |\n|---|---:|---:|---:|---:|---:|\n",
         insts.len(),
-        o.images.file_name().map_or("?".into(), |n| n.to_string_lossy()),
+        o.images
+            .file_name()
+            .map_or("?".into(), |n| n.to_string_lossy()),
         match &o.extractor {
             Some(_) => " and a given extractor",
             None => " and extractor",
         },
     );
     if let Some(c) = cells.first() {
-        let s = &c.realism.mean.real_spread;
-        md += &format!(
-            "| real subsets (mean ± std) | 0 | {:.2}% ± {:.2} | {:+.3} ± {:.3} | {:.2} ± {:.2} | \
-             {:.3} ± {:.3} | {} |\n",
-            100.0 * s.clipped.mean,
-            100.0 * s.clipped.std,
-            s.saturation_excess.mean,
-            s.saturation_excess.std,
-            s.hf_ratio.mean,
-            s.hf_ratio.std,
-            s.histogram_distance.mean,
-            s.histogram_distance.std,
-            s.ncfd.map_or("-".into(), |v| format!("{v:.4}")),
-        );
+        let spread = spread_markdown_cells(&c.realism.mean.real_spread);
+        md += &format!("| real subsets (mean ± std) | {spread} |\n");
     }
     let mut timings = String::from("| cell | wall s |\n|---|---:|\n");
     for c in cells {
-        md += &fmt_row(&c.name, &c.realism.mean);
-        md.push('\n');
+        md += &format!("| {} | {} |\n", c.name, markdown_cells(&c.realism.mean));
         timings += &format!("| {} | {:.1} |\n", c.name, c.wall_s);
     }
     std::fs::write(o.out.join("table.md"), md)?;
     let json: Vec<_> = cells
         .iter()
-        .map(|c| serde_json::json!({"cell": c.name, "variant": c.variant, "iters": c.iters,
-            "lr": c.lr, "mean": c.realism.mean}))
+        .map(|c| {
+            serde_json::json!({"cell": c.name, "variant": c.variant, "iters": c.iters,
+            "lr": c.lr, "mean": c.realism.mean})
+        })
         .collect();
     std::fs::write(o.out.join("table.json"), serde_json::to_vec_pretty(&json)?)?;
     std::fs::write(o.out.join("timings.md"), timings)?;
@@ -293,13 +301,15 @@ fn write_tables(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
 /// under a row of real patches of the same image; enlarged twice so speckle is visible.
 fn write_sheets(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
     const ZOOM: usize = 2;
-    let Some(first) = insts.first() else { return Ok(()) };
+    let Some(first) = insts.first() else {
+        return Ok(());
+    };
     let (h, w) = (first.lr[0].height, first.lr[0].width);
     let label_w = 150;
     let row_h = ZOOM * h.max(text_height(1)) + 4;
     for variant in &o.variants {
         let mut rows: Vec<&Cell> = cells.iter().filter(|c| &c.variant == variant).collect();
-        rows.sort_by(|a, b| (a.iters, a.lr).partial_cmp(&(b.iters, b.lr)).expect("finite"));
+        rows.sort_by(|a, b| a.iters.cmp(&b.iters).then(a.lr.total_cmp(&b.lr)));
         let mut canvas = Canvas::new(label_w + ZOOM * STRIP * (w + 2), (rows.len() + 1) * row_h);
         canvas.text("real", 2, 2, 1, label_w);
         let step = (first.lr.len() / STRIP).max(1);
@@ -312,7 +322,10 @@ fn write_sheets(o: &Opts, insts: &[Instance], cells: &[Cell]) -> Result<()> {
             let strip = o.out.join("cells").join(format!("{}.png", c.name));
             canvas.blit(&decode_image(&strip)?, label_w, y, ZOOM);
         }
-        save_png(&o.out.join(format!("sheet-{variant}.png")), &canvas.into_image())?;
+        save_png(
+            &o.out.join(format!("sheet-{variant}.png")),
+            &canvas.into_image(),
+        )?;
     }
     Ok(())
 }

@@ -181,7 +181,9 @@ impl ShardCache {
         let mut made = create(&ks).into_iter();
         for (k, lock) in mine {
             let one = made.next().unwrap_or_else(|| {
-                Err(IdcError::InvalidInput("internal: create returned too few".into()))
+                Err(IdcError::InvalidInput(
+                    "internal: create returned too few".into(),
+                ))
             });
             out[k] = one.and_then(|(s, notes)| self.store(&wanted[k], s, notes).map(Some));
             drop(lock);

@@ -139,7 +139,6 @@ fn config_from_json(user: serde_json::Value, path: &Path) -> anyhow::Result<Cond
         .with_context(|| format!("{}: not a condense config", path.display()))
 }
 
-
 /// The HR folder to use and a note on where it came from.
 pub fn resolve_hr_dir(args: &Args) -> anyhow::Result<PathBuf> {
     if let Some(d) = &args.hr_dir {

@@ -554,7 +554,10 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
 
 /// `upd` (`[n, 3, h, w]`) with its chroma, each pixel's deviation from its RGB mean, scaled by
 /// `chroma` (1: unchanged).
-fn damp_chroma<BB: burn::tensor::backend::Backend>(upd: Tensor<BB, 4>, chroma: f64) -> Tensor<BB, 4> {
+fn damp_chroma<BB: burn::tensor::backend::Backend>(
+    upd: Tensor<BB, 4>,
+    chroma: f64,
+) -> Tensor<BB, 4> {
     if chroma == 1.0 {
         return upd;
     }
@@ -843,7 +846,10 @@ pub(crate) mod tests {
             // The reference switches; each case below changes one.
             (cfg.param, cfg.chroma_lr) = (PixelParam::Clamp, 1.0);
             f(&mut cfg);
-            let out = Condenser::new(cfg.check().unwrap(), &net, &net, dev).unwrap().condense(&inst, 5).unwrap();
+            let out = Condenser::new(cfg.check().unwrap(), &net, &net, dev)
+                .unwrap()
+                .condense(&inst, 5)
+                .unwrap();
             let r = out.report.realism.clone().expect("realism measured");
             (out, r)
         };
@@ -851,24 +857,47 @@ pub(crate) mod tests {
         assert!(clamp.out_of_gamut > 0.0, "lr 0.2 overshoots [0, 1]");
         let (sig, sig_r) = run(&|c| c.param = PixelParam::Sigmoid);
         assert_eq!(sig_r.out_of_gamut, 0.0);
-        assert!(sig.lr.iter().all(|im| im.data.iter().all(|v| (0.0..=1.0).contains(v))));
+        assert!(
+            sig.lr
+                .iter()
+                .all(|im| im.data.iter().all(|v| (0.0..=1.0).contains(v)))
+        );
         // Chroma frozen (clamped pixels, a step that stays in gamut): every synthetic patch
         // keeps the chroma (RGB minus its mean) of the real patch it started from, while its
         // luma moves.
         let chroma = |im: &Image| -> Vec<f32> {
             let n = im.height * im.width;
-            (0..3 * n).map(|i| im.data[i] - (im.data[i % n] + im.data[n + i % n] + im.data[2 * n + i % n]) / 3.0).collect()
+            (0..3 * n)
+                .map(|i| {
+                    im.data[i]
+                        - (im.data[i % n] + im.data[n + i % n] + im.data[2 * n + i % n]) / 3.0
+                })
+                .collect()
         };
         let (frozen, _) = run(&|c| {
             c.lr = 0.01;
             c.chroma_lr = 0.0;
         });
         for im in &frozen.lr {
-            let start = inst.lr.iter().min_by(|a, b| {
-                let d = |r: &Image| chroma(r).iter().zip(chroma(im)).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-                d(a).total_cmp(&d(b))
-            }).unwrap();
-            let gap = chroma(start).iter().zip(chroma(im)).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            let start = inst
+                .lr
+                .iter()
+                .min_by(|a, b| {
+                    let d = |r: &Image| {
+                        chroma(r)
+                            .iter()
+                            .zip(chroma(im))
+                            .map(|(x, y)| (x - y).abs())
+                            .fold(0.0f32, f32::max)
+                    };
+                    d(a).total_cmp(&d(b))
+                })
+                .unwrap();
+            let gap = chroma(start)
+                .iter()
+                .zip(chroma(im))
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
             assert!(gap < 1e-5, "chroma moved by {gap}");
             assert_ne!(start.data, im.data, "luma should move");
         }

@@ -523,7 +523,11 @@ mod tests {
         for field in ["param", "lr_schedule", "chroma_lr"] {
             assert!(!json.contains(field), "{field} in {json}");
         }
-        assert_eq!(CondenseConfig::paper().param, PixelParam::Clamp, "the paper's pixels");
+        assert_eq!(
+            CondenseConfig::paper().param,
+            PixelParam::Clamp,
+            "the paper's pixels"
+        );
         let c = CondenseConfig {
             param: PixelParam::Sigmoid,
             lr_schedule: LrSchedule::Cosine,
@@ -531,7 +535,9 @@ mod tests {
             ..CondenseConfig::reference()
         };
         let json = serde_json::to_string(&c).unwrap();
-        assert!(json.contains(r#""param":"sigmoid""#) && json.contains(r#""lr_schedule":"cosine""#));
+        assert!(
+            json.contains(r#""param":"sigmoid""#) && json.contains(r#""lr_schedule":"cosine""#)
+        );
         assert_eq!(serde_json::from_str::<CondenseConfig>(&json).unwrap(), c);
         for bad in [-0.1, 1.5, f64::NAN] {
             let c = CondenseConfig {

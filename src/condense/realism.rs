@@ -367,6 +367,33 @@ pub struct InstanceRealism {
     pub realism: Realism,
 }
 
+/// The columns of a realism table row (out of gamut, saturation excess, hf ratio, histogram
+/// distance, fresh NCFD), `" | "`-separated: one format for every table that shows them.
+pub fn markdown_cells(r: &Realism) -> String {
+    format!(
+        "{:.2}% | {:+.3} | {:.2} | {:.3} | {}",
+        100.0 * r.out_of_gamut,
+        r.saturation_excess,
+        r.hf_ratio,
+        r.histogram_distance,
+        r.ncfd_fresh.map_or("-".into(), |v| format!("{v:.4}")),
+    )
+}
+
+/// [`markdown_cells`] of the real subsets (mean ± std; out of gamut is 0 for 8-bit patches).
+pub fn spread_markdown_cells(s: &RealSpread) -> String {
+    format!(
+        "0 | {:+.3} ± {:.3} | {:.2} ± {:.2} | {:.3} ± {:.3} | {}",
+        s.saturation_excess.mean,
+        s.saturation_excess.std,
+        s.hf_ratio.mean,
+        s.hf_ratio.std,
+        s.histogram_distance.mean,
+        s.histogram_distance.std,
+        s.ncfd.map_or("-".into(), |v| format!("{v:.4}")),
+    )
+}
+
 impl RealismSummary {
     /// The summary of `items` (None when empty).
     pub fn of(items: Vec<InstanceRealism>) -> Option<RealismSummary> {

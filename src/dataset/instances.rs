@@ -140,7 +140,10 @@ impl InstanceTable {
 
     /// Instances with a valid shard.
     pub(crate) fn done_count(&self) -> usize {
-        self.done.iter().filter(|d| d.load(Ordering::Relaxed)).count()
+        self.done
+            .iter()
+            .filter(|d| d.load(Ordering::Relaxed))
+            .count()
     }
 
     /// Records that instance `j` has a valid shard; `true` the first time.

@@ -425,7 +425,11 @@ impl Ctx<'_> {
                 })
             }
             Data::SweepIdc(c) => {
-                let images = state.sweep_dirs.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+                let images = state
+                    .sweep_dirs
+                    .as_ref()
+                    .map(|d| d.0.clone())
+                    .unwrap_or_default();
                 finished(&sweep_set_name(&c.name))?
                     .map(|dir| self.condensed(state, c.extractor_role(), images, dir, &c.config, 0))
             }
@@ -498,9 +502,7 @@ impl Ctx<'_> {
                     tests: &tests,
                 };
                 let st = Stage::new(self.work, name, &key);
-                if_done(progress.stage(&st, |dir| {
-                    train_in(&cfg, &*data, Some(&valid), dir)
-                }))?
+                if_done(progress.stage(&st, |dir| train_in(&cfg, &*data, Some(&valid), dir)))?
             }
         };
         state.trained = trained;
@@ -531,7 +533,8 @@ impl Ctx<'_> {
         if s.table == Table::Sweep {
             let cell = s.method.trim_start_matches("sweep-");
             if let Some(r) = state.sweep.iter_mut().find(|r| r.cell == cell) {
-                r.holdout_psnr.extend(eval.iter().map(|(_, sc)| sc.psnr_rgb));
+                r.holdout_psnr
+                    .extend(eval.iter().map(|(_, sc)| sc.psnr_rgb));
             }
             return Ok(());
         }
@@ -672,8 +675,15 @@ impl Ctx<'_> {
         let st = Stage::new(self.work, name, &key);
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let role = c.extractor_role();
-            let ds =
-                self.build_idc(state, role, &images, dir, &c.config, 0, CacheMode::LazyCondense)?;
+            let ds = self.build_idc(
+                state,
+                role,
+                &images,
+                dir,
+                &c.config,
+                0,
+                CacheMode::LazyCondense,
+            )?;
             ds.condense_all()?;
             Ok(ds.len())
         }))?;

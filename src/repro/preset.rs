@@ -224,7 +224,11 @@ impl Preset {
                 lrs: vec![0.01, 0.003],
                 variants: vec![
                     sweep_variant("full", serde_json::json!({}), true),
-                    sweep_variant("ins", serde_json::json!({"w_group": 0.0, "w_pair": 0.0}), false),
+                    sweep_variant(
+                        "ins",
+                        serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
+                        false,
+                    ),
                 ],
                 strong_extractor: None,
                 ratio: 0.1,
@@ -363,7 +367,11 @@ impl Preset {
             variants: vec![
                 sweep_variant("full", serde_json::json!({}), true),
                 sweep_variant("natural", natural, true),
-                sweep_variant("ins", serde_json::json!({"w_group": 0.0, "w_pair": 0.0}), false),
+                sweep_variant(
+                    "ins",
+                    serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
+                    false,
+                ),
                 sweep_variant("noise-init", serde_json::json!({"init": "noise"}), false),
                 full_strong,
             ],
@@ -502,7 +510,14 @@ mod tests {
 
     #[test]
     fn presets_validate_and_unknown_is_an_error() {
-        for name in ["smoke", "cpu", "cpu-natural", "gpu", "paper", "budget-sweep"] {
+        for name in [
+            "smoke",
+            "cpu",
+            "cpu-natural",
+            "gpu",
+            "paper",
+            "budget-sweep",
+        ] {
             Preset::by_name(name).unwrap().validate().unwrap();
         }
         assert!(Preset::by_name("nope").is_err());

@@ -3,8 +3,8 @@
 //! *training* images (never the test sets: the sweep chooses defaults).
 
 use super::preset::{SweepSpec, SweepVariant};
-use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use crate::condense::realism::RealismSummary;
+use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +80,10 @@ impl SweepSpec {
     /// Non-empty axes, a stronger extractor where a variant asks for one, valid cell configs.
     pub fn validate(&self, base: &CondenseConfig) -> Result<()> {
         if self.iters.is_empty() || self.lrs.is_empty() || self.variants.is_empty() {
-            return Err(IdcError::config("sweep", "iters, lrs and variants must be non-empty"));
+            return Err(IdcError::config(
+                "sweep",
+                "iters, lrs and variants must be non-empty",
+            ));
         }
         if self.max_images == 0 || self.holdout_images == 0 || self.seeds == 0 {
             return Err(IdcError::config(
@@ -116,9 +119,9 @@ fn cell_config(
     lr: f64,
     ratio: f64,
 ) -> Result<ValidCondenseConfig> {
-    let mut c = base.with_json(v.config.clone()).map_err(|e| {
-        IdcError::config("sweep.variants", format!("variant {:?}: {e}", v.name))
-    })?;
+    let mut c = base
+        .with_json(v.config.clone())
+        .map_err(|e| IdcError::config("sweep.variants", format!("variant {:?}: {e}", v.name)))?;
     let share = |n: usize| n * iters / base.iters.max(1);
     c.warmup = share(base.warmup);
     c.assign = share(base.assign);
@@ -210,24 +213,52 @@ mod tests {
         let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["full-i20-lr0.01", "full-i20-lr0.003", "full-i100-lr0.01", "full-i100-lr0.003",
-             "natural-i20-lr0.01", "natural-i100-lr0.01"]
+            [
+                "full-i20-lr0.01",
+                "full-i20-lr0.003",
+                "full-i100-lr0.01",
+                "full-i100-lr0.003",
+                "natural-i20-lr0.01",
+                "natural-i100-lr0.01"
+            ]
         );
         let full100 = &cells[2].config;
-        assert_eq!((full100.iters, full100.warmup, full100.assign, full100.assign_every), (100, 25, 25, 12));
+        assert_eq!(
+            (
+                full100.iters,
+                full100.warmup,
+                full100.assign,
+                full100.assign_every
+            ),
+            (100, 25, 25, 12)
+        );
         assert_eq!(full100.lr, 0.01);
         let nat = &cells[4].config;
-        assert_eq!((nat.param, nat.lr_schedule), (PixelParam::Sigmoid, LrSchedule::Cosine));
+        assert_eq!(
+            (nat.param, nat.lr_schedule),
+            (PixelParam::Sigmoid, LrSchedule::Cosine)
+        );
         assert_eq!(nat.ncfd.sigma, 2.0);
-        assert_eq!(nat.ncfd.num_freqs, base.ncfd.num_freqs, "nested fields kept");
+        assert_eq!(
+            nat.ncfd.num_freqs, base.ncfd.num_freqs,
+            "nested fields kept"
+        );
     }
 
     #[test]
     fn bad_variants_and_axes_are_refused() {
         let base = CondenseConfig::default();
-        let typo = spec(vec![variant("x", serde_json::json!({"parm": "sigmoid"}), false)]);
+        let typo = spec(vec![variant(
+            "x",
+            serde_json::json!({"parm": "sigmoid"}),
+            false,
+        )]);
         assert!(typo.validate(&base).is_err());
-        let bad_value = spec(vec![variant("x", serde_json::json!({"chroma_lr": 2.0}), false)]);
+        let bad_value = spec(vec![variant(
+            "x",
+            serde_json::json!({"chroma_lr": 2.0}),
+            false,
+        )]);
         assert!(bad_value.validate(&base).is_err());
         let mut strong = spec(vec![variant("x", empty_object(), false)]);
         strong.variants[0].strong_extractor = true;

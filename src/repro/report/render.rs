@@ -384,10 +384,7 @@ pub(super) fn table3_file(outcome: &RunOutcome) -> String {
     }
 }
 
-/// The `README.md` of a results folder: command, provenance, the three tables, the automatic
-/// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
-/// `has_reading` links the hand-written `READING.md`.
-/// The stage-time table's rows and the sum of the recorded seconds.
+/// The stage-time section (heading and table) and the sum of the recorded seconds.
 fn stage_rows(outcome: &RunOutcome) -> (String, f64) {
     let stages: String = outcome
         .stage_seconds
@@ -402,7 +399,10 @@ fn stage_rows(outcome: &RunOutcome) -> (String, f64) {
         .iter()
         .filter_map(|(_, s)| *s)
         .fold(0.0, |a, b| a + b);
-    (stages, known)
+    let section = format!(
+        "## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}"
+    );
+    (section, known)
 }
 
 /// The partial-results note of a report-only run (empty when every stage finished).
@@ -454,6 +454,9 @@ fn header(outcome: &RunOutcome, commit: &str, shown_out: &Path, known: f64) -> S
     )
 }
 
+/// The `README.md` of a results folder: command, provenance, the three tables, the automatic
+/// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
+/// `has_reading` links the hand-written `READING.md`.
 pub(super) fn readme(
     outcome: &RunOutcome,
     t: &BTreeMap<String, BTreeMap<String, Cell>>,
@@ -465,7 +468,7 @@ pub(super) fn readme(
     let (stages, known) = stage_rows(outcome);
     format!(
         "{head}{table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
-         ![convergence](convergence.png)\n\n{gaps}## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+         ![convergence](convergence.png)\n\n{gaps}{stages}",
         head = header(outcome, commit, shown_out, known),
         read = reading(t),
         gaps = curve_gaps(outcome),
@@ -491,7 +494,7 @@ pub(super) fn sweep_readme(
     format!(
         "{head}{reading}{sweep_md}\n![held-out PSNR](sweep-psnr.png)\n\n\
          ![hf ratio](sweep-hf.png)\n\n![saturation excess](sweep-saturation.png)\n\n\
-         ## Stage times (s, measured when each stage ran)\n\n| stage | seconds |\n|---|---|\n{stages}",
+         {stages}",
         head = header(outcome, commit, shown_out, known),
         reading = if has_reading {
             "The reading (written by hand from these numbers) is in [READING.md](READING.md).\n\n"

@@ -3,6 +3,7 @@
 
 use super::aggregate::mean_std;
 use crate::condense::Realism;
+use crate::condense::realism::{markdown_cells, spread_markdown_cells};
 use crate::error::Result;
 use crate::repro::outcome::RunOutcome;
 use crate::repro::plot::{Series, line_plot_png};
@@ -32,17 +33,7 @@ fn fmt_psnr(v: &[f64]) -> String {
 }
 
 fn fmt_realism(r: Option<&Realism>) -> String {
-    let Some(r) = r else {
-        return "- | - | - | - | -".into();
-    };
-    format!(
-        "{:.2}% | {:+.3} | {:.2} | {:.3} | {}",
-        100.0 * r.out_of_gamut,
-        r.saturation_excess,
-        r.hf_ratio,
-        r.histogram_distance,
-        r.ncfd_fresh.map_or("-".into(), |v| format!("{v:.4}")),
-    )
+    r.map_or("- | - | - | - | -".into(), markdown_cells)
 }
 
 /// `sweep.md`.
@@ -76,18 +67,8 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
         );
     }
     if let Some(s) = rows.iter().find_map(|r| r.realism.as_ref()) {
-        let s = &s.mean.real_spread;
-        md += &format!(
-            "| real subsets (mean ± std) | | | | | 0 | {:+.3} ± {:.3} | {:.2} ± {:.2} | \
-             {:.3} ± {:.3} | {} |\n",
-            s.saturation_excess.mean,
-            s.saturation_excess.std,
-            s.hf_ratio.mean,
-            s.hf_ratio.std,
-            s.histogram_distance.mean,
-            s.histogram_distance.std,
-            s.ncfd.map_or("-".into(), |v| format!("{v:.4}")),
-        );
+        let cells = spread_markdown_cells(&s.mean.real_spread);
+        md += &format!("| real subsets (mean ± std) | | | | | {cells} |\n");
     }
     md
 }
@@ -116,13 +97,21 @@ pub(super) fn sweep_json(outcome: &RunOutcome, spec: &SweepSpec) -> Value {
 
 /// One series per (variant, extractor, lr): `value` of each finished cell against log10 of its
 /// iterations.
-fn series_of(rows: &[&SweepResult], value: &dyn Fn(&SweepResult) -> Option<(f64, f64, f64)>) -> Vec<Series> {
+fn series_of(
+    rows: &[&SweepResult],
+    value: &dyn Fn(&SweepResult) -> Option<(f64, f64, f64)>,
+) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for r in rows {
         let Some((mean, lo, hi)) = value(r) else {
             continue;
         };
-        let label = format!("{}{} lr {}", r.variant, if r.strong { "*" } else { "" }, r.lr);
+        let label = format!(
+            "{}{} lr {}",
+            r.variant,
+            if r.strong { "*" } else { "" },
+            r.lr
+        );
         let point = ((r.iters as f64).log10(), mean, lo, hi);
         match out.iter_mut().find(|s| s.label == label) {
             Some(s) => s.points.push(point),
@@ -154,8 +143,18 @@ pub(super) fn sweep_plots(outcome: &RunOutcome, spec: &SweepSpec, out: &Path) ->
     };
     let x = "log10 condensation iterations";
     let plots = [
-        ("sweep-psnr.png", "Student PSNR on held-out training images", "PSNR (dB)", psnr),
-        ("sweep-hf.png", "High-frequency energy ratio (real: ~1)", "hf ratio", measure(|r| r.hf_ratio)),
+        (
+            "sweep-psnr.png",
+            "Student PSNR on held-out training images",
+            "PSNR (dB)",
+            psnr,
+        ),
+        (
+            "sweep-hf.png",
+            "High-frequency energy ratio (real: ~1)",
+            "hf ratio",
+            measure(|r| r.hf_ratio),
+        ),
         (
             "sweep-saturation.png",
             "Saturation excess (real: ~0)",

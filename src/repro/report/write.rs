@@ -51,7 +51,10 @@ pub fn write_all_as(
     };
     let md = sweep_md(outcome, spec);
     write_atomic(&out.join("sweep.md"), md.as_bytes())?;
-    write_atomic(&out.join("sweep.json"), &json_bytes(&sweep_json(outcome, spec))?)?;
+    write_atomic(
+        &out.join("sweep.json"),
+        &json_bytes(&sweep_json(outcome, spec))?,
+    )?;
     sweep_plots(outcome, spec, out)?;
     if !outcome.preset.main_table {
         write_atomic(&out.join("run.json"), &json_bytes(outcome)?)?;
