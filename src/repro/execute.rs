@@ -9,7 +9,10 @@ use super::plan::{
 use super::preset::{AblationSpec, Preset, SweepSpec, TrainSpec};
 use super::progress::{Progress, if_done};
 use super::stage::Stage;
-use super::sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
+use super::sweep::{
+    HOLDOUT_SET, STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell,
+    SweepResult,
+};
 use super::tasks::{
     DynSet, evaluate_dir, holdout_dir, instances_key, subset_dir, train_config, train_in,
 };
@@ -190,6 +193,7 @@ impl<'a> Ctx<'a> {
             Step::AblationSet(v) => self.ablation_set(&name, v, state, progress),
             Step::AblationRandomSet => self.ablation_random_set(state, progress),
             Step::SweepSet(c) => self.sweep_set(&name, c, state, progress),
+            Step::SweepRandomSet => self.sweep_random_set(state, progress),
         }
     }
 }
@@ -355,6 +359,15 @@ impl Ctx<'_> {
 }
 
 /// A student's training data, built only when its training stage runs.
+/// A random control set: its stage name, the images it draws from, per-image ratio and the
+/// image cap (part of the stage key).
+struct RandomDraw<'a> {
+    name: &'static str,
+    images: &'a Path,
+    ratio: f64,
+    max_images: Option<usize>,
+}
+
 type DataFn<'a> = Box<dyn Fn() -> Result<DynSet> + 'a>;
 
 /// The students and the ablation's sets.
@@ -597,20 +610,38 @@ impl Ctx<'_> {
     /// each image as IDC makes (`per_instance`), with the teacher's HR targets. What separates
     /// it from the IDC variants is only the condensation of the LR patches.
     fn ablation_random_set(&self, state: &mut State, progress: &mut Progress) -> Result<()> {
-        let a = self.ablation()?;
-        let abl_pool = SrPatchDataset::new(&self.ablation_dir(state)?, self.patch.clone())?;
+        let (ratio, max_images) = (self.ablation()?.ratio, self.ablation()?.max_images);
+        let images = self.ablation_dir(state)?;
+        let draw = RandomDraw {
+            name: ABLATION_RANDOM_SET,
+            images: &images,
+            ratio,
+            max_images,
+        };
+        self.random_set(draw, state, progress)
+    }
+
+    /// Stage `draw.name`: real patches of `draw.images` drawn at random per image (seed 0), the
+    /// control every condensed set is compared with.
+    fn random_set(
+        &self,
+        draw: RandomDraw,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let pool = SrPatchDataset::new(draw.images, self.patch.clone())?;
         let cfg = SelectConfig {
             method: SelectMethod::Random,
-            ratio: a.ratio,
+            ratio: draw.ratio,
             seed: 0,
             per_instance: true,
             ..SelectConfig::default()
         };
-        let key = (&cfg, &instances_key(&abl_pool), &self.patch, a.max_images);
-        let st = Stage::new(self.work, ABLATION_RANDOM_SET, &key);
+        let key = (&cfg, &instances_key(&pool), &self.patch, draw.max_images);
+        let st = Stage::new(self.work, draw.name, &key);
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let r = select_to_cache::<DefaultBackend, SrNet<DefaultBackend>>(
-                &abl_pool,
+                &pool,
                 &dir.join("shards"),
                 &self.patch,
                 &cfg,
@@ -622,7 +653,7 @@ impl Ctx<'_> {
         let done = made.is_some();
         state
             .sets
-            .insert(ABLATION_RANDOM_SET.into(), SetDir { dir: st.dir, done });
+            .insert(draw.name.into(), SetDir { dir: st.dir, done });
         Ok(())
     }
 }
@@ -654,6 +685,23 @@ impl Ctx<'_> {
         let dirs = (images, vec![(HOLDOUT_SET.to_string(), holdout)]);
         state.sweep_dirs = Some(dirs.clone());
         Ok(dirs)
+    }
+
+    /// The control rows' random set (the sweep's images at its ratio) and their result rows.
+    fn sweep_random_set(&self, state: &mut State, progress: &mut Progress) -> Result<()> {
+        let sw = self.sweep()?;
+        let images = self.sweep_dirs(state)?.0;
+        let draw = RandomDraw {
+            name: SWEEP_RANDOM_SET,
+            images: &images,
+            ratio: sw.ratio,
+            max_images: Some(sw.max_images),
+        };
+        self.random_set(draw, state, progress)?;
+        for name in [SWEEP_RANDOM, SWEEP_RANDOM_TEACHER] {
+            state.sweep.push(SweepResult::control(name));
+        }
+        Ok(())
     }
 
     /// A cell's condensed set and its realism (from the set's manifest).

@@ -4,7 +4,9 @@
 use super::ablation::{ABLATION_RANDOM_TEACHER, AblationVariant, ablation_variants};
 use super::outcome::{RANDOM_TEACHER, method_name};
 use super::preset::Preset;
-use super::sweep::{STRONG_EXTRACTOR, SweepCell};
+use super::sweep::{
+    STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell,
+};
 use crate::select::SelectMethod;
 
 /// The selection baselines, in table order.
@@ -43,6 +45,8 @@ pub(crate) enum Step {
     AblationRandomSet,
     /// A budget-sweep cell's condensed set.
     SweepSet(Box<SweepCell>),
+    /// The budget sweep's control set: its images' real patches drawn at random per image.
+    SweepRandomSet,
 }
 
 /// Which table a student belongs to (its training budget and where its result goes).
@@ -97,6 +101,7 @@ impl Step {
             Step::AblationSet(v) => ablation_set_name(&v.name),
             Step::AblationRandomSet => ABLATION_RANDOM_SET.to_string(),
             Step::SweepSet(c) => sweep_set_name(&c.name),
+            Step::SweepRandomSet => SWEEP_RANDOM_SET.to_string(),
         }
     }
 }
@@ -225,6 +230,9 @@ fn sweep_steps(preset: &Preset) -> Vec<Step> {
     if cells.iter().any(|c| c.strong) {
         steps.push(Step::Model(STRONG_EXTRACTOR));
     }
+    if sw.controls {
+        steps.extend(sweep_control_steps());
+    }
     for cell in cells {
         steps.push(Step::SweepSet(Box::new(cell.clone())));
         for seed in 0..sw.seeds_of(&cell.name) as u64 {
@@ -236,6 +244,26 @@ fn sweep_steps(preset: &Preset) -> Vec<Step> {
             };
             steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
         }
+    }
+    steps
+}
+
+/// The sweep's control set and its two students (real and teacher HR targets).
+fn sweep_control_steps() -> Vec<Step> {
+    let set = SWEEP_RANDOM_SET.to_string();
+    let controls = [
+        (SWEEP_RANDOM, Data::Selected { set: set.clone() }),
+        (SWEEP_RANDOM_TEACHER, Data::TeacherLabeled { set }),
+    ];
+    let mut steps = vec![Step::SweepRandomSet];
+    for (name, data) in controls {
+        let s = Student {
+            method: format!("sweep-{name}"),
+            seed: 0,
+            data,
+            table: Table::Sweep,
+        };
+        steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
     }
     steps
 }
@@ -256,7 +284,8 @@ mod tests {
             let cells = sw.cells(&p.condense).expect("valid sweep");
             let strong = usize::from(cells.iter().any(|c| c.strong));
             let students: usize = cells.iter().map(|c| sw.seeds_of(&c.name)).sum();
-            strong + cells.len() + 2 * students
+            let controls = if sw.controls { 1 + 2 * 2 } else { 0 };
+            strong + cells.len() + 2 * students + controls
         });
         let main_table = 1 + (main + 3) + 2 + 2 * (4 * main + 3 * base);
         2 + if p.main_table { main_table } else { 0 } + n_ablation + n_sweep

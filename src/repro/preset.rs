@@ -105,6 +105,12 @@ pub struct SweepSpec {
     pub seed_cell: Option<String>,
     /// Students of `seed_cell`.
     pub seeds: usize,
+    /// Control rows without condensation: the same images' real patches drawn at random per
+    /// image at `ratio`, one student on their real HR targets (`random`) and one on the
+    /// teacher's (`random+T`), so a cell's gain splits into distillation and condensation.
+    /// Left out of the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controls: bool,
 }
 
 /// Everything a reproduction run does.
@@ -237,6 +243,7 @@ impl Preset {
                 student: tiny(2),
                 seed_cell: Some("full-i4-lr0.01".into()),
                 seeds: 2,
+                controls: true,
             }),
         }
     }
@@ -388,6 +395,7 @@ impl Preset {
             },
             seed_cell: Some("full-i100-lr0.01".into()),
             seeds: 3,
+            controls: true,
         });
         p
     }

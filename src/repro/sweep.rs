@@ -14,6 +14,15 @@ pub const STRONG_EXTRACTOR: &str = "extractor-strong";
 /// Name of the held-out training images' evaluation (the sweep's only score).
 pub const HOLDOUT_SET: &str = "train-holdout";
 
+/// The control rows' stage set: real patches drawn at random per image (no condensation).
+pub const SWEEP_RANDOM_SET: &str = "set-sweep-random";
+
+/// Control row: the random set with its real HR targets.
+pub const SWEEP_RANDOM: &str = "random";
+
+/// Control row: the random set with the teacher's HR targets (distillation alone).
+pub const SWEEP_RANDOM_TEACHER: &str = "random+T";
+
 /// One condensed set of the sweep.
 #[derive(Clone, Debug)]
 pub struct SweepCell {
@@ -39,6 +48,26 @@ impl SweepCell {
         } else {
             "extractor"
         }
+    }
+}
+
+impl SweepResult {
+    /// A control row (no condensation: no iterations, no learning rate, no realism).
+    pub fn control(name: &str) -> Self {
+        Self {
+            cell: name.into(),
+            variant: name.into(),
+            iters: 0,
+            lr: 0.0,
+            strong: false,
+            realism: None,
+            holdout_psnr: Vec::new(),
+        }
+    }
+
+    /// Whether this row is a control (see [`SweepSpec::controls`]).
+    pub fn is_control(&self) -> bool {
+        self.iters == 0
     }
 }
 
@@ -179,6 +208,7 @@ mod tests {
             },
             seed_cell: None,
             seeds: 3,
+            controls: false,
         }
     }
 

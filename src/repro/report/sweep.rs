@@ -12,13 +12,26 @@ use crate::repro::sweep::SweepResult;
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// The finished cells in table order (the spec's: variant, budget, learning rate).
+/// The control rows, then the finished cells in table order (the spec's: variant, budget,
+/// learning rate).
 fn rows<'a>(outcome: &'a RunOutcome, spec: &SweepSpec) -> Vec<&'a SweepResult> {
     let order = spec.cells(&outcome.preset.condense).unwrap_or_default();
-    order
-        .iter()
-        .filter_map(|c| outcome.sweep.iter().find(|r| r.cell == c.name))
+    let controls = outcome.sweep.iter().filter(|r| r.is_control());
+    controls
+        .chain(
+            order
+                .iter()
+                .filter_map(|c| outcome.sweep.iter().find(|r| r.cell == c.name)),
+        )
         .collect()
+}
+
+/// A row's learning rate (`-` for a control row, which optimises nothing).
+fn fmt_lr(r: &SweepResult) -> String {
+    match r.is_control() {
+        true => "-".into(),
+        false => r.lr.to_string(),
+    }
 }
 
 fn fmt_psnr(v: &[f64]) -> String {
@@ -44,7 +57,10 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
          student per cell ({} iterations, batch {}), scored by RGB PSNR on the {} training \
          images after them (held out: the sweep never reads the test sets). Realism: mean over \
          the images of `condense::realism`, synthetic against each image's own real LR patches \
-         (`docs/cli.md`, \"Realism measures\"); the last row is real subsets of the same size.\n\n\
+         (`docs/cli.md`, \"Realism measures\"); the last row is real subsets of the same size. \
+         Control rows (0 iterations): real patches drawn at random per image at the same ratio, \
+         the student on their real HR targets (`random`) or on the teacher's (`random+T`: \
+         distillation without condensation).\n\n\
          | variant | extractor | iterations | lr | held-out PSNR (dB) | out of gamut | \
          saturation excess | hf ratio | histogram distance | fresh NCFD |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -61,7 +77,7 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
             r.variant,
             if r.strong { "strong" } else { "preset" },
             r.iters,
-            r.lr,
+            fmt_lr(r),
             fmt_psnr(&r.holdout_psnr),
             fmt_realism(r.realism.as_ref().map(|s| &s.mean)),
         );
@@ -86,7 +102,8 @@ pub(super) fn sweep_json(outcome: &RunOutcome, spec: &SweepSpec) -> Value {
                 }
             };
             json!({
-                "cell": r.cell, "variant": r.variant, "iters": r.iters, "lr": r.lr,
+                "cell": r.cell, "variant": r.variant, "iters": r.iters,
+                "lr": (!r.is_control()).then_some(r.lr),
                 "strong_extractor": r.strong, "holdout_psnr": psnr, "holdout_psnr_std": psnr_std,
                 "seeds": r.holdout_psnr.len(), "realism": r.realism.as_ref().map(|s| &s.mean),
             })
@@ -102,7 +119,7 @@ fn series_of(
     value: &dyn Fn(&SweepResult) -> Option<(f64, f64, f64)>,
 ) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| !r.is_control()) {
         let Some((mean, lo, hi)) = value(r) else {
             continue;
         };
@@ -124,15 +141,43 @@ fn series_of(
     out
 }
 
+/// Each scored control row as a flat line across the cells' budgets (no condensation: the
+/// level a cell's student must beat).
+fn control_lines(rows: &[&SweepResult]) -> Vec<Series> {
+    let xs: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r.is_control() && !r.holdout_psnr.is_empty())
+        .map(|r| (r.iters as f64).log10())
+        .collect();
+    let (lo, hi) = (
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    if xs.is_empty() {
+        return Vec::new();
+    }
+    rows.iter()
+        .filter(|r| r.is_control() && !r.holdout_psnr.is_empty())
+        .map(|r| {
+            let m = mean_std(&r.holdout_psnr).0;
+            Series {
+                label: format!("{} (no condensation)", r.variant),
+                points: vec![(lo, m, m, m), (hi, m, m, m)],
+            }
+        })
+        .collect()
+}
+
 /// `sweep-psnr.png`, `sweep-hf.png` and `sweep-saturation.png` (the plots with any point).
 pub(super) fn sweep_plots(outcome: &RunOutcome, spec: &SweepSpec, out: &Path) -> Result<()> {
     let rows = rows(outcome, spec);
-    let psnr = series_of(&rows, &|r| {
+    let mut psnr = series_of(&rows, &|r| {
         let v = &r.holdout_psnr;
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (!v.is_empty()).then(|| (mean_std(v).0, lo, hi))
     });
+    psnr.extend(control_lines(&rows));
     let measure = |f: fn(&Realism) -> f64| {
         series_of(&rows, &move |r: &SweepResult| {
             r.realism.as_ref().map(|s| {
