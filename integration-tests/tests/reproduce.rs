@@ -91,6 +91,16 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     assert_eq!(table["set_patches"].as_u64().unwrap() > 0, true);
+    // The toy budget sweep: its control rows come first, scored, with no learning rate.
+    let sweep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
+    let cells = sweep["cells"].as_array().unwrap();
+    for (row, name) in cells.iter().zip(["random", "random+T"]) {
+        assert_eq!(row["variant"], name, "{sweep}");
+        assert!(row["lr"].is_null() && row["iters"] == 0, "{row}");
+        assert!(row["holdout_psnr"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert!(cells.len() > 2, "{sweep}");
 
     // Second invocation: every stage comes from the cache and the table is unchanged.
     let second = run();

@@ -75,7 +75,11 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
         md += &format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             r.variant,
-            if r.strong { "strong" } else { "preset" },
+            match (r.is_control(), r.strong) {
+                (true, _) => "-",
+                (false, true) => "strong",
+                (false, false) => "preset",
+            },
             r.iters,
             fmt_lr(r),
             fmt_psnr(&r.holdout_psnr),
