@@ -34,7 +34,9 @@ fn real_patches(n: usize, side: usize) -> (Vec<Image>, String) {
         step: side,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .expect("a valid grid");
     for name in ["tt2.bmp", "tt3.bmp", "tt9.bmp"] {
         let p = dir.join("train/T91").join(name);
         if let Ok(hr) = decode_image(&p) {

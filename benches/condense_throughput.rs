@@ -19,7 +19,7 @@
 
 use burn::module::Module;
 use burn_idc::condense::{CondenseConfig, Condenser, Instance};
-use burn_idc::config::PatchConfig;
+use burn_idc::config::{PatchConfig, ValidPatchConfig};
 use burn_idc::device::{BACKEND_NAME, TrainBackend, default_device};
 use burn_idc::image::{io::decode_image, patch::instance_pairs};
 use burn_idc::models::edsr::EdsrConfig;
@@ -37,7 +37,7 @@ const DIV2K_SYN_PATCHES: f64 = 110.0;
 const DIV2K_INSTANCES: f64 = 800.0;
 const TARGET_ITERS: f64 = 1000.0;
 
-fn patch_config() -> PatchConfig {
+fn patch_config() -> ValidPatchConfig {
     PatchConfig {
         scale: 2,
         hr_patch: 96,
@@ -45,6 +45,8 @@ fn patch_config() -> PatchConfig {
         thresh_size: 0,
         task: None,
     }
+    .check()
+    .expect("a valid grid")
 }
 
 /// `k` instances: BSD200 images in name order, else generated 481x321 images.
@@ -175,7 +177,7 @@ fn main() -> anyhow::Result<()> {
 
 /// One batch of `instances` condensed together.
 fn measure(
-    cond: &Condenser<'_, TrainBackend, Edsr, Edsr>,
+    cond: &Condenser<TrainBackend, &Edsr, &Edsr>,
     instances: &[Instance],
 ) -> anyhow::Result<Row> {
     let k = instances.len();

@@ -72,7 +72,8 @@ fn main() -> anyhow::Result<()> {
         step: 48,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()?;
     let cache = root.path().join("cache");
     let build_idc = || {
         IdcDataset::builder(&hr, patch.clone())

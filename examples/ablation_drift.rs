@@ -43,7 +43,8 @@ fn main() -> Result<()> {
         step: parse(3, "step")?,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()?;
     let pool = SrPatchDataset::builder(&images, patch)
         .with_skip_small_images(true)
         .build()?;

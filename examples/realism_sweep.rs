@@ -21,7 +21,7 @@ use burn_idc::condense::realism::{
 use burn_idc::condense::{
     CondenseConfig, Condenser, InitMode, Instance, LrSchedule, PixelParam, ValidCondenseConfig,
 };
-use burn_idc::config::PatchConfig;
+use burn_idc::config::{PatchConfig, ValidPatchConfig};
 use burn_idc::device::{TrainBackend, default_device};
 use burn_idc::image::Image;
 use burn_idc::image::io::{decode_image, save_png};
@@ -147,7 +147,7 @@ fn variant_config(variant: &str, iters: usize, lr: f64) -> Result<ValidCondenseC
 }
 
 /// The default run's patch grid (`idc condense`: x2, HR 96, step 48).
-fn patch() -> PatchConfig {
+fn patch() -> ValidPatchConfig {
     PatchConfig {
         scale: 2,
         hr_patch: 96,
@@ -155,6 +155,8 @@ fn patch() -> PatchConfig {
         thresh_size: 0,
         task: None,
     }
+    .check()
+    .expect("a valid grid")
 }
 
 fn instances(o: &Opts) -> Result<Vec<Instance>> {

@@ -60,13 +60,15 @@ fn main() -> anyhow::Result<()> {
         step: 48,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()?;
     let device = default_device();
     let out = std::env::temp_dir().join(format!("swap_div2k_{}", std::process::id()));
 
     let mut config = TrainConfig::new("edsr-tiny", scale, iters);
     config.batch = 4;
     config.lr_patch = patch.lr_patch();
+    let config = config.check()?;
 
     let summary = if std::env::var("IDC_VARIANT").as_deref() == Ok("idc") {
         // --- condensed data: the 1-3 changed lines ------------------------------------------

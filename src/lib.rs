@@ -21,7 +21,7 @@
 //! let image = Image::new(3, h, w, data)?;
 //!
 //! // Whole set: BasicSR patch grid (HR 32x32, step 16) with bicubic x2 LR patches.
-//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0, task: None };
+//! let patch = PatchConfig { scale: 2, hr_patch: 32, step: 16, thresh_size: 0, task: None }.check()?;
 //! let whole = SrPatchDataset::from_images(vec![("pattern".into(), image)], patch)?;
 //! let pairs = whole.instance_pairs(0)?;
 //! assert_eq!(pairs.len(), 9);
@@ -92,7 +92,7 @@ pub mod train;
 // What a Burn user swaps, configures and implements, flat at the root (burn-dataset style).
 pub use cache::ShardCache;
 pub use condense::{CondenseConfig, CondensedInstance, Condenser, Instance};
-pub use config::PatchConfig;
+pub use config::{PatchConfig, ValidPatchConfig};
 pub use dataset::augment::Augment;
 pub use dataset::batch::{SrBatch, SrBatcher};
 pub use dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
@@ -110,7 +110,8 @@ pub use models::swinir::{SwinIr, SwinIrConfig};
 pub use models::{FeatureExtractor, NetConfig, SrNet, Teacher, load_model_dir, save_model_dir};
 pub use task::Task;
 pub use train::{
-    IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr,
+    IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, ValidTrainConfig,
+    evaluate_model, train_sr,
 };
 
 /// The README's code, compiled as doctests so it cannot drift from the API.

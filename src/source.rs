@@ -9,7 +9,7 @@
 //! declares an absurd size is rejected before any allocation. Everything that can go wrong with a
 //! file is a typed [`IdcError`]; nothing here panics on user input.
 
-use crate::config::{PatchConfig, hex_sha256};
+use crate::config::{PatchConfig, ValidPatchConfig, hex_sha256};
 use crate::error::{IdcError, Result};
 use crate::image::Image;
 use serde::{Deserialize, Serialize};
@@ -433,7 +433,7 @@ pub fn header_size(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<(usize,
 
 /// Decodes `src` (RGB; grey, RGBA and 16-bit are converted) and cuts its patch grid with
 /// [`crate::image::patch::instance_pairs`], exactly as `SrPatchDataset` does. Returns `(lr, hr)`.
-pub fn load_pairs(src: &SourceImage, patch: &PatchConfig) -> Result<(Vec<Image>, Vec<Image>)> {
+pub fn load_pairs(src: &SourceImage, patch: &ValidPatchConfig) -> Result<(Vec<Image>, Vec<Image>)> {
     let hr = crate::image::io::decode_image_with_limit(&src.path, MAX_PIXELS)?;
     if (hr.height, hr.width) != (src.height, src.width) {
         return Err(IdcError::InvalidInput(format!(

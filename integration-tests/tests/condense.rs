@@ -21,7 +21,9 @@ fn instance(path: &std::path::Path) -> Instance {
         step: 24,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     Instance {
         name: "t25".into(),
         lr: instance_pairs(&hr, &cfg)

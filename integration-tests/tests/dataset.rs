@@ -143,7 +143,9 @@ fn builder(hr: &Path, cache: &Path, fake: Arc<FakeCondenser>) -> IdcDatasetBuild
         step: 16,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     // Strict about small images: the bad-input table below expects them to fail `build`.
     IdcDataset::builder(hr, patch)
         .with_ratio(0.25)

@@ -149,7 +149,7 @@ fn brief_training_beats_the_noisy_input() {
     config.seed = 3;
     let data = HrImageDataset::for_task(&train_dir, &task, config.lr_patch).unwrap();
     let device = default_device();
-    let options = TrainOptions::new(config, root.path().join("model"));
+    let options = TrainOptions::new(config.check().unwrap(), root.path().join("model"));
     train_sr::<TrainBackend, _>(data, &options, &device).unwrap();
     let (model, cfg) =
         burn_idc::load_model_dir::<burn_idc::DefaultBackend>(&root.path().join("model"), &device)

@@ -213,7 +213,7 @@ fn resume_gives_the_same_weights() {
     let valid = Some(valid.as_path());
 
     let opts = |iters, valid, dir: &Path, resume| {
-        TrainOptions::new(tiny_config(iters), dir)
+        TrainOptions::new(tiny_config(iters).check().unwrap(), dir)
             .with_valid_dir(valid)
             .with_resume(resume)
     };
@@ -234,7 +234,7 @@ fn resume_gives_the_same_weights() {
     // A different config cannot resume.
     let mut other = tiny_config(6);
     other.seed = 10;
-    let other = TrainOptions::new(other, &two).with_resume(true);
+    let other = TrainOptions::new(other.check().unwrap(), &two).with_resume(true);
     assert!(train_sr::<AB, _>(toy_set(), &other, &device).is_err());
 
     let resumed = train_sr::<AB, _>(toy_set(), &opts(6, valid, &two, true), &device).unwrap();
@@ -287,7 +287,7 @@ fn short_training_beats_bicubic_on_set5() {
     cfg.valid_every = iters;
     cfg.checkpoint_every = iters;
     let data = HrImageDataset::new(&train, 2, cfg.lr_patch).unwrap();
-    let options = TrainOptions::new(cfg, out.path()).with_valid_dir(Some(&set5));
+    let options = TrainOptions::new(cfg.check().unwrap(), out.path()).with_valid_dir(Some(&set5));
     let summary = train_sr::<AB, _>(data, &options, &device).unwrap();
     let bicubic = evaluate_bicubic(&set5, 2).unwrap();
     let (model, _) = load_model_dir::<B>(out.path(), &device).unwrap();

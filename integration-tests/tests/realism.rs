@@ -22,7 +22,9 @@ fn real_lr(path: &std::path::Path) -> Vec<Image> {
         step: 24,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     instance_pairs(&hr, &cfg)
         .unwrap()
         .into_iter()

@@ -8,7 +8,7 @@
 //! - `idc select` (every method): exact count, no duplicates, determinism by seed, the cache
 //!   reads back through `SelectionDataset` and `idc inspect`; herding without `--extractor` fails.
 
-use burn_idc::config::PatchConfig;
+use burn_idc::config::{PatchConfig, ValidPatchConfig};
 use burn_idc::dataset::selection::SelectionDataset;
 use burn_idc::dataset::sr_patch::SrPatchDataset;
 use burn_idc::device::{DefaultBackend, default_device};
@@ -27,7 +27,7 @@ use std::path::Path;
 type B = DefaultBackend;
 
 /// Small grid so a few images give a pool of a few hundred patches quickly.
-fn patch_config() -> PatchConfig {
+fn patch_config() -> ValidPatchConfig {
     PatchConfig {
         scale: 2,
         hr_patch: 48,
@@ -35,6 +35,8 @@ fn patch_config() -> PatchConfig {
         thresh_size: 0,
         task: None,
     }
+    .check()
+    .unwrap()
 }
 
 /// Copies the first `n` BSD200 images into `dir`; `None` when the data are absent.

@@ -35,7 +35,9 @@ fn dataset(hr: &Path, cache: &Path, fake: Arc<FakeCondenser>, store: ShardStore)
         step: 8,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     IdcDataset::builder(hr, patch)
         .with_ratio(0.3)
         .with_cache_dir(cache)

@@ -156,7 +156,7 @@ fn swinir_tiny_short_training_beats_bicubic_on_set5() {
     cfg.valid_every = iters;
     cfg.checkpoint_every = iters;
     let data = HrImageDataset::new(&train, 2, cfg.lr_patch).unwrap();
-    let options = TrainOptions::new(cfg, out.path());
+    let options = TrainOptions::new(cfg.check().unwrap(), out.path());
     let summary = train_sr::<AB, _>(data, &options, &device).unwrap();
     let bicubic = evaluate_bicubic(&set5, 2).unwrap();
     let (model, config) = load_model_dir::<B>(out.path(), &device).unwrap();
@@ -193,7 +193,9 @@ fn condensation_with_a_swinir_extractor_lowers_the_instance_loss() {
         step: 24,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     let inst = Instance {
         name: "t25".into(),
         lr: instance_pairs(&hr, &patch)
@@ -263,7 +265,8 @@ fn both_families_train_and_evaluate_at_x4() {
         cfg.valid_every = 4;
         let out = root.path().join(arch.replace(':', "_"));
         let data = HrImageDataset::new(&imgs, 4, 16).unwrap();
-        let options = TrainOptions::new(cfg.clone(), &out).with_valid_dir(Some(&imgs));
+        let options =
+            TrainOptions::new(cfg.clone().check().unwrap(), &out).with_valid_dir(Some(&imgs));
         let summary = train_sr::<AB, _>(data, &options, &device).unwrap();
         assert_eq!(summary.iterations, 4);
         let (model, config) = load_model_dir::<B>(&out, &device).unwrap();

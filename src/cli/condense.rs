@@ -29,7 +29,7 @@ use super::condense_args::{resolve_config, resolve_hr_dir, resolve_task};
 use super::models::{DefaultExtractor, Net, RoleArgs};
 use crate::cache::{ShardCache, ShardStore};
 use crate::condense::ValidCondenseConfig;
-use crate::config::PatchConfig;
+use crate::config::{PatchConfig, ValidPatchConfig};
 use crate::dataset::idc::{CacheMode, IdcDataset, Outcome};
 use crate::device::{TrainBackend, default_device};
 use crate::models::identity::IdentityTeacher;
@@ -255,8 +255,8 @@ fn plan(args: &mut Args) -> anyhow::Result<Plan> {
         step: args.step,
         thresh_size: 0,
         task: task.non_default(),
-    };
-    patch.validate()?;
+    }
+    .check()?;
     if let Some(d) = &args.hr_dir
         && !d.is_dir()
     {
@@ -298,7 +298,7 @@ fn plan(args: &mut Args) -> anyhow::Result<Plan> {
 fn build_dataset(
     args: &Args,
     hr_dir: &Path,
-    patch: PatchConfig,
+    patch: ValidPatchConfig,
     config: ValidCondenseConfig,
     (extractor, teacher): (Net, Option<Net>),
     store: ShardStore,

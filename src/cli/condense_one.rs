@@ -14,7 +14,7 @@
 //! `--json` prints the report without the per-step list (plus `report` = its path).
 
 use crate::condense::{CondenseConfig, CondensedInstance, Condenser, Instance, instance_ncfd};
-use crate::config::PatchConfig;
+use crate::config::{PatchConfig, ValidPatchConfig};
 use crate::device::{BACKEND_NAME, TrainBackend, default_device};
 use crate::image::io::{atomic_write, decode_image, save_png};
 use crate::image::{Image, patch::instance_pairs};
@@ -100,8 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let patch = PatchConfig {
         scale: args.scale,
         ..PatchConfig::default()
-    };
-    patch.validate()?;
+    }
+    .check()?;
     let config = config_for(args.ratio, args.iters).check()?;
     let instance = load_instance(&args, &patch)?;
     let (extractor, teacher, teacher_dir) = load_networks(&args, &device)?;
@@ -149,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 type Frozen = crate::models::net::SrNet<TrainBackend>;
 
 /// The image's real LR patches as one instance named after the file.
-fn load_instance(args: &Args, patch: &PatchConfig) -> anyhow::Result<Instance> {
+fn load_instance(args: &Args, patch: &ValidPatchConfig) -> anyhow::Result<Instance> {
     let hr = decode_image(&args.image)?;
     let pairs = instance_pairs(&hr, patch)?;
     let name = args

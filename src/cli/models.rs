@@ -264,7 +264,7 @@ fn train_extractor(
     config.seed = default.seed;
     let data = crate::train::data::HrImageDataset::for_task(default.hr_dir, &task, lr_patch)?;
     let resume = run_dir.join("train_config.json").exists();
-    let options = crate::train::TrainOptions::new(config, &run_dir).with_resume(resume);
+    let options = crate::train::TrainOptions::new(config.check()?, &run_dir).with_resume(resume);
     crate::train::train_sr::<TrainBackend, _>(data, &options, &device)?;
     let (m, cfg) = load_model_dir::<TrainBackend>(&run_dir, &device)
         .with_context(|| format!("loading the trained extractor from {}", run_dir.display()))?;

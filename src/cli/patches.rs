@@ -30,8 +30,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         step: args.step,
         thresh_size: 0,
         task: None,
-    };
-    cfg.validate()?;
+    }
+    .check()?;
     let files = list_images(&args.hr_dir)?;
     let mut per_image = Vec::with_capacity(files.len());
     let mut total = 0usize;

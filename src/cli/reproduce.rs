@@ -50,10 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let preset = match &args.preset_file {
         Some(file) => {
             let preset: Preset = read_preset_file(file)?;
-            preset.validate()?;
-            preset
+            preset.check()?
         }
-        None => Preset::by_name(&args.preset)?,
+        None => Preset::by_name(&args.preset)?.check()?,
     };
     if args.print_preset {
         println!("{}", serde_json::to_string_pretty(&preset)?);

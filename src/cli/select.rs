@@ -68,16 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         step: args.step.unwrap_or(defaults.step),
         ..defaults
     }
-    .with_task(task);
-    patch.validate()?;
+    .with_task(task)
+    .check()?;
     let config = SelectConfig {
         method,
         ratio: args.ratio,
         seed: args.seed,
         per_instance: args.per_instance,
         feature_batch: args.feature_batch,
-    };
-    config.validate()?;
+    }
+    .check()?;
     if method.needs_features() && args.extractor.is_none() {
         anyhow::bail!("--method {method} needs --extractor <model dir> (only random does not)");
     }

@@ -132,8 +132,9 @@ fn draw_source(canvas: &mut Canvas, src: &Path, shard: &crate::cache::Shard, top
         step: side,
         thresh_size: 0,
         task: None,
-    };
-    let Ok(pairs) = crate::image::patch::instance_pairs(&img, &patch) else {
+    }
+    .check();
+    let Ok(pairs) = patch.and_then(|p| crate::image::patch::instance_pairs(&img, &p)) else {
         return;
     };
     let n = pairs.len();

@@ -106,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .lr_patch
         .unwrap_or(DEFAULT_LR_PATCH.min(lr_side.unwrap_or(DEFAULT_LR_PATCH)));
     config.seed = args.seed;
-    config.validate()?;
+    let config = config.check()?;
     let out = out_dir(&args)?;
     eprintln!(
         "idc train: {} {} for {} iterations (batch {}, LR patch {}), backend {}, into {}",
@@ -242,8 +242,8 @@ fn condensing_set(
         thresh_size: 0,
         task: None,
     }
-    .with_task(task);
-    patch.validate()?;
+    .with_task(task)
+    .check()?;
     let (extractor, teacher) =
         super::models::load_models(args.extractor.as_deref(), args.teacher.as_deref(), scale)?;
     let mut config = match &args.condense_config {

@@ -720,7 +720,9 @@ mod tests {
             step: 24,
             thresh_size: 0,
             task: None,
-        };
+        }
+        .check()
+        .ok()?;
         let pairs = crate::image::patch::instance_pairs(&hr, &cfg).ok()?;
         Some(pairs.into_iter().take(n).map(|p| p.lr).collect())
     }

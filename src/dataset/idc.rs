@@ -3,7 +3,7 @@
 //! condensed data by swapping one constructor.
 //!
 //! ```ignore
-//! let dataset = IdcDataset::builder("DIV2K/train", PatchConfig::default())
+//! let dataset = IdcDataset::builder("DIV2K/train", PatchConfig::default().check()?)
 //!     .with_ratio(0.1)
 //!     .with_condense_config(CondenseConfig::default().check()?)
 //!     .with_models::<TrainBackend, _, _>(extractor, teacher, device)
@@ -43,7 +43,7 @@ use super::engine::Engine;
 use super::settings::Settings;
 use crate::cache::ShardStore;
 use crate::condense::ValidCondenseConfig;
-use crate::config::PatchConfig;
+use crate::config::ValidPatchConfig;
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::models::{FeatureExtractor, Teacher};
@@ -194,7 +194,6 @@ impl IdcDatasetBuilder {
     /// Validates the settings, probes every image and computes `len()`; condenses nothing.
     pub fn build(self) -> Result<IdcDataset> {
         let mut s = self.settings;
-        s.patch.validate()?;
         if let Some(r) = self.ratio
             && r != s.config.ratio
         {
@@ -242,7 +241,7 @@ fn builtin_condenser(
 impl IdcDataset {
     /// Starts a builder over the HR images in `hr_dir` cut with `patch`, exactly the arguments
     /// of `SrPatchDataset::new(hr_dir, patch)` (same listing, names and skip defaults).
-    pub fn builder(hr_dir: impl Into<PathBuf>, patch: PatchConfig) -> IdcDatasetBuilder {
+    pub fn builder(hr_dir: impl Into<PathBuf>, patch: ValidPatchConfig) -> IdcDatasetBuilder {
         IdcDatasetBuilder {
             settings: Settings::new(hr_dir.into(), patch),
             ratio: None,

@@ -3,6 +3,7 @@
 use super::testing::FakeCondenser;
 use super::*;
 use crate::cache::Manifest;
+use crate::config::PatchConfig;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -28,7 +29,9 @@ pub(crate) fn builder(hr: &Path, cache: &Path, fake: Arc<FakeCondenser>) -> IdcD
         step: 8,
         thresh_size: 0,
         task: None,
-    };
+    }
+    .check()
+    .unwrap();
     IdcDataset::builder(hr, patch)
         .with_ratio(0.3)
         .with_cache_dir(cache)
@@ -202,7 +205,9 @@ fn task_is_part_of_the_shard_fingerprint() {
             step: 8,
             ..PatchConfig::default()
         }
-        .with_task(crate::task::Task::Denoise { sigma });
+        .with_task(crate::task::Task::Denoise { sigma })
+        .check()
+        .unwrap();
         IdcDataset::builder(hr.path(), patch)
             .with_ratio(0.3)
             .with_cache_dir(cache.path())

@@ -5,7 +5,7 @@
 use super::settings::{CacheMode, Settings};
 use crate::cache::{self, HrRegenerator, ShardCache, SourceBytes};
 use crate::condense::Instance;
-use crate::config::{PatchConfig, fingerprint};
+use crate::config::{PatchConfig, ValidPatchConfig, fingerprint};
 use crate::error::{IdcError, Result};
 use crate::source::{self, HashCache, SkippedImage, SourceImage};
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub(crate) struct InstanceInfo {
 
 impl InstanceInfo {
     /// Decodes the instance's image and cuts its real LR patches.
-    pub(crate) fn load(&self, patch: &PatchConfig) -> Result<Instance> {
+    pub(crate) fn load(&self, patch: &ValidPatchConfig) -> Result<Instance> {
         let (lr_real, _hr_real) = source::load_pairs(&self.src, patch)?;
         Ok(Instance {
             name: self.src.name.clone(),

@@ -4,7 +4,7 @@
 use super::ahead::ProgressFn;
 use crate::cache::ShardStore;
 use crate::condense::ValidCondenseConfig;
-use crate::config::PatchConfig;
+use crate::config::ValidPatchConfig;
 use crate::source::SkipPolicy;
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ pub enum CacheMode {
 /// Every setting of an `IdcDataset` but its condenser; validated by `IdcDatasetBuilder::build`.
 pub(crate) struct Settings {
     pub hr_dir: PathBuf,
-    pub patch: PatchConfig,
+    pub patch: ValidPatchConfig,
     /// Decides `n_j` through its `ratio` (the one owner of the ratio).
     pub config: ValidCondenseConfig,
     pub cache_dir: PathBuf,
@@ -43,7 +43,7 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// The defaults of `IdcDataset::builder(hr_dir, patch)` (listed on `IdcDatasetBuilder`).
-    pub(crate) fn new(hr_dir: PathBuf, patch: PatchConfig) -> Self {
+    pub(crate) fn new(hr_dir: PathBuf, patch: ValidPatchConfig) -> Self {
         Self {
             hr_dir,
             patch,

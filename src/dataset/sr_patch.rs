@@ -10,7 +10,7 @@
 //!   `get` decodes the image file each time (BasicSR's disk backend: constant memory for sets of
 //!   any size, at the price of one decode per item).
 
-use crate::config::{PatchConfig, hex_sha256};
+use crate::config::{ValidPatchConfig, hex_sha256};
 use crate::error::{IdcError, Result};
 use crate::image::Image;
 use crate::image::SrPair;
@@ -42,7 +42,7 @@ pub struct InstanceInfo {
 #[derive(Clone, Debug)]
 pub struct SrPatchDatasetBuilder {
     hr_dir: PathBuf,
-    cfg: PatchConfig,
+    cfg: ValidPatchConfig,
     skip: SkipPolicy,
     max_pixels: u64,
     in_memory: bool,
@@ -79,9 +79,8 @@ impl SrPatchDatasetBuilder {
 
     /// Lists, decodes and indexes the folder.
     pub fn build(self) -> Result<SrPatchDataset> {
-        self.cfg.validate()?;
         let files = list_candidates(&self.hr_dir)?;
-        let mut ds = SrPatchDataset::empty(self.cfg.clone())?;
+        let mut ds = SrPatchDataset::empty(self.cfg.clone());
         ds.max_pixels = self.max_pixels;
         for path in files {
             let loaded = std::fs::read(&path)
@@ -137,7 +136,7 @@ enum Stored {
 /// Whole-set dataset of LR/HR patch pairs over a folder of HR images (see the module docs).
 #[derive(Clone, Debug)]
 pub struct SrPatchDataset {
-    cfg: PatchConfig,
+    cfg: ValidPatchConfig,
     maker: PairMaker,
     /// `None`: decoded from `instances[j].path` on each access (`with_in_memory(false)`).
     images: Vec<Option<Arc<Rgb8Image>>>,
@@ -152,12 +151,12 @@ pub struct SrPatchDataset {
 impl SrPatchDataset {
     /// Loads every image under `hr_dir` (recursive, sorted) with the default options: undecodable
     /// files are an error, images smaller than one patch are skipped.
-    pub fn new(hr_dir: impl AsRef<Path>, cfg: PatchConfig) -> Result<Self> {
+    pub fn new(hr_dir: impl AsRef<Path>, cfg: ValidPatchConfig) -> Result<Self> {
         Self::builder(hr_dir, cfg).build()
     }
 
     /// Builder for non-default loading options.
-    pub fn builder(hr_dir: impl AsRef<Path>, cfg: PatchConfig) -> SrPatchDatasetBuilder {
+    pub fn builder(hr_dir: impl AsRef<Path>, cfg: ValidPatchConfig) -> SrPatchDatasetBuilder {
         SrPatchDatasetBuilder {
             hr_dir: hr_dir.as_ref().to_path_buf(),
             cfg,
@@ -169,8 +168,8 @@ impl SrPatchDataset {
 
     /// Dataset over in-memory images (`(name, image)`, 1 or 3 channels, stored quantised to 8 bits).
     /// Strict: an image smaller than one patch is an error.
-    pub fn from_images(images: Vec<(String, Image)>, cfg: PatchConfig) -> Result<Self> {
-        let mut ds = Self::empty(cfg)?;
+    pub fn from_images(images: Vec<(String, Image)>, cfg: ValidPatchConfig) -> Result<Self> {
+        let mut ds = Self::empty(cfg);
         for (name, img) in images {
             let rgb = Rgb8Image::from_image(&img)?;
             let hash = hex_sha256(&rgb.data);
@@ -179,9 +178,9 @@ impl SrPatchDataset {
         Ok(ds)
     }
 
-    fn empty(cfg: PatchConfig) -> Result<Self> {
-        let maker = PairMaker::new(&cfg)?;
-        Ok(Self {
+    fn empty(cfg: ValidPatchConfig) -> Self {
+        let maker = PairMaker::new(&cfg);
+        Self {
             cfg,
             maker,
             images: Vec::new(),
@@ -190,7 +189,7 @@ impl SrPatchDataset {
             positions: Vec::new(),
             offsets: vec![0],
             skipped: Vec::new(),
-        })
+        }
     }
 
     fn push(
@@ -231,7 +230,7 @@ impl SrPatchDataset {
     }
 
     /// The patch config.
-    pub fn config(&self) -> &PatchConfig {
+    pub fn config(&self) -> &ValidPatchConfig {
         &self.cfg
     }
 

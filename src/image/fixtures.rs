@@ -1,7 +1,7 @@
 //! Small deterministic test fixtures shared by the unit tests of several modules.
 
 use super::Image;
-use crate::config::PatchConfig;
+use crate::config::{PatchConfig, ValidPatchConfig};
 
 /// A 3-channel `h x w` image with a deterministic, seed-dependent texture.
 pub(crate) fn textured(h: usize, w: usize, seed: usize) -> Image {
@@ -12,7 +12,7 @@ pub(crate) fn textured(h: usize, w: usize, seed: usize) -> Image {
 }
 
 /// x2 patches of 16 (step 8): many small pairs from small images.
-pub(crate) fn cfg() -> PatchConfig {
+pub(crate) fn cfg() -> ValidPatchConfig {
     PatchConfig {
         scale: 2,
         hr_patch: 16,
@@ -20,4 +20,6 @@ pub(crate) fn cfg() -> PatchConfig {
         thresh_size: 0,
         task: None,
     }
+    .check()
+    .unwrap()
 }

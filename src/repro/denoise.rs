@@ -14,7 +14,7 @@ use super::stage::{Stage, write_atomic};
 use super::tasks::{DynSet, instances_key, subset_dir, train_in};
 use super::{RunMode, RunPaths};
 use crate::condense::CondenseConfig;
-use crate::config::PatchConfig;
+use crate::config::{PatchConfig, ValidPatchConfig};
 use crate::dataset::idc::{CacheMode, IdcDataset};
 use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
@@ -27,7 +27,7 @@ use crate::select::pipeline::select_to_cache;
 use crate::select::{SelectConfig, SelectMethod};
 use crate::task::Task;
 use crate::train::eval::{InferOptions, evaluate_noisy, evaluate_task};
-use crate::train::{TrainConfig, TrainSummary};
+use crate::train::{TrainConfig, TrainSummary, ValidTrainConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -305,9 +305,9 @@ struct Ctx<'a> {
     work: &'a Path,
     train_dir: PathBuf,
     test_dirs: Vec<(String, PathBuf)>,
-    patch: PatchConfig,
+    patch: ValidPatchConfig,
     pool: SrPatchDataset,
-    pool_key: (Vec<(String, usize)>, PatchConfig),
+    pool_key: (Vec<(String, usize)>, ValidPatchConfig),
 }
 
 #[derive(Default)]
@@ -379,8 +379,8 @@ impl<'a> Ctx<'a> {
             step: preset.step,
             ..PatchConfig::default()
         }
-        .with_task(preset.task());
-        patch.validate()?;
+        .with_task(preset.task())
+        .check()?;
         let pool = SrPatchDataset::new(&train_dir, patch.clone())?;
         let pool_key = (instances_key(&pool), patch.clone());
         Ok(Ctx {
@@ -394,21 +394,21 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn train_config(&self, spec: &TrainSpec, seed: u64) -> TrainConfig {
+    fn train_config(&self, spec: &TrainSpec, seed: u64) -> Result<ValidTrainConfig> {
         let mut c = TrainConfig::for_task(&spec.arch, self.preset.task(), spec.iters);
         c.batch = spec.batch;
         c.lr_patch = spec.lr_patch;
         c.seed = seed;
         c.valid_every = spec.valid_every;
         c.checkpoint_every = spec.valid_every;
-        c
+        c.check()
     }
 
     fn run_step(&self, step: &Step, state: &mut State, progress: &mut Progress) -> Result<()> {
         let name = step.name();
         match step {
             Step::Extractor => {
-                let cfg = self.train_config(&self.preset.extractor, 1000);
+                let cfg = self.train_config(&self.preset.extractor, 1000)?;
                 let st = Stage::new(self.work, &name, &(&cfg, &self.pool_key));
                 let whole = || SrPatchDataset::new(&self.train_dir, self.patch.clone());
                 state.extractor =
@@ -500,7 +500,8 @@ impl<'a> Ctx<'a> {
             ratio,
             seed,
             ..SelectConfig::default()
-        };
+        }
+        .check()?;
         let st = Stage::new(self.work, name, &(&cfg, &self.pool_key));
         let n: Option<usize> = if_done(p.stage(&st, |dir| {
             let r = select_to_cache::<DefaultBackend, SrNet<DefaultBackend>>(
@@ -565,7 +566,7 @@ impl<'a> Ctx<'a> {
         state: &mut State,
         p: &mut Progress,
     ) -> Result<()> {
-        let cfg = self.train_config(&self.preset.student, seed);
+        let cfg = self.train_config(&self.preset.student, seed)?;
         let summary: Option<TrainSummary> = {
             let Some((tag, load)) = self.data(data, state) else {
                 p.missing.push(name.to_string());

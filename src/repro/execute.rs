@@ -18,7 +18,7 @@ use super::tasks::{
 };
 use crate::cache::manifest::Manifest;
 use crate::condense::CondenseConfig;
-use crate::config::PatchConfig;
+use crate::config::ValidPatchConfig;
 use crate::dataset::idc::{CacheMode, IdcDataset};
 use crate::dataset::relabel::TeacherLabeled;
 use crate::dataset::selection::SelectionDataset;
@@ -108,10 +108,10 @@ pub(crate) struct Ctx<'a> {
     train_dir: PathBuf,
     test_dirs: Vec<(String, PathBuf)>,
     valid_dir: PathBuf,
-    patch: PatchConfig,
+    patch: ValidPatchConfig,
     pool: SrPatchDataset,
     /// What a stage keyed on the pool depends on: its instances and the patch geometry.
-    pool_key: (Vec<(String, usize)>, PatchConfig),
+    pool_key: (Vec<(String, usize)>, ValidPatchConfig),
     /// The preset's condensation at the preset's ratio.
     condense: CondenseConfig,
     device: DefaultDevice,
@@ -140,14 +140,7 @@ impl<'a> Ctx<'a> {
                 Ok((s.to_string(), d))
             })
             .collect::<Result<_>>()?;
-        let patch = PatchConfig {
-            scale: preset.scale,
-            hr_patch: preset.hr_patch,
-            step: preset.step,
-            thresh_size: 0,
-            task: None,
-        };
-        patch.validate()?;
+        let patch = preset.patch().check()?;
         let pool = SrPatchDataset::new(&train_dir, patch.clone())?;
         let pool_key = (instances_key(&pool), patch.clone());
         let mut condense = preset.condense.clone();
@@ -210,7 +203,7 @@ impl Ctx<'_> {
                 .ok_or_else(|| IdcError::config("sweep.strong_extractor", "not given"))?,
             _ => &self.preset.teacher,
         };
-        let cfg = train_config(spec, self.preset.scale, 1000);
+        let cfg = train_config(spec, self.preset.scale, 1000)?;
         let st = Stage::new(self.work, role, &(&cfg, &self.pool_key));
         let whole = || SrPatchDataset::new(&self.train_dir, self.patch.clone());
         let summary: TrainSummary = progress.stage(&st, |dir| {
@@ -295,7 +288,8 @@ impl Ctx<'_> {
             ratio: self.preset.ratio,
             seed,
             ..SelectConfig::default()
-        };
+        }
+        .check()?;
         let extractor = state.model("extractor")?;
         let st = Stage::new(
             self.work,
@@ -505,7 +499,7 @@ impl Ctx<'_> {
         let trained = match self.student_data(&s.data, state)? {
             None => None,
             Some((tag, data)) => {
-                let cfg = train_config(spec, self.preset.scale, s.seed);
+                let cfg = train_config(spec, self.preset.scale, s.seed)?;
                 let key = StudentKey {
                     method: &s.method,
                     set: &tag,
@@ -636,7 +630,8 @@ impl Ctx<'_> {
             seed: 0,
             per_instance: true,
             ..SelectConfig::default()
-        };
+        }
+        .check()?;
         let key = (&cfg, &instances_key(&pool), &self.patch, draw.max_images);
         let st = Stage::new(self.work, draw.name, &key);
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {

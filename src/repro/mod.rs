@@ -39,7 +39,7 @@ pub use execute::RunPaths;
 pub use outcome::{
     RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET, method_name,
 };
-pub use preset::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec};
+pub use preset::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec, ValidPreset};
 pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
 pub use tasks::DynSet;
 
@@ -59,13 +59,12 @@ pub enum RunMode {
 }
 
 /// Runs (or resumes) the whole reproduction and writes the results into `paths.out`.
-pub fn run(preset: &Preset, paths: &RunPaths) -> Result<RunOutcome> {
+pub fn run(preset: &ValidPreset, paths: &RunPaths) -> Result<RunOutcome> {
     run_with(preset, paths, RunMode::Run)
 }
 
 /// [`run`], or with [`RunMode::ReportOnly`] the partial results of the stages finished so far.
-pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunOutcome> {
-    preset.validate()?;
+pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result<RunOutcome> {
     let start = Instant::now();
     let ctx = Ctx::prepare(preset, paths)?;
     let steps = plan::plan(preset);
@@ -75,7 +74,7 @@ pub fn run_with(preset: &Preset, paths: &RunPaths, mode: RunMode) -> Result<RunO
         ctx.run_step(step, &mut state, &mut progress)?;
     }
     let outcome = RunOutcome {
-        preset: preset.clone(),
+        preset: Preset::clone(preset),
         pool_patches: ctx.pool_patches(),
         set_patches: state.set_patches.unwrap_or(0),
         bicubic: state.bicubic,

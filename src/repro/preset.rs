@@ -2,6 +2,7 @@
 //! value (its pieces key the resumable stages, so editing a preset reruns only what it changes).
 
 use crate::condense::CondenseConfig;
+use crate::config::{PatchConfig, valid_config};
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
 
@@ -449,57 +450,99 @@ impl Preset {
         p
     }
 
-    /// Checks the preset's internal consistency (budgets positive, crops fit the pool patches).
+    /// The HR patch grid of the pool (SR at `scale`, HR side `hr_patch`, stride `step`).
+    pub fn patch(&self) -> PatchConfig {
+        PatchConfig {
+            scale: self.scale,
+            hr_patch: self.hr_patch,
+            step: self.step,
+            thresh_size: 0,
+            task: None,
+        }
+    }
+
+    /// Checks the preset's internal consistency (patch grid, budgets positive, crops fit the pool
+    /// patches, the condensation and the sweep's cells valid): the rules [`Self::check`] applies.
+    /// Errors name the field (`student.batch`, `ablation.seeds`, `condense.lr`, ...).
     pub fn validate(&self) -> Result<()> {
-        let lr_side = self.hr_patch / self.scale.max(1);
-        let mut specs = vec![
-            ("extractor", &self.extractor),
-            ("teacher", &self.teacher),
-            ("student", &self.student),
-        ];
-        if let Some(sw) = &self.sweep {
-            sw.validate(&self.condense)?;
-            specs.push(("sweep.student", &sw.student));
-            if let Some(strong) = &sw.strong_extractor {
-                specs.push(("sweep.strong_extractor", strong));
+        self.patch().validate()?;
+        let lr_side = self.hr_patch / self.scale;
+        self.extractor.validate("extractor", lr_side)?;
+        self.teacher.validate("teacher", lr_side)?;
+        self.student.validate("student", lr_side)?;
+        for (name, n) in [
+            ("seeds_main", self.seeds_main),
+            ("seeds_baselines", self.seeds_baselines),
+        ] {
+            if n == 0 {
+                return Err(IdcError::config(name, "must be > 0"));
             }
         }
         if let Some(a) = &self.ablation {
-            specs.push(("ablation.student", &a.student));
-            if !(a.ratio > 0.0 && a.ratio <= 1.0)
-                || a.seeds == 0
-                || a.seeds_full == Some(0)
-                || a.condense_iters == 0
-            {
-                return Err(IdcError::config(
-                    "ablation",
-                    "ratio in (0,1], seeds, seeds_full and iters > 0",
-                ));
-            }
-        }
-        for (name, s) in specs {
-            if s.iters == 0 || s.batch == 0 || s.valid_every == 0 {
-                return Err(IdcError::config(
-                    name,
-                    "iters, batch and valid_every must be > 0",
-                ));
-            }
-            if s.lr_patch > lr_side {
-                return Err(IdcError::config(
-                    name,
-                    format!(
-                        "lr_patch {} exceeds the pool's LR patch {lr_side}",
-                        s.lr_patch
-                    ),
-                ));
-            }
-        }
-        if self.seeds_main == 0 || self.seeds_baselines == 0 {
-            return Err(IdcError::config("seeds", "must be > 0"));
+            a.validate(lr_side)?;
         }
         let mut c = self.condense.clone();
         c.ratio = self.ratio;
-        c.validate()
+        c.validate().map_err(|e| match e {
+            IdcError::InvalidConfig { field, reason } if field != "ratio" => {
+                IdcError::config(format!("condense.{field}"), reason)
+            }
+            e => e,
+        })?;
+        if let Some(sw) = &self.sweep {
+            sw.validate(&self.condense)?;
+            sw.student.validate("sweep.student", lr_side)?;
+            if let Some(strong) = &sw.strong_extractor {
+                strong.validate("sweep.strong_extractor", lr_side)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+valid_config! {
+    /// A [`Preset`] that passed [`Preset::check`]: what [`crate::repro::run`] takes.
+    ValidPreset(Preset)
+}
+
+impl TrainSpec {
+    /// Positive budgets and a crop that fits the pool's LR side; errors name `{name}.{field}`.
+    fn validate(&self, name: &str, lr_side: usize) -> Result<()> {
+        for (field, n) in [
+            ("iters", self.iters),
+            ("batch", self.batch),
+            ("valid_every", self.valid_every),
+        ] {
+            if n == 0 {
+                return Err(IdcError::config(format!("{name}.{field}"), "must be > 0"));
+            }
+        }
+        if self.lr_patch > lr_side {
+            return Err(IdcError::config(
+                format!("{name}.lr_patch"),
+                format!("{} exceeds the pool's LR patch {lr_side}", self.lr_patch),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AblationSpec {
+    /// Ratio in (0, 1], positive seeds and iterations, the student's budget.
+    fn validate(&self, lr_side: usize) -> Result<()> {
+        if !(self.ratio > 0.0 && self.ratio <= 1.0) {
+            return Err(IdcError::config("ablation.ratio", "must be in (0, 1]"));
+        }
+        for (field, n) in [
+            ("ablation.seeds", Some(self.seeds)),
+            ("ablation.seeds_full", self.seeds_full),
+            ("ablation.condense_iters", Some(self.condense_iters)),
+        ] {
+            if n == Some(0) {
+                return Err(IdcError::config(field, "must be > 0"));
+            }
+        }
+        self.student.validate("ablation.student", lr_side)
     }
 }
 
@@ -516,6 +559,85 @@ fn sweep_variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepV
 mod tests {
     use super::*;
 
+    /// One test per field `Preset::validate` refuses, from the smoke preset (which has every
+    /// optional part: ablation and sweep).
+    mod invalid_field {
+        use super::*;
+        use crate::config::invalid_field_tests;
+
+        fn ab(p: &mut Preset) -> &mut AblationSpec {
+            p.ablation.as_mut().expect("smoke has an ablation")
+        }
+
+        fn sw(p: &mut Preset) -> &mut SweepSpec {
+            p.sweep.as_mut().expect("smoke has a sweep")
+        }
+
+        invalid_field_tests! { Preset::smoke();
+            scale_not_2_3_or_4: |c| c.scale = 5 => "scale";
+            hr_patch_not_a_multiple_of_scale: |c| c.hr_patch = 63 => "hr_patch";
+            step_zero: |c| c.step = 0 => "step";
+            ratio_zero: |c| c.ratio = 0.0 => "ratio";
+            ratio_above_one: |c| c.ratio = 1.5 => "ratio";
+            extractor_iters_zero: |c| c.extractor.iters = 0 => "extractor.iters";
+            extractor_batch_zero: |c| c.extractor.batch = 0 => "extractor.batch";
+            extractor_valid_every_zero: |c| c.extractor.valid_every = 0 => "extractor.valid_every";
+            extractor_lr_patch_above_pool: |c| c.extractor.lr_patch = 33 => "extractor.lr_patch";
+            teacher_iters_zero: |c| c.teacher.iters = 0 => "teacher.iters";
+            teacher_lr_patch_above_pool: |c| c.teacher.lr_patch = 64 => "teacher.lr_patch";
+            student_batch_zero: |c| c.student.batch = 0 => "student.batch";
+            student_lr_patch_above_pool: |c| c.student.lr_patch = 64 => "student.lr_patch";
+            seeds_main_zero: |c| c.seeds_main = 0 => "seeds_main";
+            seeds_baselines_zero: |c| c.seeds_baselines = 0 => "seeds_baselines";
+            condense_lr_zero: |c| c.condense.lr = 0.0 => "condense.lr";
+            condense_rlff_kernel_even: |c| c.condense.rlff.kernel = 2 => "condense.rlff.kernel";
+            ablation_ratio_zero: |c| ab(&mut c).ratio = 0.0 => "ablation.ratio";
+            ablation_ratio_above_one: |c| ab(&mut c).ratio = 1.5 => "ablation.ratio";
+            ablation_seeds_zero: |c| ab(&mut c).seeds = 0 => "ablation.seeds";
+            ablation_seeds_full_zero: |c| ab(&mut c).seeds_full = Some(0) => "ablation.seeds_full";
+            ablation_condense_iters_zero: |c| ab(&mut c).condense_iters = 0
+                => "ablation.condense_iters";
+            ablation_student_iters_zero: |c| ab(&mut c).student.iters = 0
+                => "ablation.student.iters";
+            ablation_student_lr_patch_above_pool: |c| ab(&mut c).student.lr_patch = 64
+                => "ablation.student.lr_patch";
+            sweep_iters_empty: |c| sw(&mut c).iters.clear() => "sweep.iters";
+            sweep_iters_zero: |c| sw(&mut c).iters = vec![0] => "sweep.iters";
+            sweep_lrs_empty: |c| sw(&mut c).lrs.clear() => "sweep.lrs";
+            sweep_lrs_negative: |c| sw(&mut c).lrs = vec![-0.01] => "sweep.lrs";
+            sweep_variants_empty: |c| sw(&mut c).variants.clear() => "sweep.variants";
+            sweep_variant_unknown_field: |c| sw(&mut c).variants[0].config =
+                serde_json::json!({"nope": 1}) => "sweep.variants";
+            sweep_variant_bad_value: |c| sw(&mut c).variants[1].config =
+                serde_json::json!({"w_ins": -1.0}) => "sweep.variants";
+            sweep_ratio_zero: |c| sw(&mut c).ratio = 0.0 => "sweep.ratio";
+            sweep_max_images_zero: |c| sw(&mut c).max_images = 0 => "sweep.max_images";
+            sweep_holdout_images_zero: |c| sw(&mut c).holdout_images = 0 => "sweep.holdout_images";
+            sweep_seeds_zero: |c| sw(&mut c).seeds = 0 => "sweep.seeds";
+            sweep_strong_extractor_missing: |c| sw(&mut c).variants[0].strong_extractor = true
+                => "sweep.strong_extractor";
+            sweep_strong_extractor_iters_zero: |c| {
+                let s = sw(&mut c);
+                s.strong_extractor = Some(TrainSpec { iters: 0, ..s.student.clone() });
+            } => "sweep.strong_extractor.iters";
+            sweep_seed_cell_unknown: |c| sw(&mut c).seed_cell = Some("nope".into())
+                => "sweep.seed_cell";
+            sweep_student_batch_zero: |c| sw(&mut c).student.batch = 0 => "sweep.student.batch";
+        }
+    }
+
+    #[test]
+    fn valid_preset_is_transparent_and_checked_on_read() {
+        let v = Preset::smoke().check().unwrap();
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, serde_json::to_string(&*v).unwrap());
+        assert_eq!(serde_json::from_str::<ValidPreset>(&json).unwrap(), v);
+        let bad = json.replace(r#""seeds_main":1"#, r#""seeds_main":0"#);
+        assert!(serde_json::from_str::<Preset>(&bad).is_ok());
+        let err = serde_json::from_str::<ValidPreset>(&bad).unwrap_err();
+        assert!(err.to_string().contains("seeds_main"), "{err}");
+    }
+
     #[test]
     fn presets_validate_and_unknown_is_an_error() {
         for name in [
@@ -526,7 +648,7 @@ mod tests {
             "paper",
             "budget-sweep",
         ] {
-            Preset::by_name(name).unwrap().validate().unwrap();
+            Preset::by_name(name).unwrap().check().unwrap();
         }
         assert!(Preset::by_name("nope").is_err());
     }

@@ -106,19 +106,26 @@ impl SweepSpec {
         }
     }
 
-    /// Non-empty axes, a stronger extractor where a variant asks for one, valid cell configs.
+    /// Non-empty axes, a stronger extractor where a variant asks for one, valid cell configs
+    /// (`base` checked first, so a cell's error is the sweep's: named after its axis).
     pub fn validate(&self, base: &CondenseConfig) -> Result<()> {
-        if self.iters.is_empty() || self.lrs.is_empty() || self.variants.is_empty() {
-            return Err(IdcError::config(
-                "sweep",
-                "iters, lrs and variants must be non-empty",
-            ));
+        for (field, empty) in [
+            ("sweep.iters", self.iters.is_empty()),
+            ("sweep.lrs", self.lrs.is_empty()),
+            ("sweep.variants", self.variants.is_empty()),
+        ] {
+            if empty {
+                return Err(IdcError::config(field, "must be non-empty"));
+            }
         }
-        if self.max_images == 0 || self.holdout_images == 0 || self.seeds == 0 {
-            return Err(IdcError::config(
-                "sweep",
-                "max_images, holdout_images and seeds must be > 0",
-            ));
+        for (field, n) in [
+            ("sweep.max_images", self.max_images),
+            ("sweep.holdout_images", self.holdout_images),
+            ("sweep.seeds", self.seeds),
+        ] {
+            if n == 0 {
+                return Err(IdcError::config(field, "must be > 0"));
+            }
         }
         if self.strong_extractor.is_none() && self.variants.iter().any(|v| v.strong_extractor) {
             return Err(IdcError::config(
@@ -126,7 +133,7 @@ impl SweepSpec {
                 "a variant asks for the stronger extractor, which is not given",
             ));
         }
-        let cells = self.cells(base)?;
+        let cells = self.cells(base).map_err(cell_error)?;
         if let Some(c) = &self.seed_cell
             && !cells.iter().any(|cell| &cell.name == c)
         {
@@ -136,6 +143,21 @@ impl SweepSpec {
             ));
         }
         Ok(())
+    }
+}
+
+/// A cell config's error named after the sweep field that set the refused value.
+fn cell_error(e: IdcError) -> IdcError {
+    match e {
+        IdcError::InvalidConfig { field, reason } if !field.starts_with("sweep.") => {
+            let axis = match field.as_str() {
+                "lr" => "lrs",
+                "iters" | "ratio" => field.as_str(),
+                _ => "variants",
+            };
+            IdcError::config(format!("sweep.{axis}"), format!("{field} {reason}"))
+        }
+        e => e,
     }
 }
 

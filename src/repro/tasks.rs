@@ -8,7 +8,9 @@ use crate::device::{DefaultBackend, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
 use crate::image::io::list_images;
 use crate::models::load_model_dir;
-use crate::train::{TrainConfig, TrainOptions, TrainSummary, evaluate_model, train_sr};
+use crate::train::{
+    TrainConfig, TrainOptions, TrainSummary, ValidTrainConfig, evaluate_model, train_sr,
+};
 use burn::data::dataset::Dataset;
 use std::path::{Path, PathBuf};
 
@@ -68,20 +70,21 @@ pub(crate) fn instances_key(pool: &SrPatchDataset) -> Vec<(String, usize)> {
         .collect()
 }
 
-pub(crate) fn train_config(spec: &TrainSpec, scale: usize, seed: u64) -> TrainConfig {
+/// The training config of `spec` at `scale` and `seed`, checked.
+pub(crate) fn train_config(spec: &TrainSpec, scale: usize, seed: u64) -> Result<ValidTrainConfig> {
     let mut c = TrainConfig::new(&spec.arch, scale, spec.iters);
     c.batch = spec.batch;
     c.lr_patch = spec.lr_patch;
     c.seed = seed;
     c.valid_every = spec.valid_every;
     c.checkpoint_every = spec.valid_every;
-    c
+    c.check()
 }
 
 /// Trains into `<dir>/model`, resuming an interrupted attempt when it left a checkpoint; a
 /// checkpoint that cannot be resumed (e.g. torn by a kill) is discarded and training restarts.
 pub(crate) fn train_in<D: Dataset<SrPair> + 'static>(
-    config: &TrainConfig,
+    config: &ValidTrainConfig,
     data: &dyn Fn() -> Result<D>,
     valid: Option<&Path>,
     dir: &Path,

@@ -18,6 +18,7 @@
 //! whole pool; with `per_instance` each instance contributes exactly `n_j`. The total is the same
 //! in both modes; it is at most one patch per instance above `ceil(r N)`.
 
+use crate::config::valid_config;
 use crate::error::{IdcError, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -125,8 +126,21 @@ impl Default for SelectConfig {
     }
 }
 
+valid_config! {
+    /// A [`SelectConfig`] that passed [`SelectConfig::check`]: what [`select_indices`] and the
+    /// selection pipeline take.
+    ValidSelectConfig(SelectConfig)
+}
+
+impl Default for ValidSelectConfig {
+    /// [`SelectConfig::default`], which is valid (tested).
+    fn default() -> Self {
+        ValidSelectConfig(SelectConfig::default())
+    }
+}
+
 impl SelectConfig {
-    /// Checks every field.
+    /// Checks every field: the rules [`Self::check`] applies.
     pub fn validate(&self) -> Result<()> {
         if !(self.ratio > 0.0 && self.ratio <= 1.0) {
             return Err(IdcError::config("ratio", "must be in (0, 1]"));
@@ -212,11 +226,10 @@ fn select_range(
 /// method once on the concatenated pool; `per_instance` runs it on each instance with budget
 /// [`instance_budget`] and seed `config.seed + j` (wrapping).
 pub fn select_indices(
-    config: &SelectConfig,
+    config: &ValidSelectConfig,
     instance_sizes: &[usize],
     inputs: &PoolInputs<'_>,
 ) -> Result<Vec<usize>> {
-    config.validate()?;
     let total: usize = instance_sizes.iter().sum();
     let mut picked = if config.per_instance {
         let mut out = Vec::new();
@@ -252,21 +265,31 @@ mod tests {
         assert!("coreset".parse::<SelectMethod>().is_err());
     }
 
-    #[test]
-    fn config_validation() {
-        assert!(SelectConfig::default().validate().is_ok());
-        for r in [0.0, -0.1, 1.5, f64::NAN] {
-            let c = SelectConfig {
-                ratio: r,
-                ..Default::default()
-            };
-            assert!(c.validate().is_err(), "ratio {r}");
+    /// One test per field `SelectConfig::validate` refuses.
+    mod invalid_field {
+        use super::*;
+        use crate::config::invalid_field_tests;
+
+        invalid_field_tests! { SelectConfig::default();
+            ratio_zero: |c| c.ratio = 0.0 => "ratio";
+            ratio_negative: |c| c.ratio = -0.1 => "ratio";
+            ratio_above_one: |c| c.ratio = 1.5 => "ratio";
+            ratio_nan: |c| c.ratio = f64::NAN => "ratio";
+            feature_batch_zero: |c| c.feature_batch = 0 => "feature_batch";
         }
-        let c = SelectConfig {
-            feature_batch: 0,
-            ..Default::default()
-        };
-        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn valid_select_config_is_transparent_and_checked_on_read() {
+        let v = ValidSelectConfig::default();
+        assert_eq!(v, SelectConfig::default().check().unwrap());
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, serde_json::to_string(&*v).unwrap());
+        assert_eq!(serde_json::from_str::<ValidSelectConfig>(&json).unwrap(), v);
+        let bad = json.replace(r#""feature_batch":64"#, r#""feature_batch":0"#);
+        assert!(serde_json::from_str::<SelectConfig>(&bad).is_ok());
+        let err = serde_json::from_str::<ValidSelectConfig>(&bad).unwrap_err();
+        assert!(err.to_string().contains("feature_batch"), "{err}");
     }
 
     #[test]
@@ -320,7 +343,9 @@ mod tests {
                     per_instance,
                     seed: 4,
                     ..Default::default()
-                };
+                }
+                .check()
+                .unwrap();
                 let s = select_indices(&cfg, &sizes, &inp).unwrap();
                 assert_eq!(s.len(), want, "{method} per_instance={per_instance}");
                 assert_eq!(s.iter().collect::<HashSet<_>>().len(), want);
@@ -339,8 +364,8 @@ mod tests {
         // feature methods without features are an error, random is not
         let none = PoolInputs::default();
         let mut cfg = SelectConfig::default();
-        assert!(select_indices(&cfg, &sizes, &none).is_ok());
+        assert!(select_indices(&cfg.clone().check().unwrap(), &sizes, &none).is_ok());
         cfg.method = SelectMethod::Herding;
-        assert!(select_indices(&cfg, &sizes, &none).is_err());
+        assert!(select_indices(&cfg.check().unwrap(), &sizes, &none).is_err());
     }
 }

@@ -12,9 +12,11 @@
 
 use super::dcsr::texture_score;
 use super::features::{FeatureMatrix, pooled_pair_features};
-use super::{PoolInputs, SelectConfig, SelectMethod, pool_budget, select_indices};
+use super::{
+    PoolInputs, SelectConfig, SelectMethod, ValidSelectConfig, pool_budget, select_indices,
+};
 use crate::cache::{Shard, ShardCache};
-use crate::config::{PatchConfig, fingerprint, hex_sha256};
+use crate::config::{PatchConfig, ValidPatchConfig, fingerprint, hex_sha256};
 use crate::error::{IdcError, Result};
 use crate::image::SrPair;
 use crate::models::FeatureExtractor;
@@ -154,8 +156,7 @@ pub enum Stage {
 
 /// Selects with `config` from `pool` and writes the chosen pairs into `cache_dir`.
 ///
-/// Errors before any work if the config is invalid or the method needs an extractor and none is
-/// given. Shards of pool instances left without a selected pair are removed from the cache (and
+/// Errors before any work if the method needs an extractor and none is given. Shards of pool instances left without a selected pair are removed from the cache (and
 /// the manifest), so a re-run with another method or ratio never mixes in stale pairs; files of
 /// instances not in this pool are left alone.
 ///
@@ -164,8 +165,8 @@ pub enum Stage {
 pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     pool: &dyn PatchPool,
     cache_dir: &Path,
-    patch: &PatchConfig,
-    config: &SelectConfig,
+    patch: &ValidPatchConfig,
+    config: &ValidSelectConfig,
     extractor: Option<&E>,
     device: &B::Device,
 ) -> Result<SelectionReport> {
@@ -184,14 +185,12 @@ pub fn select_to_cache<B: Backend, E: FeatureExtractor<B> + ?Sized>(
 pub fn select_to_cache_with_progress<B: Backend, E: FeatureExtractor<B> + ?Sized>(
     pool: &dyn PatchPool,
     cache_dir: &Path,
-    patch: &PatchConfig,
-    config: &SelectConfig,
+    patch: &ValidPatchConfig,
+    config: &ValidSelectConfig,
     extractor: Option<&E>,
     device: &B::Device,
     progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> Result<SelectionReport> {
-    config.validate()?;
-    patch.validate()?;
     if config.method.needs_features() && extractor.is_none() {
         return Err(IdcError::config(
             "extractor",
@@ -367,8 +366,10 @@ pub(crate) mod tests {
             step: 8,
             thresh_size: 0,
             task: None,
-        };
-        select_to_cache::<B, Identity>(pool, dir, &patch, cfg, ex, &Default::default())
+        }
+        .check()?;
+        let cfg = cfg.clone().check()?;
+        select_to_cache::<B, Identity>(pool, dir, &patch, &cfg, ex, &Default::default())
     }
 
     #[test]

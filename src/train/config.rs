@@ -1,5 +1,6 @@
 //! Training configuration (serde, validated before anything runs).
 
+use crate::config::valid_config;
 use crate::error::{IdcError, Result};
 use crate::models::net::NetConfig;
 use crate::task::Task;
@@ -54,6 +55,12 @@ pub struct TrainConfig {
     pub task: Option<Task>,
 }
 
+valid_config! {
+    /// A [`TrainConfig`] that passed [`TrainConfig::check`]: what
+    /// [`crate::train::TrainOptions`] (and so [`crate::train::train_sr`]) takes.
+    ValidTrainConfig(TrainConfig)
+}
+
 impl TrainConfig {
     /// BasicSR-style defaults for `iters` iterations: lr 2e-4 halved at 2/3 of the run, Adam
     /// (0.9, 0.99), augmentation on, validation and checkpoints every `ceil(iters / 10)`.
@@ -93,7 +100,8 @@ impl TrainConfig {
             .unwrap_or(Task::SuperResolution { scale: self.scale })
     }
 
-    /// Checks every field (and that `arch` parses for `scale`).
+    /// Checks every field (and that `arch` parses for `scale`): the rules [`Self::check`]
+    /// applies.
     pub fn validate(&self) -> Result<()> {
         Task::check_stored(self.task, self.scale)?;
         self.model_config()?;
@@ -185,24 +193,63 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
+    /// `TrainConfig::new("edsr-tiny", 2, 2000)`: valid (tested), the base of every row below.
+    fn base() -> TrainConfig {
+        TrainConfig::new("edsr-tiny", 2, 2000)
+    }
+
+    /// One test per field `TrainConfig::validate` refuses.
+    mod invalid_field {
+        use super::*;
+        use crate::config::invalid_field_tests;
+
+        invalid_field_tests! { base();
+            scale_not_2_3_or_4: |c| c.scale = 5 => "scale";
+            scale_not_the_tasks: |c| c.task = Some(Task::Denoise { sigma: 50.0 }) => "scale";
+            task_sr_spelled_some: |c| c.task = Some(Task::SuperResolution { scale: 2 }) => "task";
+            task_sigma: |c| c = TrainConfig::for_task(&c.arch, Task::Denoise { sigma: 0.0 }, c.iters)
+                => "sigma";
+            arch_unknown: |c| c.arch = "edsr-huge".into() => "arch";
+            net_upscale_not_scale: |c| c = c.with_net(serde_json::json!(
+                {"type": "EDSR", "num_feat": 16, "num_block": 2, "upscale": 3}
+            )) => "net";
+            iters_zero: |c| c.iters = 0 => "iters";
+            batch_zero: |c| c.batch = 0 => "batch";
+            batch_above_4096: |c| c.batch = 4097 => "batch";
+            lr_patch_zero: |c| c.lr_patch = 0 => "lr_patch";
+            lr_patch_above_1024: |c| c.lr_patch = 1025 => "lr_patch";
+            lr_zero: |c| c.lr = 0.0 => "lr";
+            lr_nan: |c| c.lr = f64::NAN => "lr";
+            gamma_zero: |c| c.gamma = 0.0 => "gamma";
+            gamma_infinite: |c| c.gamma = f64::INFINITY => "gamma";
+            milestones_not_increasing: |c| c.milestones = vec![5, 5] => "milestones";
+            beta1_one: |c| c.beta1 = 1.0 => "beta1";
+            beta2_negative: |c| c.beta2 = -0.1 => "beta2";
+            epsilon_zero: |c| c.epsilon = 0.0 => "epsilon";
+            checkpoint_every_zero: |c| c.checkpoint_every = 0 => "checkpoint_every";
+            valid_every_zero: |c| c.valid_every = 0 => "valid_every";
+            valid_every_not_a_multiple: |c| c.valid_every = 300 => "valid_every";
+        }
+    }
+
     #[test]
-    fn defaults_validate_and_bad_values_fail() {
-        let c = TrainConfig::new("edsr-tiny", 2, 2000);
+    fn valid_train_config_is_transparent_and_checked_on_read() {
+        let v = base().check().unwrap();
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, serde_json::to_string(&*v).unwrap());
+        assert_eq!(serde_json::from_str::<ValidTrainConfig>(&json).unwrap(), v);
+        let bad = json.replace(r#""batch":16"#, r#""batch":0"#);
+        assert!(serde_json::from_str::<TrainConfig>(&bad).is_ok());
+        let err = serde_json::from_str::<ValidTrainConfig>(&bad).unwrap_err();
+        assert!(err.to_string().contains("batch"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_same_run() {
+        let c = base();
         c.validate().unwrap();
         assert_eq!(c.milestones, vec![1333]);
         assert_eq!(c.valid_every, 200);
-        let mut bad = c.clone();
-        bad.valid_every = 300;
-        assert!(bad.validate().is_err());
-        let mut bad = c.clone();
-        bad.arch = "edsr-huge".into();
-        assert!(bad.validate().is_err());
-        let mut bad = c.clone();
-        bad.batch = 0;
-        assert!(bad.validate().is_err());
-        let mut bad = c.clone();
-        bad.milestones = vec![5, 5];
-        assert!(bad.validate().is_err());
         let mut longer = c.clone();
         longer.iters = 4000;
         assert!(c.same_run_as(&longer));

@@ -22,7 +22,7 @@ use crate::error::{IdcError, Result};
 use crate::image::Image;
 use crate::models::net::{NetConfig, SrNet};
 use crate::models::{Teacher, load_model_dir, save_model_dir, store::write_atomic};
-use crate::train::config::TrainConfig;
+use crate::train::config::{TrainConfig, ValidTrainConfig};
 use crate::train::eval::prepare_task_pairs;
 use crate::train::history::ValidRecord;
 use crate::train::hooks::{IdcHooks, IdcTrainingExt};
@@ -175,8 +175,8 @@ fn read_history(out_dir: &Path) -> Vec<ValidRecord> {
 /// required).
 #[derive(Clone)]
 pub struct TrainOptions {
-    /// Training configuration.
-    pub config: TrainConfig,
+    /// Training configuration, checked ([`TrainConfig::check`]).
+    pub config: ValidTrainConfig,
     /// The output (model) directory; also holds checkpoints and the validation history.
     pub out_dir: PathBuf,
     /// Folder of HR images validated every `valid_every` iterations with the evaluation
@@ -195,7 +195,7 @@ pub struct TrainOptions {
 
 impl TrainOptions {
     /// Options with `config` and `out_dir`; no validation, resume or initial weights.
-    pub fn new(config: TrainConfig, out_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(config: ValidTrainConfig, out_dir: impl Into<PathBuf>) -> Self {
         Self {
             config,
             out_dir: out_dir.into(),
@@ -333,7 +333,7 @@ where
     save_model_dir(&model, &model_config, out_dir)?;
     let curve = losses.lock().map(|l| l.clone()).unwrap_or_default();
     let summary = TrainSummary {
-        config: config.clone(),
+        config: TrainConfig::clone(config),
         start_iteration: start.iteration,
         iterations: done,
         wall_seconds,
@@ -350,10 +350,10 @@ where
     Ok(summary)
 }
 
-/// Validates the config and the first item before anything is written; the model config.
+/// Checks the data and options against the (checked) config before anything is written; the
+/// model config.
 fn check_inputs<D: Dataset<SrPair>>(train_set: &D, options: &TrainOptions) -> Result<NetConfig> {
     let config = &options.config;
-    config.validate()?;
     let model_config: NetConfig = config.model_config()?;
     if train_set.is_empty() {
         return Err(IdcError::InvalidInput("training set is empty".into()));

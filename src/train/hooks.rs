@@ -151,7 +151,9 @@ mod tests {
             step: 8,
             thresh_size: 0,
             task: None,
-        };
+        }
+        .check()
+        .unwrap();
         let images = (0..2)
             .map(|k| (format!("im{k}"), textured(24, 24, k)))
             .collect();

@@ -23,7 +23,7 @@ pub mod metric;
 pub mod progress;
 pub mod sampler;
 
-pub use config::TrainConfig;
+pub use config::{TrainConfig, ValidTrainConfig};
 pub use eval::{EvalReport, ImageReport, InferOptions, evaluate_bicubic, evaluate_model};
 pub use fit::{TrainOptions, TrainSummary, train_sr};
 pub use history::ValidRecord;
