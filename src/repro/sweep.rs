@@ -76,10 +76,10 @@ impl SweepSpec {
     pub fn cells(&self, base: &CondenseConfig) -> Result<Vec<SweepCell>> {
         let mut cells = Vec::new();
         for v in &self.variants {
-            let lrs = if v.all_lrs {
-                &self.lrs[..]
-            } else {
-                &self.lrs[..self.lrs.len().min(1)]
+            let lrs = match (&v.lrs, v.all_lrs) {
+                (Some(own), _) => &own[..],
+                (None, true) => &self.lrs[..],
+                (None, false) => &self.lrs[..self.lrs.len().min(1)],
             };
             for &iters in &self.iters {
                 for &lr in lrs {
@@ -113,6 +113,12 @@ impl SweepSpec {
             ("sweep.iters", self.iters.is_empty()),
             ("sweep.lrs", self.lrs.is_empty()),
             ("sweep.variants", self.variants.is_empty()),
+            (
+                "sweep.variants.lrs",
+                self.variants
+                    .iter()
+                    .any(|v| v.lrs.as_ref().is_some_and(Vec::is_empty)),
+            ),
         ] {
             if empty {
                 return Err(IdcError::config(field, "must be non-empty"));
@@ -240,7 +246,35 @@ mod tests {
             config,
             all_lrs,
             strong_extractor: false,
+            lrs: None,
         }
+    }
+
+    #[test]
+    fn a_variant_with_its_own_lrs_crosses_only_those() {
+        let base = CondenseConfig::default();
+        let mut fast = variant("fast", empty_object(), false);
+        fast.lrs = Some(vec![0.02, 0.04]);
+        let s = spec(vec![fast.clone()]);
+        s.validate(&base).unwrap();
+        let names: Vec<String> = s
+            .cells(&base)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fast-i20-lr0.02",
+                "fast-i20-lr0.04",
+                "fast-i100-lr0.02",
+                "fast-i100-lr0.04"
+            ]
+        );
+        fast.lrs = Some(Vec::new());
+        let err = spec(vec![fast]).validate(&base).unwrap_err().to_string();
+        assert!(err.contains("sweep.variants.lrs"), "{err}");
     }
 
     #[test]
