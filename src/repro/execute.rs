@@ -653,6 +653,26 @@ impl Ctx<'_> {
     }
 }
 
+impl State {
+    /// `(label, shards folder)` of the sweep's finished sets for `sweep-sheet.png`: the random
+    /// control, then the cells in table order.
+    pub(crate) fn sweep_sheet_rows(&self, preset: &Preset) -> Vec<(String, PathBuf)> {
+        let Some(sw) = &preset.sweep else {
+            return Vec::new();
+        };
+        let cells = sw.cells(&preset.condense).unwrap_or_default();
+        let control = (SWEEP_RANDOM_SET.to_string(), "random (real)".to_string());
+        let named = cells.into_iter().map(|c| (sweep_set_name(&c.name), c.name));
+        std::iter::once(control)
+            .chain(named)
+            .filter_map(|(stage, label)| {
+                let set = self.sets.get(&stage).filter(|s| s.done)?;
+                Some((label, set.dir.join("shards")))
+            })
+            .collect()
+    }
+}
+
 /// The budget sweep's stages.
 impl Ctx<'_> {
     fn sweep(&self) -> Result<&SweepSpec> {

@@ -14,13 +14,26 @@ use super::outcome::RunOutcome;
 use super::report::write_all_as;
 use std::path::{Path, PathBuf};
 
-/// Files the writer produces; everything else in a results folder is written by hand.
-const WRITTEN: [&str; 8] = [
+/// Files the writer produces for a main-table preset; everything else in a results folder is
+/// written by hand.
+const WRITTEN: &[&str] = &[
     "table1.json",
     "table1.md",
     "table2.md",
     "table3.md",
     "convergence.png",
+    "run.json",
+    "preset.json",
+    "README.md",
+];
+
+/// Files the writer produces for a sweep-only preset (`budget-sweep`).
+const WRITTEN_SWEEP: &[&str] = &[
+    "sweep.md",
+    "sweep.json",
+    "sweep-psnr.png",
+    "sweep-hf.png",
+    "sweep-saturation.png",
     "run.json",
     "preset.json",
     "README.md",
@@ -64,7 +77,7 @@ fn without_later_ablation_fields(mut value: serde_json::Value) -> serde_json::Va
 /// Regenerates `docs/results/<folder>` and compares it with the committed files: byte for byte,
 /// except `json_drift` files, which must equal the committed ones as JSON once the ablation
 /// fields added after the run are taken out.
-fn regenerates_byte_identical(folder: &str, json_drift: &[&str]) {
+fn regenerates_byte_identical(folder: &str, files: &[&str], json_drift: &[&str]) {
     let rel = PathBuf::from("docs/results").join(folder);
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
     let read = |name: &str| std::fs::read(committed.join(name)).expect(name);
@@ -90,14 +103,15 @@ fn regenerates_byte_identical(folder: &str, json_drift: &[&str]) {
         .filter(|n| n != "READING.md")
         .collect();
     written.sort();
-    let mut expected: Vec<String> = WRITTEN.iter().map(|s| s.to_string()).collect();
+    let mut expected: Vec<String> = files.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(written, expected, "the writer's files");
     let json = |bytes: &[u8]| -> serde_json::Value {
         without_later_ablation_fields(serde_json::from_slice(bytes).expect("json"))
     };
-    let differing: Vec<&str> = WRITTEN
-        .into_iter()
+    let differing: Vec<&str> = files
+        .iter()
+        .copied()
         .filter(|name| {
             let new = std::fs::read(tmp.path().join(name)).expect(name);
             match json_drift.contains(name) {
@@ -118,10 +132,19 @@ fn regenerates_byte_identical(folder: &str, json_drift: &[&str]) {
 
 #[test]
 fn cpu_results_regenerate_byte_identical() {
-    regenerates_byte_identical("cpu", &[]);
+    regenerates_byte_identical("cpu", WRITTEN, &[]);
 }
 
 #[test]
 fn cpu_ablation_per_image_results_regenerate_byte_identical() {
-    regenerates_byte_identical("cpu-ablation-per-image", &["run.json", "preset.json"]);
+    regenerates_byte_identical(
+        "cpu-ablation-per-image",
+        WRITTEN,
+        &["run.json", "preset.json"],
+    );
+}
+
+#[test]
+fn budget_sweep_results_regenerate_byte_identical() {
+    regenerates_byte_identical("budget-sweep", WRITTEN_SWEEP, &[]);
 }

@@ -26,6 +26,7 @@ mod progress;
 pub mod report;
 pub mod stage;
 mod sweep;
+mod sweep_sheet;
 mod tasks;
 
 #[cfg(test)]
@@ -73,6 +74,7 @@ pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result
     for step in &steps {
         ctx.run_step(step, &mut state, &mut progress)?;
     }
+    let sheet_rows = state.sweep_sheet_rows(preset);
     let outcome = RunOutcome {
         preset: Preset::clone(preset),
         pool_patches: ctx.pool_patches(),
@@ -88,5 +90,6 @@ pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result
         missing: progress.missing,
     };
     report::write_all(&outcome, &paths.out)?;
+    sweep_sheet::write_sweep_sheet(&sheet_rows, &paths.out.join("sweep-sheet.png"))?;
     Ok(outcome)
 }

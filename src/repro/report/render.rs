@@ -494,6 +494,8 @@ pub(super) fn sweep_readme(
     format!(
         "{head}{reading}{sweep_md}\n![held-out PSNR](sweep-psnr.png)\n\n\
          ![hf ratio](sweep-hf.png)\n\n![saturation excess](sweep-saturation.png)\n\n\
+         Patches: `sweep-sheet.png`, the first LR patches of the first image in each finished \
+         set (drawn from the stage cache, so only a run beside its work folder writes it).\n\n\
          {stages}",
         head = header(outcome, commit, shown_out, known),
         reading = if has_reading {
