@@ -1,7 +1,6 @@
 //! `idc reproduce`: the paper's Tables 1-3 on real images, as resumable stages
 //! (see [`crate::repro`]). Re-running the same command continues an interrupted run.
 
-use crate::repro::denoise::{DenoisePreset, run_denoise as run_table5};
 use crate::repro::{Preset, RunMode, RunPaths, run_with};
 use std::path::{Path, PathBuf};
 
@@ -44,16 +43,11 @@ pub struct Args {
 
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.task.task != "sr" || args.preset.starts_with("denoise-") {
-        return run_denoise(args);
-    }
     let preset = match &args.preset_file {
-        Some(file) => {
-            let preset: Preset = read_preset_file(file)?;
-            preset.check()?
-        }
-        None => Preset::by_name(&args.preset)?.check()?,
+        Some(file) => read_preset_file::<Preset>(file)?,
+        None => Preset::by_name(&preset_name(&args))?,
     };
+    let preset = with_task_flags(preset, &args)?.check()?;
     if args.print_preset {
         println!("{}", serde_json::to_string_pretty(&preset)?);
         return Ok(());
@@ -61,12 +55,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if preset.name == "paper" && args.train_dir.is_none() {
         anyhow::bail!("the paper preset needs --train-dir pointing at DIV2K's HR images");
     }
-    let (paths, mode) = run_paths(args, &preset.name, "test");
+    let test_sub = match preset.task().sigma() {
+        Some(_) => "denoise",
+        None => "test",
+    };
+    let (paths, mode) = run_paths(args, &preset.name, test_sub);
     let outcome = run_with(&preset, &paths, mode)?;
     eprintln!(
         "reproduce {}: {} students, {:.0} s; {} stage(s) missing; results in {}",
         preset.name,
-        outcome.students.len() + outcome.ablation.len(),
+        outcome.students.len() + outcome.ablation.len() + outcome.ratio_table.len(),
         outcome.wall_seconds,
         outcome.missing.len(),
         paths.out.display()
@@ -74,38 +72,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--task denoise` (or a `denoise-*` preset): the denoising table (Table 5 analogue).
-fn run_denoise(args: Args) -> anyhow::Result<()> {
-    let mut preset = match &args.preset_file {
-        Some(file) => read_preset_file::<DenoisePreset>(file)?,
-        None if args.preset.starts_with("denoise-") => DenoisePreset::by_name(&args.preset)?,
-        None => DenoisePreset::by_name(&format!("denoise-{}", args.preset))?,
-    };
-    if args.task.task != "sr" {
-        let task = args.task.resolve(None)?;
-        if let Some(sigma) = task.sigma()
-            && sigma != preset.sigma
-        {
-            // Another noise level is another table: its own name, work and results folders.
-            preset.sigma = sigma;
-            preset.name = format!("{}-s{sigma}", preset.name);
-        }
+/// `--preset`, or with `--task denoise` its denoising counterpart (`cpu` -> `denoise-cpu`).
+fn preset_name(args: &Args) -> String {
+    if args.task.task != "sr" && !args.preset.starts_with("denoise-") {
+        format!("denoise-{}", args.preset)
+    } else {
+        args.preset.clone()
     }
-    preset.validate()?;
-    if args.print_preset {
-        println!("{}", serde_json::to_string_pretty(&preset)?);
-        return Ok(());
+}
+
+/// `--task denoise --sigma S` on a denoising preset: another noise level is another table, with
+/// its own name (so its own work and results folders).
+fn with_task_flags(mut preset: Preset, args: &Args) -> anyhow::Result<Preset> {
+    if args.task.task == "sr" {
+        return Ok(preset);
     }
-    let (paths, mode) = run_paths(args, &preset.name, "denoise");
-    let outcome = run_table5(&preset, &paths, mode)?;
-    eprintln!(
-        "reproduce {}: {} students; {} stage(s) missing; results in {}",
-        preset.name,
-        outcome.students.len(),
-        outcome.missing.len(),
-        paths.out.display()
-    );
-    Ok(())
+    let task = args.task.resolve(None)?;
+    if preset.task().sigma().is_none() {
+        anyhow::bail!(
+            "--task {} needs a denoising preset, not {}",
+            args.task.task,
+            preset.name
+        );
+    }
+    if task.sigma() != preset.task().sigma() {
+        preset.task = Some(task);
+        preset.name = format!("{}-s{}", preset.name, task.sigma().unwrap_or_default());
+    }
+    Ok(preset)
 }
 
 /// A preset file (`--preset-file`) as JSON.

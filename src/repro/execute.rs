@@ -2,11 +2,11 @@
 //! stages after it.
 
 use super::ablation::AblationVariant;
-use super::outcome::{Scores, StudentResult, TEST_SETS};
+use super::outcome::{Scores, StudentResult};
 use super::plan::{
     ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, Table, ablation_set_name, sweep_set_name,
 };
-use super::preset::{AblationSpec, Preset, SweepSpec, TrainSpec};
+use super::preset::{AblationSpec, Preset, RatioTable, SweepSpec, TrainSpec};
 use super::progress::{Progress, if_done};
 use super::stage::Stage;
 use super::sweep::{
@@ -14,7 +14,8 @@ use super::sweep::{
     SweepResult,
 };
 use super::tasks::{
-    DynSet, evaluate_dir, holdout_dir, instances_key, subset_dir, train_config, train_in,
+    DynSet, evaluate_dir, evaluate_reference, holdout_dir, instances_key, subset_dir, train_config,
+    train_in,
 };
 use crate::cache::manifest::Manifest;
 use crate::condense::CondenseConfig;
@@ -25,11 +26,13 @@ use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, DefaultDevice, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
+use crate::models::identity::IdentityTeacher;
 use crate::models::load_model_dir;
 use crate::models::net::SrNet;
 use crate::select::pipeline::select_to_cache;
 use crate::select::{SelectConfig, SelectMethod};
-use crate::train::{TrainSummary, evaluate_bicubic};
+use crate::task::Task;
+use crate::train::TrainSummary;
 use burn::data::dataset::Dataset;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -40,7 +43,7 @@ use std::path::{Path, PathBuf};
 pub struct RunPaths {
     /// HR training images (T91 + BSD200 by default; DIV2K for the paper preset).
     pub train_dir: PathBuf,
-    /// Folder holding `Set5`, `Set14`, `BSD100`.
+    /// Folder holding the preset's test sets (`Set5`, `Set14`, `BSD100` for SR).
     pub test_root: PathBuf,
     /// Stage cache (large; not committed).
     pub work: PathBuf,
@@ -54,6 +57,9 @@ struct StudentKey<'a> {
     set: &'a str,
     spec: &'a TrainSpec,
     scale: usize,
+    /// The task when not SR (left out, so SR students keep their keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<Task>,
     seed: u64,
     tests: &'a [(String, PathBuf)],
 }
@@ -85,6 +91,10 @@ pub(crate) struct State {
     pub(crate) teacher: Vec<(String, Scores)>,
     pub(crate) students: Vec<StudentResult>,
     pub(crate) ablation: Vec<StudentResult>,
+    /// Students of the ratio table.
+    pub(crate) ratio: Vec<StudentResult>,
+    /// Pairs in each finished ratio-table set, by stage name.
+    pub(crate) ratio_sets: BTreeMap<String, usize>,
 }
 
 impl State {
@@ -92,6 +102,14 @@ impl State {
         self.models
             .get(role)
             .ok_or_else(|| IdcError::InvalidInput(format!("the {role} stage has not run")))
+    }
+
+    /// The teacher's fingerprint, or `identity-teacher` for a preset without one (denoising).
+    fn teacher_key(&self, preset: &Preset) -> Result<String> {
+        match preset.teacher {
+            Some(_) => Ok(self.model("teacher")?.fingerprint.clone()),
+            None => Ok("identity-teacher".into()),
+        }
     }
 
     fn set(&self, name: &str) -> Result<&SetDir> {
@@ -107,7 +125,11 @@ pub(crate) struct Ctx<'a> {
     work: &'a Path,
     train_dir: PathBuf,
     test_dirs: Vec<(String, PathBuf)>,
-    valid_dir: PathBuf,
+    /// Where students' validation curves are measured: the first test set for SR (reported,
+    /// never used to choose anything); none for denoising, whose whole-image evaluations would
+    /// cost more than the students.
+    valid_dir: Option<PathBuf>,
+    task: Task,
     patch: ValidPatchConfig,
     pool: SrPatchDataset,
     /// What a stage keyed on the pool depends on: its instances and the patch geometry.
@@ -129,7 +151,8 @@ impl<'a> Ctx<'a> {
             &data.join("train"),
             preset.max_train_images,
         )?;
-        let test_dirs: Vec<(String, PathBuf)> = TEST_SETS
+        let test_dirs: Vec<(String, PathBuf)> = preset
+            .test_sets
             .iter()
             .map(|s| {
                 let d = subset_dir(
@@ -140,6 +163,11 @@ impl<'a> Ctx<'a> {
                 Ok((s.to_string(), d))
             })
             .collect::<Result<_>>()?;
+        let task = preset.task();
+        let valid_dir = match task {
+            Task::SuperResolution { .. } => test_dirs.first().map(|(_, d)| d.clone()),
+            Task::Denoise { .. } => None,
+        };
         let patch = preset.patch().check()?;
         let pool = SrPatchDataset::new(&train_dir, patch.clone())?;
         let pool_key = (instances_key(&pool), patch.clone());
@@ -148,7 +176,8 @@ impl<'a> Ctx<'a> {
         Ok(Ctx {
             preset,
             work,
-            valid_dir: test_dirs[0].1.clone(),
+            valid_dir,
+            task,
             train_dir,
             test_dirs,
             patch,
@@ -177,9 +206,22 @@ impl<'a> Ctx<'a> {
             Step::Model(role) => self.model(role, state, progress),
             Step::IdcSet => self.idc_set(state, progress),
             Step::SelectSet { method, seed } => {
-                self.select_set(&name, *method, *seed, state, progress)
+                let ratio = self.preset.ratio;
+                let n = self.select_set(&name, *method, ratio, *seed, state, progress)?;
+                self.check_set_size(*method, n, state)
             }
-            Step::Bicubic => self.bicubic(&name, state, progress),
+            Step::RatioIdcSet { set, ratio } => self.ratio_idc_set(set, *ratio, state, progress),
+            Step::RatioSelectSet {
+                set,
+                method,
+                ratio,
+                seed,
+            } => {
+                let n = self.select_set(set, *method, *ratio, *seed, state, progress)?;
+                state.ratio_sets.extend(n.map(|n| (set.clone(), n)));
+                Ok(())
+            }
+            Step::Reference(_) => self.reference(&name, state, progress),
             Step::EvalTeacher => self.eval_teacher(&name, state, progress),
             Step::Train(s) => self.train(&name, s, state, progress),
             Step::Eval(s) => self.eval(&name, s, state, progress),
@@ -201,14 +243,18 @@ impl Ctx<'_> {
                 .strong_extractor
                 .as_ref()
                 .ok_or_else(|| IdcError::config("sweep.strong_extractor", "not given"))?,
-            _ => &self.preset.teacher,
+            _ => self
+                .preset
+                .teacher
+                .as_ref()
+                .ok_or_else(|| IdcError::config("teacher", "not given"))?,
         };
-        let cfg = train_config(spec, self.preset.scale, 1000)?;
+        let cfg = train_config(spec, self.task, 1000)?;
         let st = Stage::new(self.work, role, &(&cfg, &self.pool_key));
         let whole = || SrPatchDataset::new(&self.train_dir, self.patch.clone());
-        let summary: TrainSummary = progress.stage(&st, |dir| {
-            train_in(&cfg, &whole, Some(&self.valid_dir), dir)
-        })?;
+        let valid = self.valid_dir.as_deref();
+        let summary: TrainSummary =
+            progress.stage(&st, |dir| train_in(&cfg, &whole, valid, dir))?;
         state.models.insert(role, summary);
         Ok(())
     }
@@ -234,10 +280,16 @@ impl Ctx<'_> {
         #[allow(clippy::clone_on_copy)]
         let device = self.device.clone();
         let extractor = self.load(&state.model(role)?.model_dir)?;
-        let teacher = self.load(&state.model("teacher")?.model_dir)?;
-        IdcDataset::builder(images, self.patch.clone())
-            .with_condense_config(cfg.clone().check()?)
-            .with_models::<TrainBackend, _, _>(extractor, teacher, device)
+        let builder = IdcDataset::builder(images, self.patch.clone())
+            .with_condense_config(cfg.clone().check()?);
+        let builder = match self.preset.teacher {
+            Some(_) => {
+                let teacher = self.load(&state.model("teacher")?.model_dir)?;
+                builder.with_models::<TrainBackend, _, _>(extractor, teacher, device)
+            }
+            None => builder.with_models::<TrainBackend, _, _>(extractor, IdentityTeacher, device),
+        };
+        builder
             .with_cache_dir(cache.join("shards"))
             .with_mode(mode)
             .with_seed(seed)
@@ -247,45 +299,65 @@ impl Ctx<'_> {
     }
 
     fn idc_set(&self, state: &mut State, progress: &mut Progress) -> Result<()> {
-        let key = (
-            &self.condense,
-            &self.pool_key,
-            &state.model("extractor")?.fingerprint,
-            &state.model("teacher")?.fingerprint,
-        );
-        let st = Stage::new(self.work, IDC_SET, &key);
-        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
-            let ds = self.build_idc(
-                state,
-                "extractor",
-                &self.train_dir,
-                dir,
-                &self.condense,
-                0,
-                CacheMode::LazyCondense,
-            )?;
-            ds.condense_all()?;
-            Ok(ds.len())
-        }))?;
-        state.set_patches = made;
-        let done = made.is_some();
-        state
-            .sets
-            .insert(IDC_SET.into(), SetDir { dir: st.dir, done });
+        state.set_patches = self.condense_set(IDC_SET, &self.condense, state, progress)?;
         Ok(())
     }
 
+    /// The ratio table's IDC set at `ratio` (the preset's condensation otherwise).
+    fn ratio_idc_set(
+        &self,
+        name: &str,
+        ratio: f64,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let mut cfg = self.preset.condense.clone();
+        cfg.ratio = ratio;
+        let made = self.condense_set(name, &cfg, state, progress)?;
+        state.ratio_sets.extend(made.map(|n| (name.to_string(), n)));
+        Ok(())
+    }
+
+    /// Stage `name`: the whole pool condensed with `cfg` (seed 0); its pair count once done.
+    fn condense_set(
+        &self,
+        name: &str,
+        cfg: &CondenseConfig,
+        state: &mut State,
+        progress: &mut Progress,
+    ) -> Result<Option<usize>> {
+        let key = (
+            cfg,
+            &self.pool_key,
+            &state.model("extractor")?.fingerprint,
+            &state.teacher_key(self.preset)?,
+        );
+        let st = Stage::new(self.work, name, &key);
+        let made: Option<usize> = if_done(progress.stage(&st, |dir| {
+            let mode = CacheMode::LazyCondense;
+            let images = &self.train_dir;
+            let ds = self.build_idc(state, "extractor", images, dir, cfg, 0, mode)?;
+            ds.condense_all()?;
+            Ok(ds.len())
+        }))?;
+        let done = made.is_some();
+        state.sets.insert(name.into(), SetDir { dir: st.dir, done });
+        Ok(made)
+    }
+
+    /// Stage `name`: `method`'s selection of `ratio` of the pool; its pair count once done.
     fn select_set(
         &self,
         name: &str,
         method: SelectMethod,
+        ratio: f64,
         seed: u64,
         state: &mut State,
         progress: &mut Progress,
-    ) -> Result<()> {
+    ) -> Result<Option<usize>> {
         let cfg = SelectConfig {
             method,
-            ratio: self.preset.ratio,
+            ratio,
             seed,
             ..SelectConfig::default()
         }
@@ -311,29 +383,32 @@ impl Ctx<'_> {
             )?;
             Ok(r.selected)
         }))?;
-        if let (Some(n), Some(m)) = (n, state.set_patches)
-            && n != m
-        {
-            return Err(IdcError::InvalidInput(format!(
-                "{method} selected {n} patches, IDC made {m}: the sets must be equal in size"
-            )));
-        }
         let done = n.is_some();
         state.sets.insert(name.into(), SetDir { dir: st.dir, done });
-        Ok(())
+        Ok(n)
     }
 
-    fn bicubic(&self, name: &str, state: &mut State, progress: &mut Progress) -> Result<()> {
-        let st = Stage::new(self.work, name, &(&self.test_dirs, self.preset.scale));
-        let scores: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
-            self.test_dirs
-                .iter()
-                .map(|(n, d)| {
-                    let report = evaluate_bicubic(d, self.preset.scale)?;
-                    Ok((n.clone(), Scores::from(&report)))
-                })
-                .collect()
-        }))?;
+    /// The main table compares sets of equal size: a selection must have IDC's pair count.
+    fn check_set_size(&self, method: SelectMethod, n: Option<usize>, state: &State) -> Result<()> {
+        match (n, state.set_patches) {
+            (Some(n), Some(m)) if n != m => Err(IdcError::InvalidInput(format!(
+                "{method} selected {n} patches, IDC made {m}: the sets must be equal in size"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The task's do-nothing baseline (bicubic or the noisy input) on the test sets.
+    fn reference(&self, name: &str, state: &mut State, progress: &mut Progress) -> Result<()> {
+        // SR keeps the key it had before denoising joined this pipeline.
+        let st = match self.task {
+            Task::SuperResolution { scale } => {
+                Stage::new(self.work, name, &(&self.test_dirs, scale))
+            }
+            task => Stage::new(self.work, name, &(&self.test_dirs, task)),
+        };
+        let scores: Option<Vec<(String, Scores)>> =
+            if_done(progress.stage(&st, |_| evaluate_reference(&self.test_dirs, &self.task)))?;
         state.bicubic = scores.unwrap_or_default();
         Ok(())
     }
@@ -345,7 +420,7 @@ impl Ctx<'_> {
         let key = (&teacher.fingerprint, &self.test_dirs, self.preset.scale);
         let st = Stage::new(self.work, name, &key);
         let scores: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
-            evaluate_dir(&teacher.model_dir, &self.test_dirs, self.preset.scale)
+            evaluate_dir(&teacher.model_dir, &self.test_dirs, &self.task)
         }))?;
         state.teacher = scores.unwrap_or_default();
         Ok(())
@@ -366,6 +441,13 @@ type DataFn<'a> = Box<dyn Fn() -> Result<DynSet> + 'a>;
 
 /// The students and the ablation's sets.
 impl Ctx<'_> {
+    fn ratio_table(&self) -> Result<&RatioTable> {
+        self.preset
+            .ratio_table
+            .as_ref()
+            .ok_or_else(|| IdcError::InvalidInput("the preset has no ratio table".into()))
+    }
+
     fn ablation(&self) -> Result<&AblationSpec> {
         self.preset
             .ablation
@@ -410,7 +492,8 @@ impl Ctx<'_> {
             Data::Idc => {
                 let dir = state.set(IDC_SET)?.dir.clone();
                 let images = self.train_dir.clone();
-                Some(self.condensed(state, "extractor", images, dir, &self.condense, 0))
+                let cfg = self.condense.clone();
+                Some(self.condensed(state, "extractor", images, dir, cfg, 0))
             }
             Data::Selected { set } => finished(set)?.map(|dir| {
                 let tag = tag_of(&dir);
@@ -428,8 +511,15 @@ impl Ctx<'_> {
             Data::AblationIdc(v) => {
                 let images = state.ablation_dir.clone().unwrap_or_default();
                 finished(&ablation_set_name(&v.name))?.map(|dir| {
-                    self.condensed(state, "extractor", images, dir, &v.config, v.condense_seed)
+                    let cfg = v.config.clone();
+                    self.condensed(state, "extractor", images, dir, cfg, v.condense_seed)
                 })
+            }
+            Data::RatioIdc { set, ratio } => {
+                let mut cfg = self.preset.condense.clone();
+                cfg.ratio = *ratio;
+                let images = self.train_dir.clone();
+                finished(set)?.map(|dir| self.condensed(state, "extractor", images, dir, cfg, 0))
             }
             Data::SweepIdc(c) => {
                 let images = state
@@ -437,8 +527,10 @@ impl Ctx<'_> {
                     .as_ref()
                     .map(|d| d.0.clone())
                     .unwrap_or_default();
-                finished(&sweep_set_name(&c.name))?
-                    .map(|dir| self.condensed(state, c.extractor_role(), images, dir, &c.config, 0))
+                finished(&sweep_set_name(&c.name))?.map(|dir| {
+                    let cfg = CondenseConfig::clone(&c.config);
+                    self.condensed(state, c.extractor_role(), images, dir, cfg, 0)
+                })
             }
         })
     }
@@ -451,13 +543,13 @@ impl Ctx<'_> {
         role: &'static str,
         images: PathBuf,
         dir: PathBuf,
-        cfg: &'s CondenseConfig,
+        cfg: CondenseConfig,
         seed: u64,
     ) -> (String, DataFn<'s>) {
         let tag = dir.to_string_lossy().into_owned();
         let f = move || {
             let mode = CacheMode::LoadOnly;
-            let ds = self.build_idc(state, role, &images, &dir, cfg, seed, mode)?;
+            let ds = self.build_idc(state, role, &images, &dir, &cfg, seed, mode)?;
             Ok(DynSet::new(ds))
         };
         (tag, Box::new(f) as DataFn)
@@ -486,12 +578,13 @@ impl Ctx<'_> {
             Table::Main => &self.preset.student,
             Table::Ablation => &self.ablation()?.student,
             Table::Sweep => &self.sweep()?.student,
+            Table::Ratio => self.ratio_table()?.student(&self.preset.student),
         };
         // Sweep students are validated and scored on held-out training images only.
         let (tests, valid) = match s.table {
             Table::Sweep => {
                 let holdout = self.sweep_dirs(state)?.1;
-                let valid = holdout[0].1.clone();
+                let valid = holdout.first().map(|(_, d)| d.clone());
                 (holdout, valid)
             }
             _ => (self.test_dirs.clone(), self.valid_dir.clone()),
@@ -499,17 +592,19 @@ impl Ctx<'_> {
         let trained = match self.student_data(&s.data, state)? {
             None => None,
             Some((tag, data)) => {
-                let cfg = train_config(spec, self.preset.scale, s.seed)?;
+                let cfg = train_config(spec, self.task, s.seed)?;
                 let key = StudentKey {
                     method: &s.method,
                     set: &tag,
                     spec,
                     scale: self.preset.scale,
+                    task: self.preset.task,
                     seed: s.seed,
                     tests: &tests,
                 };
                 let st = Stage::new(self.work, name, &key);
-                if_done(progress.stage(&st, |dir| train_in(&cfg, &*data, Some(&valid), dir)))?
+                let valid = valid.as_deref();
+                if_done(progress.stage(&st, |dir| train_in(&cfg, &*data, valid, dir)))?
             }
         };
         state.trained = trained;
@@ -532,7 +627,7 @@ impl Ctx<'_> {
         };
         let st = Stage::new(self.work, name, &(&summary.fingerprint, &tests));
         let eval: Option<Vec<(String, Scores)>> = if_done(progress.stage(&st, |_| {
-            evaluate_dir(&summary.model_dir, &tests, self.preset.scale)
+            evaluate_dir(&summary.model_dir, &tests, &self.task)
         }))?;
         let Some(eval) = eval else {
             return Ok(());
@@ -556,6 +651,7 @@ impl Ctx<'_> {
         };
         match s.table {
             Table::Ablation => state.ablation.push(result),
+            Table::Ratio => state.ratio.push(result),
             _ => state.students.push(result),
         }
         Ok(())

@@ -16,13 +16,13 @@
 //! on Set5 (reported, never used to choose anything).
 
 mod ablation;
-pub mod denoise;
 mod execute;
 mod outcome;
 mod plan;
 pub mod plot;
 pub mod preset;
 mod progress;
+mod ratio;
 pub mod report;
 pub mod stage;
 mod sweep;
@@ -40,7 +40,9 @@ pub use execute::RunPaths;
 pub use outcome::{
     RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET, method_name,
 };
-pub use preset::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec, ValidPreset};
+pub use preset::{
+    AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TrainSpec, ValidPreset,
+};
 pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
 pub use tasks::DynSet;
 
@@ -84,6 +86,8 @@ pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result
         students: state.students,
         ablation: state.ablation,
         sweep: state.sweep,
+        ratio_table: state.ratio,
+        ratio_sets: state.ratio_sets,
         stage_seconds: progress.times,
         wall_seconds: start.elapsed().as_secs_f64(),
         backend: crate::device::BACKEND_NAME.to_string(),

@@ -3,6 +3,7 @@
 use crate::select::SelectMethod;
 use crate::train::{EvalReport, ValidRecord};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::preset::Preset;
 
@@ -76,7 +77,8 @@ pub struct RunOutcome {
     pub pool_patches: usize,
     /// Pairs in each reduced (condensed or selected) set (0 if not built yet).
     pub set_patches: usize,
-    /// Bicubic up-sampling on each test set (reference row): (name, scores).
+    /// The task's do-nothing baseline on each test set (reference row): bicubic up-sampling
+    /// for SR, the noisy input for denoising: (name, scores).
     pub bicubic: Vec<(String, Scores)>,
     /// The teacher on the test sets (reference row; empty in runs from before it was kept).
     #[serde(default)]
@@ -89,6 +91,12 @@ pub struct RunOutcome {
     /// before it are byte-identical).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sweep: Vec<super::sweep::SweepResult>,
+    /// Students of the ratio table (left out of the JSON when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratio_table: Vec<StudentResult>,
+    /// Pairs in each finished ratio-table set, by stage name (left out when empty).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ratio_sets: BTreeMap<String, usize>,
     /// (stage name, seconds it took when it ran) for every finished stage, in pipeline order,
     /// whichever invocation ran it (None: finished before stage times were recorded).
     pub stage_seconds: Vec<(String, Option<f64>)>,

@@ -4,13 +4,14 @@
 use super::ablation::{ABLATION_RANDOM_TEACHER, AblationVariant, ablation_variants};
 use super::outcome::{RANDOM_TEACHER, method_name};
 use super::preset::Preset;
+use super::ratio::RowKind;
 use super::sweep::{
     STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell,
 };
 use crate::select::SelectMethod;
 
 /// The selection baselines, in table order.
-const SELECT_METHODS: [SelectMethod; 4] = [
+pub(crate) const SELECT_METHODS: [SelectMethod; 4] = [
     SelectMethod::Random,
     SelectMethod::Herding,
     SelectMethod::KCenter,
@@ -31,8 +32,9 @@ pub(crate) enum Step {
     IdcSet,
     /// A baseline's selected set.
     SelectSet { method: SelectMethod, seed: u64 },
-    /// Bicubic upscaling on the test sets.
-    Bicubic,
+    /// The task's do-nothing baseline on the test sets: `bicubic` up-sampling (SR) or the
+    /// `noisy` input (denoising); the stage is named after it.
+    Reference(&'static str),
     /// The teacher on the test sets.
     EvalTeacher,
     /// A student's training.
@@ -47,6 +49,15 @@ pub(crate) enum Step {
     SweepSet(Box<SweepCell>),
     /// The budget sweep's control set: its images' real patches drawn at random per image.
     SweepRandomSet,
+    /// The ratio table's IDC set (stage `set`) at `ratio` per image.
+    RatioIdcSet { set: String, ratio: f64 },
+    /// The ratio table's selected set (stage `set`).
+    RatioSelectSet {
+        set: String,
+        method: SelectMethod,
+        ratio: f64,
+        seed: u64,
+    },
 }
 
 /// Which table a student belongs to (its training budget and where its result goes).
@@ -58,6 +69,8 @@ pub(crate) enum Table {
     Ablation,
     /// The budget sweep (scored on held-out training images only).
     Sweep,
+    /// The ratio table (Tables 4 and 5 analogues).
+    Ratio,
 }
 
 /// One student: its table name, seed, training data and which table it belongs to.
@@ -85,6 +98,8 @@ pub(crate) enum Data {
     AblationIdc(Box<AblationVariant>),
     /// A budget-sweep cell's condensed set.
     SweepIdc(Box<SweepCell>),
+    /// The ratio table's IDC set of stage `set`, condensed at `ratio`.
+    RatioIdc { set: String, ratio: f64 },
 }
 
 impl Step {
@@ -94,7 +109,7 @@ impl Step {
             Step::Model(role) => role.to_string(),
             Step::IdcSet => IDC_SET.to_string(),
             Step::SelectSet { method, seed } => select_set_name(*method, *seed),
-            Step::Bicubic => "bicubic".to_string(),
+            Step::Reference(name) => name.to_string(),
             Step::EvalTeacher => "eval-teacher".to_string(),
             Step::Train(s) => format!("student-{}-s{}", s.method, s.seed),
             Step::Eval(s) => format!("eval-{}-s{}", s.method, s.seed),
@@ -102,6 +117,7 @@ impl Step {
             Step::AblationRandomSet => ABLATION_RANDOM_SET.to_string(),
             Step::SweepSet(c) => sweep_set_name(&c.name),
             Step::SweepRandomSet => SWEEP_RANDOM_SET.to_string(),
+            Step::RatioIdcSet { set, .. } | Step::RatioSelectSet { set, .. } => set.clone(),
         }
     }
 }
@@ -120,18 +136,108 @@ pub(crate) fn sweep_set_name(cell: &str) -> String {
 
 /// Every stage of `preset`, in run order.
 pub(crate) fn plan(preset: &Preset) -> Vec<Step> {
-    let mut steps = vec![Step::Model("extractor"), Step::Model("teacher")];
+    let mut steps = vec![Step::Model("extractor")];
+    if preset.teacher.is_some() {
+        steps.push(Step::Model("teacher"));
+    }
     if preset.main_table {
         steps.push(Step::IdcSet);
         steps.extend(select_sets(preset));
-        steps.extend([Step::Bicubic, Step::EvalTeacher]);
+        steps.extend([Step::Reference(reference_stage(preset)), Step::EvalTeacher]);
         for student in main_students(preset) {
             steps.extend([Step::Train(student.clone()), Step::Eval(student)]);
         }
     }
     steps.extend(ablation_steps(preset));
     steps.extend(sweep_steps(preset));
+    steps.extend(ratio_steps(preset));
     steps
+}
+
+/// The reference row's stage: `bicubic` for SR, `noisy` for denoising.
+pub(crate) fn reference_stage(preset: &Preset) -> &'static str {
+    match preset.task().sigma() {
+        Some(_) => "noisy",
+        None => "bicubic",
+    }
+}
+
+/// The ratio table: IDC's sets, the selections' sets, the reference row (unless the main table
+/// has it), then per row and seed a student and its evaluation.
+fn ratio_steps(preset: &Preset) -> Vec<Step> {
+    let Some(t) = &preset.ratio_table else {
+        return Vec::new();
+    };
+    // The preset validated its rows; an invalid one plans no stage.
+    let Ok(rows) = t
+        .rows
+        .iter()
+        .map(|r| Ok((r, r.kind()?)))
+        .collect::<crate::error::Result<Vec<_>>>()
+    else {
+        return Vec::new();
+    };
+    let seeds = preset.seeds_main as u64;
+    let mut steps = Vec::new();
+    for (_, kind) in &rows {
+        if let RowKind::Idc(ratio) = *kind {
+            let set = t.idc_set_name(ratio);
+            steps.push(Step::RatioIdcSet { set, ratio });
+        }
+    }
+    for (_, kind) in &rows {
+        if let RowKind::Select(method, ratio) = *kind {
+            for seed in 0..ratio_set_seeds(method, seeds) {
+                let set = t.select_set_name(method, ratio, seed);
+                steps.push(Step::RatioSelectSet {
+                    set,
+                    method,
+                    ratio,
+                    seed,
+                });
+            }
+        }
+    }
+    if !preset.main_table {
+        steps.push(Step::Reference(reference_stage(preset)));
+    }
+    for (row, kind) in rows {
+        for seed in 0..seeds {
+            let data = match kind {
+                RowKind::Whole => Data::Whole,
+                RowKind::Idc(ratio) => Data::RatioIdc {
+                    set: t.idc_set_name(ratio),
+                    ratio,
+                },
+                RowKind::Select(method, ratio) => {
+                    let set_seed = if ratio_set_seeds(method, seeds) > 1 {
+                        seed
+                    } else {
+                        0
+                    };
+                    Data::Selected {
+                        set: t.select_set_name(method, ratio, set_seed),
+                    }
+                }
+            };
+            let s = Student {
+                method: t.method_key(row),
+                seed,
+                data,
+                table: Table::Ratio,
+            };
+            steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
+        }
+    }
+    steps
+}
+
+/// Sets a selection draws: Random one per student seed, the others one (as in the main table).
+fn ratio_set_seeds(method: SelectMethod, seeds: u64) -> u64 {
+    match method {
+        SelectMethod::Random => seeds,
+        _ => 1,
+    }
 }
 
 /// Random draws one set per seed; the other baselines draw one set (seed 0) and their extra
@@ -297,6 +403,45 @@ mod tests {
             let p = Preset::by_name(name).expect("built-in preset");
             assert_eq!(plan(&p).len(), hand_count(&p), "{name}");
         }
+    }
+
+    #[test]
+    fn denoise_plan_is_the_ratio_table() {
+        for name in ["denoise-smoke", "denoise-cpu"] {
+            let p = Preset::by_name(name).expect("built-in preset");
+            let t = p.ratio_table.as_ref().expect("a ratio table");
+            let ratios = t.rows.iter().filter(|r| r.method == "IDC").count();
+            let randoms = t.rows.iter().filter(|r| r.method == "Random").count();
+            let s = p.seeds_main;
+            // extractor + IDC sets + Random sets per seed + noisy + (train, eval) per row and seed
+            let count = 1 + ratios + randoms * s + 1 + 2 * s * t.rows.len();
+            assert_eq!(plan(&p).len(), count, "{name}");
+        }
+        let names: Vec<String> = plan(&Preset::denoise_cpu())
+            .iter()
+            .map(Step::name)
+            .collect();
+        assert_eq!(names.len(), 40, "the count the denoising pipeline had");
+        assert_eq!(
+            &names[..4],
+            [
+                "extractor",
+                "table5-set-IDC-1%",
+                "table5-set-IDC-10%",
+                "table5-set-random-10%-s0"
+            ]
+        );
+        assert!(names.contains(&"noisy".to_string()) && !names.contains(&"teacher".to_string()));
+        assert!(
+            names.contains(&"student-table5-Random1%-s2".to_string()),
+            "{names:?}"
+        );
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "stage names are unique: {names:?}"
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ impl Progress {
 
     /// Runs (or loads) one stage; in a report-only run only loads it, failing with
     /// [`IdcError::StageMissing`] when it has not finished.
+
     pub(crate) fn stage<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,

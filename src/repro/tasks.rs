@@ -8,8 +8,10 @@ use crate::device::{DefaultBackend, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
 use crate::image::io::list_images;
 use crate::models::load_model_dir;
+use crate::task::Task;
+use crate::train::eval::{InferOptions, evaluate_noisy, evaluate_task};
 use crate::train::{
-    TrainConfig, TrainOptions, TrainSummary, ValidTrainConfig, evaluate_model, train_sr,
+    TrainConfig, TrainOptions, TrainSummary, ValidTrainConfig, evaluate_bicubic, train_sr,
 };
 use burn::data::dataset::Dataset;
 use std::path::{Path, PathBuf};
@@ -70,9 +72,9 @@ pub(crate) fn instances_key(pool: &SrPatchDataset) -> Vec<(String, usize)> {
         .collect()
 }
 
-/// The training config of `spec` at `scale` and `seed`, checked.
-pub(crate) fn train_config(spec: &TrainSpec, scale: usize, seed: u64) -> Result<ValidTrainConfig> {
-    let mut c = TrainConfig::new(&spec.arch, scale, spec.iters);
+/// The training config of `spec` for `task` at `seed`, checked.
+pub(crate) fn train_config(spec: &TrainSpec, task: Task, seed: u64) -> Result<ValidTrainConfig> {
+    let mut c = TrainConfig::for_task(&spec.arch, task, spec.iters);
     c.batch = spec.batch;
     c.lr_patch = spec.lr_patch;
     c.seed = seed;
@@ -114,20 +116,38 @@ pub(crate) fn train_in<D: Dataset<SrPair> + 'static>(
     train_sr::<TrainBackend, D>(data()?, &options, &device)
 }
 
+/// The model in `model_dir` on every test set, under `task`'s protocol.
 pub(crate) fn evaluate_dir(
     model_dir: &Path,
     test_dirs: &[(String, PathBuf)],
-    scale: usize,
+    task: &Task,
 ) -> Result<Vec<(String, Scores)>> {
     let device = default_device();
     let (model, _) = load_model_dir::<DefaultBackend>(model_dir, &device)?;
+    let opts = InferOptions::default();
     test_dirs
         .iter()
         .map(|(name, dir)| {
-            Ok((
-                name.clone(),
-                Scores::from(&evaluate_model(&model, dir, scale, &device)?),
-            ))
+            let report = evaluate_task(&model, dir, task, &opts, &device)?;
+            Ok((name.clone(), Scores::from(&report)))
+        })
+        .collect()
+}
+
+/// The task's do-nothing baseline on every test set: bicubic up-sampling (SR) or the noisy
+/// input itself (denoising).
+pub(crate) fn evaluate_reference(
+    test_dirs: &[(String, PathBuf)],
+    task: &Task,
+) -> Result<Vec<(String, Scores)>> {
+    test_dirs
+        .iter()
+        .map(|(name, dir)| {
+            let report = match *task {
+                Task::SuperResolution { scale } => evaluate_bicubic(dir, scale)?,
+                Task::Denoise { .. } => evaluate_noisy(dir, task)?,
+            };
+            Ok((name.clone(), Scores::from(&report)))
         })
         .collect()
 }

@@ -7,8 +7,9 @@
 //! - `convergence.png`: validation PSNR vs iteration, mean line and min-max band over seeds.
 //! - `run.json`: everything, for tools.
 //! - `sweep.md` / `sweep.json` and `sweep-{psnr,hf,saturation}.png`: the budget sweep (if the
-//!   preset has one; a preset without a main table writes only these, `run.json`, `preset.json`
-//!   and its README).
+//!   preset has one).
+//! - `<name>.md` / `<name>.json` (e.g. `table5`): the ratio table (if the preset has one).
+//! - A preset without a main table writes these, `run.json`, `preset.json` and its README.
 //!
 //! A difference between two methods is called significant only when it exceeds twice the larger
 //! of their seed standard deviations (and both have at least two seeds).
@@ -19,6 +20,7 @@
 //! [`RunOutcome`]: crate::repro::RunOutcome
 
 mod aggregate;
+mod ratio;
 mod render;
 mod sweep;
 mod write;

@@ -297,7 +297,12 @@ pub(super) fn table1_md(
         md.push_str(&md_row(&format!("{m} (control)"), t.get(*m)));
     }
     if !outcome.teacher.is_empty() {
-        let label = format!("Teacher `{}` (reference)", outcome.preset.teacher.arch);
+        let teacher = outcome
+            .preset
+            .teacher
+            .as_ref()
+            .map_or("identity", |t| &t.arch);
+        let label = format!("Teacher `{teacher}` (reference)");
         md.push_str(&md_row(&label, Some(&single_row(&outcome.teacher))));
     }
     if !controls.is_empty() {
@@ -481,27 +486,34 @@ pub(super) fn readme(
     )
 }
 
-/// README of a preset without a main table (the budget sweep): header, the sweep's table and
-/// plots, the hand-written reading when there is one, and the stage times.
-pub(super) fn sweep_readme(
+/// README of a preset without a main table (the budget sweep, the ratio table): header, the
+/// hand-written reading's link when there is one, each table's section, and the stage times.
+pub(super) fn tables_readme(
     outcome: &RunOutcome,
-    sweep_md: &str,
+    tables: &[String],
     commit: &str,
     shown_out: &Path,
     has_reading: bool,
 ) -> String {
     let (stages, known) = stage_rows(outcome);
     format!(
-        "{head}{reading}{sweep_md}\n![held-out PSNR](sweep-psnr.png)\n\n\
-         ![hf ratio](sweep-hf.png)\n\n![saturation excess](sweep-saturation.png)\n\n\
-         Patches: `sweep-sheet.png`, the first LR patches of the first image in each finished \
-         set (drawn from the stage cache, so only a run beside its work folder writes it).\n\n\
-         {stages}",
+        "{head}{reading}{tables}{stages}",
         head = header(outcome, commit, shown_out, known),
         reading = if has_reading {
             "The reading (written by hand from these numbers) is in [READING.md](READING.md).\n\n"
         } else {
             ""
         },
+        tables = tables.concat(),
+    )
+}
+
+/// The sweep's part of its README: the table, the plots and where the patch sheet comes from.
+pub(super) fn sweep_section(sweep_md: &str) -> String {
+    format!(
+        "{sweep_md}\n![held-out PSNR](sweep-psnr.png)\n\n\
+         ![hf ratio](sweep-hf.png)\n\n![saturation excess](sweep-saturation.png)\n\n\
+         Patches: `sweep-sheet.png`, the first LR patches of the first image in each finished \
+         set (drawn from the stage cache, so only a run beside its work folder writes it).\n\n"
     )
 }

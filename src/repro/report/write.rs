@@ -1,8 +1,10 @@
 //! Writes the result files of a run into its output folder (each atomically).
 
 use super::aggregate::{method_curves, table1};
+use super::ratio::{ratio_json, ratio_md, ratio_rows};
 use super::render::{
-    convergence_plot, readme, sweep_readme, table1_json, table1_md, table2_md, table3_file,
+    convergence_plot, readme, sweep_section, table1_json, table1_md, table2_md, table3_file,
+    tables_readme,
 };
 use super::sweep::{sweep_json, sweep_md, sweep_plots};
 use crate::error::{IdcError, Result};
@@ -46,21 +48,30 @@ pub fn write_all_as(
     if outcome.preset.main_table {
         write_main(outcome, out, commit, shown_out)?;
     }
-    let Some(spec) = &outcome.preset.sweep else {
-        return Ok(());
-    };
-    let md = sweep_md(outcome, spec);
-    write_atomic(&out.join("sweep.md"), md.as_bytes())?;
-    write_atomic(
-        &out.join("sweep.json"),
-        &json_bytes(&sweep_json(outcome, spec))?,
-    )?;
-    sweep_plots(outcome, spec, out)?;
+    let mut tables = Vec::new();
+    if let Some(spec) = &outcome.preset.sweep {
+        let md = sweep_md(outcome, spec);
+        write_atomic(&out.join("sweep.md"), md.as_bytes())?;
+        write_atomic(
+            &out.join("sweep.json"),
+            &json_bytes(&sweep_json(outcome, spec))?,
+        )?;
+        sweep_plots(outcome, spec, out)?;
+        tables.push(sweep_section(&md));
+    }
+    if let Some(t) = &outcome.preset.ratio_table {
+        let rows = ratio_rows(outcome, t);
+        let md = ratio_md(outcome, t, &rows);
+        write_atomic(&out.join(format!("{}.md", t.name)), md.as_bytes())?;
+        let json = json_bytes(&ratio_json(outcome, &rows))?;
+        write_atomic(&out.join(format!("{}.json", t.name)), &json)?;
+        tables.push(md);
+    }
     if !outcome.preset.main_table {
         write_atomic(&out.join("run.json"), &json_bytes(outcome)?)?;
         write_atomic(&out.join("preset.json"), &json_bytes(&outcome.preset)?)?;
         let has_reading = out.join("READING.md").is_file();
-        let text = sweep_readme(outcome, &md, commit, shown_out, has_reading);
+        let text = tables_readme(outcome, &tables, commit, shown_out, has_reading);
         write_atomic(&out.join("README.md"), text.as_bytes())?;
     }
     Ok(())

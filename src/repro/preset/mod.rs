@@ -1,9 +1,15 @@
 //! Reproduction presets: every size and budget of one reproduction run, in one serialisable
 //! value (its pieces key the resumable stages, so editing a preset reruns only what it changes).
 
+mod builtin;
+mod denoise;
+
+use super::outcome::TEST_SETS;
+pub use super::ratio::{RatioRow, RatioTable};
 use crate::condense::CondenseConfig;
 use crate::config::{PatchConfig, valid_config};
 use crate::error::{IdcError, Result};
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 
 /// One network training budget.
@@ -125,8 +131,12 @@ pub struct SweepSpec {
 pub struct Preset {
     /// Preset name (`smoke`, `cpu`, `gpu`, `paper` or a custom one).
     pub name: String,
-    /// Super-resolution factor.
+    /// Super-resolution factor (1 for denoising).
     pub scale: usize,
+    /// The task when it is not SR at `scale` (denoising at a noise level; `scale` is then 1), as
+    /// in `PatchConfig` and `TrainConfig`. Left out of the JSON for SR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
     /// HR patch side of the pool (LR side = hr_patch / scale) and grid step.
     pub hr_patch: usize,
     /// HR grid step in pixels.
@@ -137,11 +147,15 @@ pub struct Preset {
     pub ratio: f64,
     /// Frozen feature extractor trained on the whole set.
     pub extractor: TrainSpec,
-    /// Teacher (HR targets of IDC), trained on the whole set with a larger budget.
-    pub teacher: TrainSpec,
-    /// Every student of the main table (same architecture, iterations, batch, schedule).
+    /// Teacher (HR targets of IDC), trained on the whole set with a larger budget; `None`: the
+    /// identity, for denoising, where a condensed clean patch is its own target. Left out of the
+    /// JSON when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TrainSpec>,
+    /// Every student of the main table and, unless it names its own, of the ratio table (same
+    /// architecture, iterations, batch, schedule).
     pub student: TrainSpec,
-    /// Seeds for Whole, Random and IDC.
+    /// Seeds for Whole, Random and IDC (and every row of the ratio table).
     pub seeds_main: usize,
     /// Seeds for Herding, K-center and DCSR.
     pub seeds_baselines: usize,
@@ -151,6 +165,13 @@ pub struct Preset {
     pub ablation: Option<AblationSpec>,
     /// Use only the first N images of each test set (`None`: all). Only the smoke preset sets it.
     pub max_test_images: Option<usize>,
+    /// Test set folders under the test root, the first also the validation set of SR runs
+    /// (default Set5, Set14, BSD100; left out of the JSON then).
+    #[serde(
+        default = "default_test_sets",
+        skip_serializing_if = "is_default_test_sets"
+    )]
+    pub test_sets: Vec<String>,
     /// Run the main table (Table 1/2: the reduced sets, their students, bicubic and the
     /// teacher); `false` for a preset that only sweeps. Left out of the JSON when `true`.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
@@ -159,6 +180,18 @@ pub struct Preset {
     /// preset written before it is byte-identical.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
+    /// The ratio table (Tables 4 and 5 analogues: rows of methods at their own ratios; `None`:
+    /// none). Left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_table: Option<RatioTable>,
+}
+
+fn default_test_sets() -> Vec<String> {
+    TEST_SETS.map(String::from).to_vec()
+}
+
+fn is_default_test_sets(sets: &[String]) -> bool {
+    sets == default_test_sets()
 }
 
 fn yes() -> bool {
@@ -170,7 +203,19 @@ fn is_yes(v: &bool) -> bool {
 }
 
 impl Preset {
-    /// Preset by name: `smoke`, `cpu`, `cpu-natural`, `gpu`, `paper`, `budget-sweep`.
+    /// The built-in presets' names, in the order the CLI lists them.
+    pub const NAMES: [&'static str; 8] = [
+        "smoke",
+        "cpu",
+        "cpu-natural",
+        "gpu",
+        "paper",
+        "budget-sweep",
+        "denoise-smoke",
+        "denoise-cpu",
+    ];
+
+    /// A built-in preset by name (one of [`Self::NAMES`]).
     pub fn by_name(name: &str) -> Result<Preset> {
         match name {
             "smoke" => Ok(Self::smoke()),
@@ -179,296 +224,29 @@ impl Preset {
             "paper" => Ok(Self::paper()),
             "budget-sweep" => Ok(Self::budget_sweep()),
             "cpu-natural" => Ok(Self::cpu_natural()),
+            "denoise-smoke" => Ok(Self::denoise_smoke()),
+            "denoise-cpu" => Ok(Self::denoise_cpu()),
             other => Err(IdcError::config(
                 "preset",
-                format!(
-                    "unknown preset {other:?} (smoke, cpu, cpu-natural, gpu, paper, budget-sweep)"
-                ),
+                format!("unknown preset {other:?} ({})", Self::NAMES.join(", ")),
             )),
         }
     }
 
-    /// Minutes on 2 cores: proves the pipeline end to end; says nothing about quality.
-    pub fn smoke() -> Preset {
-        let tiny = |iters| TrainSpec {
-            arch: "edsr:8x1".into(),
-            iters,
-            batch: 4,
-            lr_patch: 16,
-            valid_every: iters,
-        };
-        let mut condense = CondenseConfig {
-            iters: 6,
-            warmup: 2,
-            assign: 2,
-            assign_every: 1,
-            freq_bank: 4,
-            eval_draws: 1,
-            ..CondenseConfig::default()
-        };
-        condense.ncfd.num_freqs = 64;
-        Preset {
-            name: "smoke".into(),
-            scale: 2,
-            hr_patch: 64,
-            step: 64,
-            max_train_images: Some(4),
-            ratio: 0.1,
-            extractor: tiny(4),
-            teacher: tiny(8),
-            student: tiny(4),
-            seeds_main: 1,
-            seeds_baselines: 1,
-            condense,
-            ablation: Some(AblationSpec {
-                ratio: 0.01,
-                seeds: 1,
-                seeds_full: None,
-                reseed_full: false,
-                student: tiny(2),
-                condense_iters: 4,
-                max_images: None,
-            }),
-            max_test_images: Some(2),
-            main_table: true,
-            sweep: Some(SweepSpec {
-                iters: vec![2, 4],
-                lrs: vec![0.01, 0.003],
-                variants: vec![
-                    sweep_variant("full", serde_json::json!({}), true),
-                    sweep_variant(
-                        "ins",
-                        serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
-                        false,
-                    ),
-                ],
-                strong_extractor: None,
-                ratio: 0.1,
-                max_images: 2,
-                holdout_images: 1,
-                student: tiny(2),
-                seed_cell: Some("full-i4-lr0.01".into()),
-                seeds: 2,
-                controls: true,
-            }),
-        }
+    /// The task: SR at `scale` unless `task` says otherwise.
+    pub fn task(&self) -> Task {
+        self.task
+            .unwrap_or(Task::SuperResolution { scale: self.scale })
     }
 
-    /// T91 + BSD200 at x2, LR 32x32 patches, EDSR-tiny students, resumable across sessions.
-    /// About 9-10 hours on the 2-core machine (9.2 h of measured stage time, flex, `nice 19`
-    /// background runs, 2026-11-26/27): extractor 1284 s, teacher 2714 s, IDC set 4602 s (291
-    /// images), Random < 1 s, Herding 117 s, K-center 129 s, DCSR 179 s, bicubic 9 s, one
-    /// student ~1050 s + its evaluation ~55 s (15 students with the Random+T control). The
-    /// ablation (29 images) adds 7 condensed sets of 4-10 minutes (fresh draws the slowest) and 10
-    /// students of 510-670 s + ~55 s each (seven rows, two extra seeds and a second
-    /// condensation of the full method). The students are what it cannot shed: each is long
-    /// enough for Whole to clear bicubic by 0.5 dB on Set5 (seed 0: +0.77 dB on Set5 validation
-    /// after 1000 iterations).
-    pub fn cpu() -> Preset {
-        let condense = CondenseConfig {
-            iters: 40,
-            warmup: 10,
-            assign: 10,
-            assign_every: 5,
-            // The bank's set-up dominates short runs on a CPU (measured: 17 s for B = 16 vs
-            // 0.56 s per step at HR 96); 4 draws keep it a fraction of the 40 steps.
-            freq_bank: 4,
-            // The defaults its committed tables were measured with (pixels clamped, lr 1e-2).
-            ..CondenseConfig::reference()
-        };
-        Preset {
-            name: "cpu".into(),
-            scale: 2,
-            hr_patch: 64,
-            step: 48,
-            max_train_images: None,
-            ratio: 0.1,
-            extractor: TrainSpec {
-                arch: "edsr-tiny".into(),
-                iters: 1000,
-                batch: 16,
-                lr_patch: 32,
-                valid_every: 250,
-            },
-            teacher: TrainSpec {
-                arch: "edsr:48x6".into(),
-                iters: 1500,
-                batch: 16,
-                lr_patch: 32,
-                valid_every: 500,
-            },
-            student: TrainSpec {
-                arch: "edsr-tiny".into(),
-                iters: 1000,
-                batch: 16,
-                lr_patch: 32,
-                valid_every: 100,
-            },
-            seeds_main: 3,
-            seeds_baselines: 1,
-            condense,
-            // The paper's Table-3 design: 10% per image on 10% of the images (paper: 80 of
-            // DIV2K's 800; here 29 of 291), 1% of the whole pool. An earlier design (1% per image
-            // on 96 images) left one synthetic patch per image, where group and pair matching
-            // have nothing to work on; its results are kept in
-            // `docs/results/cpu-ablation-per-image/`.
-            ablation: Some(AblationSpec {
-                ratio: 0.1,
-                seeds: 1,
-                // Three students of the full method give the seed spread the variants' one
-                // student each is read against (~12 minutes per extra student here).
-                seeds_full: Some(3),
-                // Each row is one condensation: a second full set (~5 + 11 minutes) measures
-                // the spread between condensation runs, which student seeds cannot.
-                reseed_full: true,
-                student: TrainSpec {
-                    arch: "edsr-tiny".into(),
-                    iters: 600,
-                    batch: 16,
-                    lr_patch: 32,
-                    valid_every: 100,
-                },
-                condense_iters: 20,
-                max_images: Some(29),
-            }),
-            max_test_images: None,
-            main_table: true,
-            sweep: None,
-        }
-    }
-
-    /// `cpu` with the condensation defaults chosen by issue #25's realism sweep
-    /// ([`CondenseConfig::default`]: sigmoid pixels), same budgets and stages otherwise; `cpu`
-    /// keeps the reference (clamped pixels) its committed tables document.
-    pub fn cpu_natural() -> Preset {
-        let mut p = Self::cpu();
-        p.name = "cpu-natural".into();
-        let base = CondenseConfig::default();
-        p.condense = CondenseConfig {
-            param: base.param,
-            lr_schedule: base.lr_schedule,
-            chroma_lr: base.chroma_lr,
-            lr: base.lr,
-            ..p.condense
-        };
-        p
-    }
-
-    /// Issue #25's budget sweep on the `cpu` preset's Table-3 design (x2, HR 64 / step 48,
-    /// ratio 0.1 per image, EDSR-tiny students, the same extractor and teacher stages, so a work
-    /// folder shared with `cpu` trains them once): condensation iterations 20 / 100 / 500 /
-    /// 2,000 x learning rate (0.01, 0.003, 0.001) for the full method with pixels clamped (the
-    /// paper's reference) and with sigmoid pixels and damped chroma (the new default), and at the first
-    /// learning rate the instance-only (v3) and noise-initialised variants and the full method
-    /// with a stronger extractor (EDSR-tiny trained 3x longer); the new default's switches also
-    /// at lr 0.02 and 0.04 (`natural-fast`: sigmoid pixels move at most lr/4 per step), and the
-    /// control rows random / random+T. 12 images condensed, 10 held-out
-    /// training images score each cell's student; no main table. Runs for many hours on 2
-    /// cores; every stage resumes.
-    pub fn budget_sweep() -> Preset {
-        let mut p = Self::cpu();
-        p.name = "budget-sweep".into();
-        p.main_table = false;
-        p.ablation = None;
-        let mut strong = p.extractor.clone();
-        strong.iters *= 3;
-        // The new default's switches (sigmoid pixels, damped chroma), against the reference.
-        let natural = serde_json::json!({"param": "sigmoid", "chroma_lr": 0.25});
-        // Sigmoid pixels move by at most lr/4 per step: the same switches at 2x and 4x the lr.
-        let mut natural_fast = sweep_variant("natural-fast", natural.clone(), false);
-        natural_fast.lrs = Some(vec![0.02, 0.04]);
-        let mut full_strong = sweep_variant("full-strong", serde_json::json!({}), false);
-        full_strong.strong_extractor = true;
-        p.sweep = Some(SweepSpec {
-            iters: vec![20, 100, 500, 2000],
-            lrs: vec![0.01, 0.003, 0.001],
-            variants: vec![
-                sweep_variant("full", serde_json::json!({}), true),
-                sweep_variant("natural", natural.clone(), true),
-                natural_fast,
-                sweep_variant(
-                    "ins",
-                    serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
-                    false,
-                ),
-                sweep_variant("noise-init", serde_json::json!({"init": "noise"}), false),
-                full_strong,
-            ],
-            strong_extractor: Some(strong),
-            ratio: 0.1,
-            max_images: 12,
-            holdout_images: 10,
-            student: TrainSpec {
-                arch: "edsr-tiny".into(),
-                iters: 600,
-                batch: 16,
-                lr_patch: 32,
-                valid_every: 600,
-            },
-            seed_cell: Some("full-i100-lr0.01".into()),
-            seeds: 3,
-            controls: true,
-        });
-        p
-    }
-
-    /// One H100 with `--features cuda`: all 291 images at x2 with LR 48x48 patches, an
-    /// EDSR-small teacher, EDSR-tiny students trained twice as long as `cpu`'s, no ablation (that
-    /// is `cpu`'s Table 3). Not the "~8 minutes" first aimed at: measured on an H100 with Burn
-    /// 0.21 (`docs/results/h100-checks/`), an EDSR-tiny train step takes ~0.1 s and an
-    /// EDSR-small one ~0.19 s (launch-bound, small networks), so this preset needs about
-    /// 1.5 hours there (students ~40 min, condensation ~30 min, teacher ~10 min: an estimate,
-    /// the preset has not yet run to completion). Nothing smaller still trains the Whole student
-    /// 0.5 dB past bicubic on Set5 (800+ EDSR-tiny iterations, 12 students).
-    pub fn gpu() -> Preset {
-        let mut p = Self::cpu();
-        p.name = "gpu".into();
-        p.hr_patch = 96;
-        p.step = 48;
-        for spec in [&mut p.extractor, &mut p.teacher, &mut p.student] {
-            spec.lr_patch = 48;
-        }
-        p.extractor.valid_every = 250;
-        p.teacher.arch = "edsr-small".into();
-        p.teacher.iters = 3000;
-        p.student.iters = 2000;
-        p.student.valid_every = 250;
-        p.seeds_main = 3;
-        p.seeds_baselines = 1;
-        p.condense.iters = 100;
-        p.condense.warmup = 20;
-        p.condense.assign = 30;
-        p.condense.assign_every = 10;
-        p.condense.freq_bank = 16;
-        p.ablation = None;
-        p
-    }
-
-    /// The paper's scale (DIV2K via `--train-dir`, EDSR-baseline, 20k condensation iterations).
-    pub fn paper() -> Preset {
-        let mut p = Self::gpu();
-        p.name = "paper".into();
-        p.hr_patch = 192;
-        p.step = 96;
-        p.extractor.arch = "edsr-baseline".into();
-        p.teacher.arch = "edsr-baseline".into();
-        p.teacher.iters = 300_000;
-        p.student.arch = "edsr-baseline".into();
-        p.student.iters = 300_000;
-        p.student.valid_every = 5000;
-        p.condense = CondenseConfig::paper();
-        p.ablation = None;
-        p
-    }
-
-    /// The HR patch grid of the pool (SR at `scale`, HR side `hr_patch`, stride `step`).
+    /// The HR patch grid of the pool (the task's scale, HR side `hr_patch`, stride `step`).
     pub fn patch(&self) -> PatchConfig {
         PatchConfig {
             scale: self.scale,
             hr_patch: self.hr_patch,
             step: self.step,
             thresh_size: 0,
-            task: None,
+            task: self.task,
         }
     }
 
@@ -479,8 +257,11 @@ impl Preset {
         self.patch().validate()?;
         let lr_side = self.hr_patch / self.scale;
         self.extractor.validate("extractor", lr_side)?;
-        self.teacher.validate("teacher", lr_side)?;
+        if let Some(teacher) = &self.teacher {
+            teacher.validate("teacher", lr_side)?;
+        }
         self.student.validate("student", lr_side)?;
+        self.validate_tables(lr_side)?;
         for (name, n) in [
             ("seeds_main", self.seeds_main),
             ("seeds_baselines", self.seeds_baselines),
@@ -509,6 +290,38 @@ impl Preset {
         }
         Ok(())
     }
+
+    /// The tables a task and a teacher allow: the main table, the ablation and the sweep are
+    /// super-resolution designs whose IDC targets come from a trained teacher; denoising has
+    /// none (its teacher is the identity) and runs the ratio table only.
+    fn validate_tables(&self, lr_side: usize) -> Result<()> {
+        if self.test_sets.is_empty() {
+            return Err(IdcError::config("test_sets", "must not be empty"));
+        }
+        if let Some(t) = &self.ratio_table {
+            t.validate(&self.condense, lr_side)?;
+        }
+        let denoise = self.task().sigma().is_some();
+        match (&self.teacher, denoise) {
+            (Some(_), true) => Err(IdcError::config(
+                "teacher",
+                "denoising condenses clean patches with the identity teacher: leave it out",
+            )),
+            (None, false) => Err(IdcError::config(
+                "teacher",
+                "super-resolution needs a teacher for IDC's HR targets",
+            )),
+            _ if denoise
+                && (self.main_table || self.ablation.is_some() || self.sweep.is_some()) =>
+            {
+                Err(IdcError::config(
+                    "main_table/ablation/sweep",
+                    "are super-resolution tables; a denoising preset runs ratio_table only",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 valid_config! {
@@ -518,7 +331,7 @@ valid_config! {
 
 impl TrainSpec {
     /// Positive budgets and a crop that fits the pool's LR side; errors name `{name}.{field}`.
-    fn validate(&self, name: &str, lr_side: usize) -> Result<()> {
+    pub(crate) fn validate(&self, name: &str, lr_side: usize) -> Result<()> {
         for (field, n) in [
             ("iters", self.iters),
             ("batch", self.batch),
@@ -557,16 +370,6 @@ impl AblationSpec {
     }
 }
 
-fn sweep_variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepVariant {
-    SweepVariant {
-        name: name.into(),
-        config,
-        all_lrs,
-        strong_extractor: false,
-        lrs: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,6 +382,10 @@ mod tests {
 
         fn ab(p: &mut Preset) -> &mut AblationSpec {
             p.ablation.as_mut().expect("smoke has an ablation")
+        }
+
+        fn te(p: &mut Preset) -> &mut TrainSpec {
+            p.teacher.as_mut().expect("smoke has a teacher")
         }
 
         fn sw(p: &mut Preset) -> &mut SweepSpec {
@@ -595,8 +402,10 @@ mod tests {
             extractor_batch_zero: |c| c.extractor.batch = 0 => "extractor.batch";
             extractor_valid_every_zero: |c| c.extractor.valid_every = 0 => "extractor.valid_every";
             extractor_lr_patch_above_pool: |c| c.extractor.lr_patch = 33 => "extractor.lr_patch";
-            teacher_iters_zero: |c| c.teacher.iters = 0 => "teacher.iters";
-            teacher_lr_patch_above_pool: |c| c.teacher.lr_patch = 64 => "teacher.lr_patch";
+            teacher_iters_zero: |c| te(&mut c).iters = 0 => "teacher.iters";
+            teacher_lr_patch_above_pool: |c| te(&mut c).lr_patch = 64 => "teacher.lr_patch";
+            teacher_missing_for_sr: |c| c.teacher = None => "teacher";
+            test_sets_empty: |c| c.test_sets.clear() => "test_sets";
             student_batch_zero: |c| c.student.batch = 0 => "student.batch";
             student_lr_patch_above_pool: |c| c.student.lr_patch = 64 => "student.lr_patch";
             seeds_main_zero: |c| c.seeds_main = 0 => "seeds_main";
@@ -638,6 +447,41 @@ mod tests {
         }
     }
 
+    /// One test per field a denoising preset (the ratio table's home) refuses.
+    mod invalid_denoise_field {
+        use super::*;
+        use crate::config::invalid_field_tests;
+
+        fn rows(p: &mut Preset) -> &mut Vec<RatioRow> {
+            &mut p.ratio_table.as_mut().expect("a ratio table").rows
+        }
+
+        fn table(p: &mut Preset) -> &mut RatioTable {
+            p.ratio_table.as_mut().expect("a ratio table")
+        }
+
+        invalid_field_tests! { Preset::denoise_smoke();
+            scale_not_1: |c| c.scale = 2 => "scale";
+            teacher_given: |c| c.teacher = Some(c.student.clone()) => "teacher";
+            main_table_on: |c| c.main_table = true => "main_table/ablation/sweep";
+            sweep_given: |c| c.sweep = Preset::smoke().sweep => "main_table/ablation/sweep";
+            name_empty: |c| table(&mut c).name.clear() => "ratio_table.name";
+            name_not_a_file_stem: |c| table(&mut c).name = "a/b".into() => "ratio_table.name";
+            rows_empty: |c| rows(&mut c).clear() => "ratio_table.rows";
+            row_unknown_method: |c| rows(&mut c)[1].method = "Nope".into() => "ratio_table.rows";
+            row_whole_with_ratio: |c| rows(&mut c)[0].ratio = Some(0.1) => "ratio_table.rows";
+            row_idc_without_ratio: |c| rows(&mut c)[3].ratio = None => "ratio_table.rows";
+            row_ratio_zero: |c| rows(&mut c)[1].ratio = Some(0.0) => "ratio_table.rows";
+            row_ratio_above_one: |c| rows(&mut c)[4].ratio = Some(1.5) => "ratio_table.rows";
+            row_twice: |c| rows(&mut c)[2] = RatioRow::new("Random", Some(0.1))
+                => "ratio_table.rows";
+            student_iters_zero: |c| table(&mut c).student = Some(TrainSpec {
+                iters: 0,
+                ..c.student.clone()
+            }) => "ratio_table.student.iters";
+        }
+    }
+
     #[test]
     fn valid_preset_is_transparent_and_checked_on_read() {
         let v = Preset::smoke().check().unwrap();
@@ -652,14 +496,7 @@ mod tests {
 
     #[test]
     fn presets_validate_and_unknown_is_an_error() {
-        for name in [
-            "smoke",
-            "cpu",
-            "cpu-natural",
-            "gpu",
-            "paper",
-            "budget-sweep",
-        ] {
+        for name in Preset::NAMES {
             Preset::by_name(name).unwrap().check().unwrap();
         }
         assert!(Preset::by_name("nope").is_err());
