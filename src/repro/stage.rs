@@ -80,7 +80,6 @@ impl Stage {
         eprintln!("[stage] {}: done in {secs:.1} s", self.name);
         // The value as every later invocation reads it: JSON's f64 parsing is not always exact
         // in the last digit, and the tables must not depend on which invocation ran the stage.
-        let _ = value;
         self.load::<T>().ok_or_else(|| {
             IdcError::InvalidInput(format!("stage {}: its result does not read back", self.name))
         })
