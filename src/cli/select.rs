@@ -6,13 +6,13 @@
 //! `--json` prints `{"method", "pool", "selected", "instances", "pool_instances",
 //! "per_instance", "skipped_images", "fingerprint", "cache", "seconds"}`.
 
-use crate::config::PatchConfig;
+use crate::config::{PatchConfig, ValidPatchConfig};
 use crate::dataset::sr_patch::SrPatchDataset;
-use crate::device::{DefaultBackend, default_device};
+use crate::device::{DefaultBackend, DefaultDevice, default_device};
 use crate::models::load_model_dir;
 use crate::models::net::SrNet;
-use crate::select::pipeline::{Stage, select_to_cache_with_progress};
-use crate::select::{SelectConfig, SelectMethod};
+use crate::select::pipeline::{SelectionReport, Stage, select_to_cache_with_progress};
+use crate::select::{SelectConfig, SelectMethod, ValidSelectConfig};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -60,6 +60,41 @@ pub struct Args {
 /// Runs the sub-command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
+    let (patch, config) = configs(&args)?;
+    let method = config.method;
+    let device = default_device();
+    let extractor = load_extractor(&args, method, &device)?;
+
+    let pool = SrPatchDataset::new(&args.hr_dir, patch.clone())
+        .with_context(|| format!("reading {}", args.hr_dir.display()))?;
+    for s in pool.skipped() {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    eprintln!(
+        "selecting with {method} from {} patches of {} images ...",
+        burn::data::dataset::Dataset::len(&pool),
+        pool.instances().len()
+    );
+    let report = select_to_cache_with_progress::<DefaultBackend, SrNet<DefaultBackend>>(
+        &pool,
+        &args.cache,
+        &patch,
+        &config,
+        extractor.as_ref(),
+        &device,
+        &mut stage_progress(start),
+    )?;
+    print_report(
+        &args,
+        &report,
+        pool.skipped().len(),
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+/// The checked patch and selection configs of `args` (patch side and stride default to
+/// [`PatchConfig`]'s); refuses a feature-based method without `--extractor`.
+fn configs(args: &Args) -> anyhow::Result<(ValidPatchConfig, ValidSelectConfig)> {
     let method: SelectMethod = args.method.parse()?;
     let task = args.task.resolve(args.scale)?;
     let defaults = PatchConfig::default();
@@ -81,30 +116,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if method.needs_features() && args.extractor.is_none() {
         anyhow::bail!("--method {method} needs --extractor <model dir> (only random does not)");
     }
+    Ok((patch, config))
+}
 
-    let device = default_device();
-    let extractor: Option<SrNet<DefaultBackend>> = match &args.extractor {
+/// The extractor model, loaded only when `method` uses features (random ignores one).
+fn load_extractor(
+    args: &Args,
+    method: SelectMethod,
+    device: &DefaultDevice,
+) -> anyhow::Result<Option<SrNet<DefaultBackend>>> {
+    Ok(match &args.extractor {
         Some(dir) if method.needs_features() => Some(
-            load_model_dir::<DefaultBackend>(dir, &device)
+            load_model_dir::<DefaultBackend>(dir, device)
                 .with_context(|| format!("loading extractor {}", dir.display()))?
                 .0,
         ),
         _ => None,
-    };
+    })
+}
 
-    let pool = SrPatchDataset::new(&args.hr_dir, patch.clone())
-        .with_context(|| format!("reading {}", args.hr_dir.display()))?;
-    for s in pool.skipped() {
-        eprintln!("skipped {}: {}", s.path.display(), s.reason);
-    }
-    eprintln!(
-        "selecting with {method} from {} patches of {} images ...",
-        burn::data::dataset::Dataset::len(&pool),
-        pool.instances().len()
-    );
-    // progress on stderr, about every 10% of a stage
+/// Progress callback printing to stderr about every 10% of a stage, with the seconds since
+/// `start`.
+fn stage_progress(start: Instant) -> impl FnMut(Stage, usize, usize) {
     let mut last = (Stage::Select, usize::MAX);
-    let mut progress = |stage: Stage, done: usize, total: usize| {
+    move |stage: Stage, done: usize, total: usize| {
         let tenth = (done * 10).checked_div(total).unwrap_or(0);
         if (stage, tenth) != last {
             last = (stage, tenth);
@@ -118,17 +153,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 start.elapsed().as_secs_f64()
             );
         }
-    };
-    let report = select_to_cache_with_progress::<DefaultBackend, SrNet<DefaultBackend>>(
-        &pool,
-        &args.cache,
-        &patch,
-        &config,
-        extractor.as_ref(),
-        &device,
-        &mut progress,
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
+    }
+}
+
+/// The `--json` object (see the module docs) or one human-readable line on stdout.
+fn print_report(
+    args: &Args,
+    report: &SelectionReport,
+    skipped_images: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
     if args.json {
         crate::cli::print_json(&serde_json::json!({
             "method": report.method.name(),
@@ -137,7 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "instances": report.instances,
             "pool_instances": report.pool_instances,
             "per_instance": report.per_instance,
-            "skipped_images": pool.skipped().len(),
+            "skipped_images": skipped_images,
             "fingerprint": report.fingerprint,
             "cache": args.cache,
             "seconds": seconds,

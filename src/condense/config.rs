@@ -342,10 +342,16 @@ impl CondenseConfig {
     }
 
     /// Checks every field; [`Self::check`] runs it (call `check` to get a config a
-    /// [`crate::condense::Condenser`] accepts).
+    /// [`crate::condense::Condenser`] accepts). The first bad field (in declaration order of
+    /// the checks below) is the one reported.
     pub fn validate(&self) -> Result<()> {
-        let bad = |f: &str, r: &str| Err(IdcError::config(f, r));
-        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        self.validate_optimiser()?;
+        self.validate_features()?;
+        self.validate_losses()
+    }
+
+    /// Ratio, iterations, Adam and the synthetic-init and chroma fields.
+    fn validate_optimiser(&self) -> Result<()> {
         if !(self.ratio.is_finite() && self.ratio > 0.0 && self.ratio <= 1.0) {
             return bad("ratio", "must be in (0, 1]");
         }
@@ -370,6 +376,11 @@ impl CondenseConfig {
         if !(self.chroma_lr.is_finite() && (0.0..=1.0).contains(&self.chroma_lr)) {
             return bad("chroma_lr", "must be in [0, 1]");
         }
+        Ok(())
+    }
+
+    /// The feature path: RLFF (`c_out` only when enabled) and NCFD.
+    fn validate_features(&self) -> Result<()> {
         let r = &self.rlff;
         if r.kernel == 0 || r.kernel.is_multiple_of(2) {
             return bad("rlff.kernel", "must be odd and positive");
@@ -393,6 +404,11 @@ impl CondenseConfig {
         if !(0.0..=1.0).contains(&n.alpha) {
             return bad("ncfd.alpha", "must be in [0, 1]");
         }
+        Ok(())
+    }
+
+    /// Grouping, loss weights (at least one positive), chunk sizes and evaluation draws.
+    fn validate_losses(&self) -> Result<()> {
         if self.groups == 0 {
             return bad("groups", "must be positive");
         }
@@ -474,6 +490,16 @@ fn one() -> f64 {
 
 fn is_one(v: &f64) -> bool {
     *v == 1.0
+}
+
+/// The config error for `field` (the return value of a failed check).
+fn bad(field: &str, reason: &str) -> Result<()> {
+    Err(IdcError::config(field, reason))
+}
+
+/// Positive and finite.
+fn finite_pos(v: f64) -> bool {
+    v.is_finite() && v > 0.0
 }
 
 #[cfg(test)]

@@ -56,7 +56,6 @@ impl KMeans {
 pub fn kmeans(points: &[f32], d: usize, k: usize, iters: usize, rng: &mut impl Rng) -> KMeans {
     let n = points.len().checked_div(d).unwrap_or(0);
     let k = k.min(n).max(1);
-    let row = |i: usize| &points[i * d..(i + 1) * d];
     if n == 0 {
         return KMeans {
             centroids: vec![0.0; d],
@@ -65,7 +64,29 @@ pub fn kmeans(points: &[f32], d: usize, k: usize, iters: usize, rng: &mut impl R
             dim: d,
         };
     }
-    // k-means++: first centre uniform, then proportional to the squared distance.
+    let mut centroids = plus_plus_init(points, d, k, rng);
+    let mut labels = vec![usize::MAX; n];
+    for _ in 0..iters.max(1) {
+        if !assign_nearest(points, d, &centroids, k, &mut labels) {
+            break;
+        }
+        let mut counts = update_centroids(points, d, &labels, k, &mut centroids);
+        reseed_empty(points, d, &mut labels, &mut counts, &mut centroids);
+    }
+    KMeans {
+        centroids,
+        labels,
+        k,
+        dim: d,
+    }
+}
+
+/// k-means++ seeding of `k` centroids (`k x d`) from the `n x d` `points` (`n >= 1`): the
+/// first centre uniform, each next one drawn proportionally to the squared distance to the
+/// nearest centre so far (uniform again when every point sits on a centre).
+fn plus_plus_init(points: &[f32], d: usize, k: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let n = points.len() / d;
+    let row = |i: usize| &points[i * d..(i + 1) * d];
     let mut centroids = Vec::with_capacity(k * d);
     let first = rng.random_range(0..n);
     centroids.extend_from_slice(row(first));
@@ -92,57 +113,84 @@ pub fn kmeans(points: &[f32], d: usize, k: usize, iters: usize, rng: &mut impl R
             *b = b.min(dist2(row(i), &centroids[c * d..(c + 1) * d]));
         }
     }
-    let mut labels = vec![usize::MAX; n];
-    for _ in 0..iters.max(1) {
-        let mut changed = false;
-        for (i, label) in labels.iter_mut().enumerate() {
-            let l = nearest(row(i), &centroids, d, k);
-            if *label != l {
-                *label = l;
-                changed = true;
-            }
+    centroids
+}
+
+/// Lloyd's assignment step: each point's label becomes its nearest centroid; whether any
+/// label changed (none changed: converged).
+fn assign_nearest(
+    points: &[f32],
+    d: usize,
+    centroids: &[f32],
+    k: usize,
+    labels: &mut [usize],
+) -> bool {
+    let mut changed = false;
+    for (i, label) in labels.iter_mut().enumerate() {
+        let l = nearest(&points[i * d..(i + 1) * d], centroids, d, k);
+        if *label != l {
+            *label = l;
+            changed = true;
         }
-        if !changed {
-            break;
+    }
+    changed
+}
+
+/// Lloyd's update step: each non-empty group's centroid becomes its members' mean (summed
+/// in f64); empty groups keep theirs. The group sizes.
+fn update_centroids(
+    points: &[f32],
+    d: usize,
+    labels: &[usize],
+    k: usize,
+    centroids: &mut [f32],
+) -> Vec<usize> {
+    let mut sums = vec![0f64; k * d];
+    let mut counts = vec![0usize; k];
+    for (i, &l) in labels.iter().enumerate() {
+        counts[l] += 1;
+        for (s, v) in sums[l * d..(l + 1) * d]
+            .iter_mut()
+            .zip(&points[i * d..(i + 1) * d])
+        {
+            *s += *v as f64;
         }
-        // Update step (f64 sums).
-        let mut sums = vec![0f64; k * d];
-        let mut counts = vec![0usize; k];
-        for (i, &l) in labels.iter().enumerate() {
-            counts[l] += 1;
-            for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(row(i)) {
-                *s += *v as f64;
-            }
-        }
-        for m in 0..k {
-            if counts[m] > 0 {
-                for j in 0..d {
-                    centroids[m * d + j] = (sums[m * d + j] / counts[m] as f64) as f32;
-                }
-            }
-        }
-        // Re-seed empty clusters at the point farthest from its own centroid.
-        for m in 0..k {
-            if counts[m] == 0 {
-                let far = (0..n).filter(|&i| counts[labels[i]] > 1).max_by(|&a, &b| {
-                    let da = dist2(row(a), &centroids[labels[a] * d..(labels[a] + 1) * d]);
-                    let db = dist2(row(b), &centroids[labels[b] * d..(labels[b] + 1) * d]);
-                    da.total_cmp(&db).then(b.cmp(&a))
-                });
-                if let Some(i) = far {
-                    counts[labels[i]] -= 1;
-                    counts[m] = 1;
-                    labels[i] = m;
-                    centroids[m * d..(m + 1) * d].copy_from_slice(row(i));
-                }
+    }
+    for m in 0..k {
+        if counts[m] > 0 {
+            for j in 0..d {
+                centroids[m * d + j] = (sums[m * d + j] / counts[m] as f64) as f32;
             }
         }
     }
-    KMeans {
-        centroids,
-        labels,
-        k,
-        dim: d,
+    counts
+}
+
+/// Re-seeds each empty group at the point farthest from its own centroid (taken from a group
+/// with more than one member, ties to the lower point index), so every group keeps a member.
+fn reseed_empty(
+    points: &[f32],
+    d: usize,
+    labels: &mut [usize],
+    counts: &mut [usize],
+    centroids: &mut [f32],
+) {
+    let n = labels.len();
+    let row = |i: usize| &points[i * d..(i + 1) * d];
+    for m in 0..counts.len() {
+        if counts[m] == 0 {
+            let far = (0..n).filter(|&i| counts[labels[i]] > 1).max_by(|&a, &b| {
+                let da = dist2(row(a), &centroids[labels[a] * d..(labels[a] + 1) * d]);
+                let db = dist2(row(b), &centroids[labels[b] * d..(labels[b] + 1) * d]);
+                da.total_cmp(&db).then(b.cmp(&a))
+            });
+            if let Some(i) = far {
+                counts[labels[i]] -= 1;
+                counts[m] = 1;
+                labels[i] = m;
+                centroids[m * d..(m + 1) * d].copy_from_slice(row(i));
+            }
+        }
     }
 }
 

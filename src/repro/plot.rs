@@ -88,6 +88,128 @@ fn tick_step(span: f64, n: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
+/// Data ranges of a plot and the pixel rectangle they map onto.
+struct Frame {
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
+    /// Plot-area width in pixels.
+    pw: i64,
+    /// Plot-area height in pixels.
+    ph: i64,
+}
+
+impl Frame {
+    /// Spans every point and band of `series`; a degenerate x range is widened to 1 and the
+    /// y range padded by 5% (at least 0.05) so lines never sit on the frame.
+    fn fit(series: &[Series]) -> Result<Self> {
+        let pts = series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, _, lo, hi) in pts {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(lo);
+            y1 = y1.max(hi);
+        }
+        if x0 > x1 || !y0.is_finite() || !y1.is_finite() {
+            return Err(IdcError::InvalidInput("plot has no finite points".into()));
+        }
+        if x1 - x0 < 1e-9 {
+            x1 = x0 + 1.0;
+        }
+        let pad = ((y1 - y0) * 0.05).max(0.05);
+        Ok(Self {
+            x0,
+            x1,
+            y0: y0 - pad,
+            y1: y1 + pad,
+            pw: W as i64 - LEFT - RIGHT,
+            ph: H as i64 - TOP - BOTTOM,
+        })
+    }
+
+    /// Pixel column of data `x`.
+    fn sx(&self, x: f64) -> i64 {
+        LEFT + ((x - self.x0) / (self.x1 - self.x0) * self.pw as f64).round() as i64
+    }
+
+    /// Pixel row of data `y` (rows grow downwards).
+    fn sy(&self, y: f64) -> i64 {
+        TOP + self.ph - ((y - self.y0) / (self.y1 - self.y0) * self.ph as f64).round() as i64
+    }
+}
+
+const BLACK: [u8; 3] = [0, 0, 0];
+const GREY: [u8; 3] = [220, 220, 220];
+
+/// Grid lines with tick labels, the two axes, the title and both axis labels.
+fn draw_axes(img: &mut RgbImage, f: &Frame, title: &str, x_label: &str, y_label: &str) {
+    let (pw, ph) = (f.pw, f.ph);
+    let ys = tick_step(f.y1 - f.y0, 6.0);
+    let mut t = (f.y0 / ys).ceil() * ys;
+    while t <= f.y1 {
+        line(img, (LEFT, f.sy(t)), (LEFT + pw, f.sy(t)), GREY, 1);
+        let label = format!("{t:.2}");
+        let x = LEFT - 8 - 8 * label.len() as i64;
+        text(img, x, f.sy(t) - 4, &label, BLACK);
+        t += ys;
+    }
+    let xs = tick_step(f.x1 - f.x0, 6.0);
+    let mut t = (f.x0 / xs).ceil() * xs;
+    while t <= f.x1 {
+        line(img, (f.sx(t), TOP), (f.sx(t), TOP + ph), GREY, 1);
+        let label = format!("{t}");
+        let x = f.sx(t) - 4 * label.len() as i64;
+        text(img, x, TOP + ph + 8, &label, BLACK);
+        t += xs;
+    }
+    line(img, (LEFT, TOP), (LEFT, TOP + ph), BLACK, 1);
+    line(img, (LEFT, TOP + ph), (LEFT + pw, TOP + ph), BLACK, 1);
+    text(img, LEFT, 12, title, BLACK);
+    let x = LEFT + pw / 2 - 4 * x_label.len() as i64;
+    text(img, x, H as i64 - 24, x_label, BLACK);
+    text(img, 8, TOP - 16, y_label, BLACK);
+}
+
+/// Shades each series' `low..high` band, linearly interpolated between points; drawn before
+/// any line so no band covers another series' line.
+fn draw_bands(img: &mut RgbImage, f: &Frame, series: &[Series]) {
+    for (i, s) in series.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        for w in s.points.windows(2) {
+            let (xa, xb) = (f.sx(w[0].0), f.sx(w[1].0));
+            for x in xa..=xb {
+                let t = if xb > xa {
+                    (x - xa) as f64 / (xb - xa) as f64
+                } else {
+                    0.0
+                };
+                let lo = w[0].2 + t * (w[1].2 - w[0].2);
+                let hi = w[0].3 + t * (w[1].3 - w[0].3);
+                for y in f.sy(hi)..=f.sy(lo) {
+                    blend(img, x, y, c, 0.12);
+                }
+            }
+        }
+    }
+}
+
+/// Draws each series' mean line and its legend entry (swatch and label right of the plot).
+fn draw_lines_and_legend(img: &mut RgbImage, f: &Frame, series: &[Series]) {
+    for (i, s) in series.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        for w in s.points.windows(2) {
+            let (a, b) = ((f.sx(w[0].0), f.sy(w[0].1)), (f.sx(w[1].0), f.sy(w[1].1)));
+            line(img, a, b, c, 2);
+        }
+        let ly = TOP + 10 + 18 * i as i64;
+        let (lx0, lx1) = (LEFT + f.pw + 16, LEFT + f.pw + 40);
+        line(img, (lx0, ly + 4), (lx1, ly + 4), c, 3);
+        text(img, LEFT + f.pw + 48, ly, &s.label, BLACK);
+    }
+}
+
 /// Writes the plot as PNG (atomically, through `image::io::save_png`'s temp-and-rename rule).
 pub fn line_plot_png(
     path: &Path,
@@ -96,109 +218,12 @@ pub fn line_plot_png(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
-    let pts = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, _, lo, hi) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(lo);
-        y1 = y1.max(hi);
-    }
-    if x0 > x1 || !y0.is_finite() || !y1.is_finite() {
-        return Err(IdcError::InvalidInput("plot has no finite points".into()));
-    }
-    if x1 - x0 < 1e-9 {
-        x1 = x0 + 1.0;
-    }
-    let pad = ((y1 - y0) * 0.05).max(0.05);
-    y0 -= pad;
-    y1 += pad;
+    let frame = Frame::fit(series)?;
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-    let (pw, ph) = (W as i64 - LEFT - RIGHT, H as i64 - TOP - BOTTOM);
-    let sx = |x: f64| LEFT + ((x - x0) / (x1 - x0) * pw as f64).round() as i64;
-    let sy = |y: f64| TOP + ph - ((y - y0) / (y1 - y0) * ph as f64).round() as i64;
-    let black = [0, 0, 0];
-    let grey = [220, 220, 220];
-    // Grid and tick labels.
-    let ys = tick_step(y1 - y0, 6.0);
-    let mut t = (y0 / ys).ceil() * ys;
-    while t <= y1 {
-        line(&mut img, (LEFT, sy(t)), (LEFT + pw, sy(t)), grey, 1);
-        let label = format!("{t:.2}");
-        text(
-            &mut img,
-            LEFT - 8 - 8 * label.len() as i64,
-            sy(t) - 4,
-            &label,
-            black,
-        );
-        t += ys;
-    }
-    let xs = tick_step(x1 - x0, 6.0);
-    let mut t = (x0 / xs).ceil() * xs;
-    while t <= x1 {
-        line(&mut img, (sx(t), TOP), (sx(t), TOP + ph), grey, 1);
-        let label = format!("{t}");
-        text(
-            &mut img,
-            sx(t) - 4 * label.len() as i64,
-            TOP + ph + 8,
-            &label,
-            black,
-        );
-        t += xs;
-    }
-    line(&mut img, (LEFT, TOP), (LEFT, TOP + ph), black, 1);
-    line(&mut img, (LEFT, TOP + ph), (LEFT + pw, TOP + ph), black, 1);
-    text(&mut img, LEFT, 12, title, black);
-    text(
-        &mut img,
-        LEFT + pw / 2 - 4 * x_label.len() as i64,
-        H as i64 - 24,
-        x_label,
-        black,
-    );
-    text(&mut img, 8, TOP - 16, y_label, black);
+    draw_axes(&mut img, &frame, title, x_label, y_label);
     // Bands first, then lines on top, then the legend.
-    for (i, s) in series.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
-        for w in s.points.windows(2) {
-            let (xa, xb) = (sx(w[0].0), sx(w[1].0));
-            for x in xa..=xb {
-                let f = if xb > xa {
-                    (x - xa) as f64 / (xb - xa) as f64
-                } else {
-                    0.0
-                };
-                let lo = w[0].2 + f * (w[1].2 - w[0].2);
-                let hi = w[0].3 + f * (w[1].3 - w[0].3);
-                for y in sy(hi)..=sy(lo) {
-                    blend(&mut img, x, y, c, 0.12);
-                }
-            }
-        }
-    }
-    for (i, s) in series.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
-        for w in s.points.windows(2) {
-            line(
-                &mut img,
-                (sx(w[0].0), sy(w[0].1)),
-                (sx(w[1].0), sy(w[1].1)),
-                c,
-                2,
-            );
-        }
-        let ly = TOP + 10 + 18 * i as i64;
-        line(
-            &mut img,
-            (LEFT + pw + 16, ly + 4),
-            (LEFT + pw + 40, ly + 4),
-            c,
-            3,
-        );
-        text(&mut img, LEFT + pw + 48, ly, &s.label, black);
-    }
+    draw_bands(&mut img, &frame, series);
+    draw_lines_and_legend(&mut img, &frame, series);
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)
         .map_err(|e| IdcError::InvalidInput(format!("writing plot {}: {e}", path.display())))?;

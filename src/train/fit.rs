@@ -263,28 +263,10 @@ where
     let start = start_point::<B>(options, device)?;
 
     std::fs::create_dir_all(out_dir).map_err(|e| IdcError::io(out_dir, e))?;
-    let cfg_json = serde_json::to_vec_pretty(config)
-        .map_err(|e| IdcError::Model(format!("cannot serialise training config: {e}")))?;
-    write_atomic(&out_dir.join(TRAIN_CONFIG_FILE), &cfg_json)?;
+    write_json(&out_dir.join(TRAIN_CONFIG_FILE), config, "training config")?;
     let model = initial_model::<B>(options, &model_config, device)?;
 
-    let interrupter = Interrupter::new();
     let state = SamplerState::new(start.iteration);
-    let train_loader = IterationLoader::<B>::new(
-        Arc::new(train_set),
-        sampler_params(config),
-        state.clone(),
-        device.clone(),
-    )
-    .with_interrupter(interrupter.clone());
-    let valid_loader = ValidLoader::<B::InnerBackend>::new(
-        Arc::new(valid_items(options)?),
-        state.counter(),
-        config.valid_every,
-        config.iters,
-        Default::default(),
-    );
-
     let hooks = options.progress.iter().cloned().fold(
         IdcHooks::new()
             .with_validation(config.task().crop_border())
@@ -292,36 +274,17 @@ where
         IdcHooks::with_progress,
     );
     let losses: LossCurve = Arc::new(Mutex::new(Vec::new()));
-    let mut training: EdsrTraining<B> = SupervisedTraining::new(
-        out_dir.join("burn"),
-        Arc::new(train_loader),
-        Arc::new(valid_loader),
-    )
-    .with_application_logger(None)
-    .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
-    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
-    .with_interrupter(interrupter)
-    .renderer(IterationRenderer::new(
-        start.iteration,
-        config.iters,
-        losses.clone(),
-    ))
-    .metric_train_numeric(LossMetric::<burn::backend::Flex>::new())
-    .with_idc_hooks(&hooks)
-    .num_epochs(num_epochs(config, &start));
-    if let Some(ep) = start.epoch {
-        training = training.checkpoint(ep);
-    }
-
-    let optim = AdamConfig::new()
-        .with_beta_1(config.beta1)
-        .with_beta_2(config.beta2)
-        .with_epsilon(config.epsilon)
-        .init();
+    let training = build_training::<B>(
+        Arc::new(train_set),
+        options,
+        &start,
+        (&state, &hooks, &losses),
+        device,
+    )?;
     let t0 = Instant::now();
     let model = launch(
         training,
-        Learner::new(model, optim, MultiStepLr::new(config)),
+        Learner::new(model, adam(config), MultiStepLr::new(config)),
     )?;
     let wall_seconds = t0.elapsed().as_secs_f64();
     if let Some(e) = state.take_error() {
@@ -344,10 +307,73 @@ where
         fingerprint: Teacher::fingerprint(&model),
         model_dir: out_dir.to_path_buf(),
     };
-    let json = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| IdcError::Model(format!("cannot serialise summary: {e}")))?;
-    write_atomic(&out_dir.join(SUMMARY_FILE), &json)?;
+    write_json(&out_dir.join(SUMMARY_FILE), &summary, "summary")?;
     Ok(summary)
+}
+
+/// Pretty JSON of `value` written atomically to `path` (`what` names it in the error).
+fn write_json<T: Serialize>(path: &Path, value: &T, what: &str) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| IdcError::Model(format!("cannot serialise {what}: {e}")))?;
+    write_atomic(path, &json)
+}
+
+/// burn-train's supervised training wired to IDC's iteration sampler (resumed at
+/// `start.iteration`, sharing `state`), validation loader, `hooks`, checkpointing and the
+/// loss-curve renderer filling `losses`; restored from the start checkpoint when resuming.
+fn build_training<B: AutodiffBackend>(
+    train_set: Arc<dyn Dataset<SrPair>>,
+    options: &TrainOptions,
+    start: &StartPoint,
+    (state, hooks, losses): (&Arc<SamplerState>, &IdcHooks, &LossCurve),
+    device: &B::Device,
+) -> Result<EdsrTraining<B>> {
+    let config = &options.config;
+    let interrupter = Interrupter::new();
+    let train_loader = IterationLoader::<B>::new(
+        train_set,
+        sampler_params(config),
+        state.clone(),
+        device.clone(),
+    )
+    .with_interrupter(interrupter.clone());
+    let valid_loader = ValidLoader::<B::InnerBackend>::new(
+        Arc::new(valid_items(options)?),
+        state.counter(),
+        config.valid_every,
+        config.iters,
+        Default::default(),
+    );
+    let mut training: EdsrTraining<B> = SupervisedTraining::new(
+        options.out_dir.join("burn"),
+        Arc::new(train_loader),
+        Arc::new(valid_loader),
+    )
+    .with_application_logger(None)
+    .with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new())
+    .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+    .with_interrupter(interrupter)
+    .renderer(IterationRenderer::new(
+        start.iteration,
+        config.iters,
+        losses.clone(),
+    ))
+    .metric_train_numeric(LossMetric::<burn::backend::Flex>::new())
+    .with_idc_hooks(hooks)
+    .num_epochs(num_epochs(config, start));
+    if let Some(ep) = start.epoch {
+        training = training.checkpoint(ep);
+    }
+    Ok(training)
+}
+
+/// Adam with the config's betas and epsilon (BasicSR's optimiser; no weight decay).
+fn adam<B: AutodiffBackend>(config: &TrainConfig) -> OptimizerAdaptor<Adam, SrNet<B>, B> {
+    AdamConfig::new()
+        .with_beta_1(config.beta1)
+        .with_beta_2(config.beta2)
+        .with_epsilon(config.epsilon)
+        .init()
 }
 
 /// Checks the data and options against the (checked) config before anything is written; the

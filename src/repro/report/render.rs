@@ -90,6 +90,27 @@ fn fmt_cell(c: Option<&Cell>) -> String {
 /// Table 3: one row per variant (in run order) with its PSNR, its difference to the full
 /// variant and SSIM, plus what the seed count allows concluding (a single seed allows none).
 pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
+    let mut t3 = table3_heading(a);
+    let names = variant_names(results);
+    let full = variant_rows(results, ABLATION_FULL);
+    let reseeded = variant_rows(results, ABLATION_FULL_RESEEDED);
+    for name in &names {
+        let rs = variant_rows(results, name);
+        let cells: Vec<String> = TEST_SETS
+            .iter()
+            .map(|s| table3_cell(name, &rs, &full, &reseeded, s))
+            .collect();
+        let _ = writeln!(t3, "| {name} | {} |", cells.join(" | "));
+    }
+    t3.push_str(&table3_notes(&names));
+    // What finished, not what the preset asks for: a partial run must not claim a spread yet.
+    let has_runs = names.contains(&ABLATION_FULL_RESEEDED) && !full.is_empty();
+    let _ = writeln!(t3, "\n{}", table3_rule(a.seeds, full.len(), has_runs));
+    t3
+}
+
+/// Title, the setup sentence (ratio, images, seeds, iterations) and the table header row.
+fn table3_heading(a: &AblationSpec) -> String {
     let mut t3 = String::new();
     let _ = writeln!(
         t3,
@@ -113,6 +134,11 @@ pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
         "| variant | {} |\n|---|---|---|---|",
         TEST_SETS.join(" | ")
     );
+    t3
+}
+
+/// The ablation variants (method names without `abl-`), once each, in run order.
+fn variant_names(results: &[StudentResult]) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for r in results {
         let n = r.method.trim_start_matches("abl-");
@@ -120,42 +146,49 @@ pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
             names.push(n);
         }
     }
-    let rows_of = |name: &str| -> Vec<&StudentResult> {
-        results
-            .iter()
-            .filter(|r| r.method.trim_start_matches("abl-") == name)
-            .collect()
-    };
-    let full = rows_of(ABLATION_FULL);
-    let reseeded = rows_of(ABLATION_FULL_RESEEDED);
-    for name in &names {
-        let rs = rows_of(name);
-        let cells: Vec<String> = TEST_SETS
-            .iter()
-            .map(|s| {
-                let c = cell(&rs, s);
-                let f = cell(&full, s);
-                // The two full condensations as two samples: their std is the run-to-run spread.
-                let runs = cell(&reseeded, s)
-                    .zip(f)
-                    .map(|(r, f)| mean_std(&[r.psnr, f.psnr]).1);
-                match (c, f) {
-                    (Some(c), Some(f)) if *name != ABLATION_FULL => {
-                        let diff = c.psnr - f.psnr;
-                        let mark =
-                            if *name != ABLATION_FULL_RESEEDED && significant(&c, &f, runs, diff) {
-                                "*"
-                            } else {
-                                ""
-                            };
-                        format!("{} ({diff:+.2}{mark}) / {:.4}", fmt_psnr(&c), c.ssim)
-                    }
-                    (c, _) => fmt_cell(c.as_ref()),
-                }
-            })
-            .collect();
-        let _ = writeln!(t3, "| {name} | {} |", cells.join(" | "));
+    names
+}
+
+/// The results of one variant (`name` without `abl-`), one per seed.
+fn variant_rows<'a>(results: &'a [StudentResult], name: &str) -> Vec<&'a StudentResult> {
+    results
+        .iter()
+        .filter(|r| r.method.trim_start_matches("abl-") == name)
+        .collect()
+}
+
+/// One variant's cell on test set `set`: PSNR with its difference to the full variant (starred
+/// when significant) and SSIM; the full variant itself and missing pairs get a plain cell.
+fn table3_cell(
+    name: &str,
+    rs: &[&StudentResult],
+    full: &[&StudentResult],
+    reseeded: &[&StudentResult],
+    set: &str,
+) -> String {
+    let c = cell(rs, set);
+    let f = cell(full, set);
+    // The two full condensations as two samples: their std is the run-to-run spread.
+    let runs = cell(reseeded, set)
+        .zip(f)
+        .map(|(r, f)| mean_std(&[r.psnr, f.psnr]).1);
+    match (c, f) {
+        (Some(c), Some(f)) if name != ABLATION_FULL => {
+            let diff = c.psnr - f.psnr;
+            let mark = if name != ABLATION_FULL_RESEEDED && significant(&c, &f, runs, diff) {
+                "*"
+            } else {
+                ""
+            };
+            format!("{} ({diff:+.2}{mark}) / {:.4}", fmt_psnr(&c), c.ssim)
+        }
+        (c, _) => fmt_cell(c.as_ref()),
     }
+}
+
+/// Footnotes for the control variants present in the table (random+teacher, reseeded full).
+fn table3_notes(names: &[&str]) -> String {
+    let mut t3 = String::new();
     if names.contains(&ABLATION_RANDOM_TEACHER) {
         let _ = writeln!(
             t3,
@@ -174,9 +207,14 @@ pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
              student seeds cannot show; the std of the two runs counts in the rule below."
         );
     }
-    // What finished, not what the preset asks for: a partial run must not claim a spread yet.
-    let full_seeds = full.len();
-    let students = if a.seeds >= 2 {
+    t3
+}
+
+/// The significance rule the stars follow: twice the larger of the spreads that finished runs
+/// can show (`seeds` per variant, `full_seeds` finished full students, `has_runs` when the
+/// reseeded full condensation finished), or no claim at all when none can be shown.
+fn table3_rule(seeds: usize, full_seeds: usize, has_runs: bool) -> String {
+    let students = if seeds >= 2 {
         Some("the larger seed std of the two rows".to_string())
     } else if full_seeds >= 2 {
         Some(format!(
@@ -186,22 +224,19 @@ pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
     } else {
         None
     };
-    let runs = (names.contains(&ABLATION_FULL_RESEEDED) && !full.is_empty())
-        .then_some("the std between the two condensation runs of the full method");
+    let runs = has_runs.then_some("the std between the two condensation runs of the full method");
     let bound = match (students, runs) {
         (None, None) => None,
         (Some(st), None) => Some(st),
         (None, Some(r)) => Some(r.to_string()),
         (Some(st), Some(r)) => Some(format!("the larger of {st} and {r}")),
     };
-    let rule = match bound {
+    match bound {
         Some(b) => format!("A difference is claimed (marked *) only where it exceeds twice {b}."),
         None => "One seed per variant: no seed spread, so no difference here is claimed as \
                  significant; read them against the seed spreads of Table 1."
             .to_string(),
-    };
-    let _ = writeln!(t3, "\n{rule}");
-    t3
+    }
 }
 
 /// The automatic, conservative reading: which differences to Whole and to Random exceed twice
@@ -459,6 +494,13 @@ fn header(outcome: &RunOutcome, commit: &str, shown_out: &Path, known: f64) -> S
     )
 }
 
+/// The header and the stage-time table every results README has (the header quotes the
+/// stages' total time, so both come from one pass over the stages).
+fn head_and_stages(outcome: &RunOutcome, commit: &str, shown_out: &Path) -> (String, String) {
+    let (stages, known) = stage_rows(outcome);
+    (header(outcome, commit, shown_out, known), stages)
+}
+
 /// The `README.md` of a results folder: command, provenance, the three tables, the automatic
 /// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
 /// `has_reading` links the hand-written `READING.md`.
@@ -470,11 +512,10 @@ pub(super) fn readme(
     shown_out: &Path,
     has_reading: bool,
 ) -> String {
-    let (stages, known) = stage_rows(outcome);
+    let (head, stages) = head_and_stages(outcome, commit, shown_out);
     format!(
         "{head}{table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
          ![convergence](convergence.png)\n\n{gaps}{stages}",
-        head = header(outcome, commit, shown_out, known),
         read = reading(t),
         gaps = curve_gaps(outcome),
         human = if has_reading {
@@ -495,10 +536,9 @@ pub(super) fn tables_readme(
     shown_out: &Path,
     has_reading: bool,
 ) -> String {
-    let (stages, known) = stage_rows(outcome);
+    let (head, stages) = head_and_stages(outcome, commit, shown_out);
     format!(
         "{head}{reading}{tables}{stages}",
-        head = header(outcome, commit, shown_out, known),
         reading = if has_reading {
             "The reading (written by hand from these numbers) is in [READING.md](READING.md).\n\n"
         } else {
