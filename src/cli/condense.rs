@@ -39,7 +39,6 @@ use std::time::Instant;
 
 pub use super::condense_args::{Args, parse_shard, read_config};
 pub use super::models::load_models;
-pub use super::work_dir;
 
 /// Default `--batch-instances` on the CPU (see the flag's help).
 const CPU_BATCH_INSTANCES: usize = 2;

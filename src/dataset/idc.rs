@@ -54,8 +54,6 @@ use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[cfg(any(test, feature = "testing"))]
-pub use super::condenser::testing;
 pub use super::condenser::{BurnCondenser, InstanceCondenser};
 pub use super::engine::{DatasetStats, Outcome};
 pub use super::settings::CacheMode;
