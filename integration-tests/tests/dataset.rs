@@ -321,6 +321,8 @@ fn kind_of(e: &IdcError) -> &'static str {
         IdcError::Cache { .. } => "cache",
         IdcError::Model(_) => "model",
         IdcError::StageMissing(_) => "stage-missing",
+        IdcError::Mismatch { .. } => "mismatch",
+        IdcError::Internal(_) => "internal",
     }
 }
 

@@ -125,7 +125,7 @@ impl ShardCache {
         };
         self.get_or_create_many(&[wanted], |_| vec![create()])
             .pop()
-            .unwrap_or_else(|| Err(IdcError::InvalidInput("internal: no result".into())))
+            .unwrap_or_else(|| Err(IdcError::Internal("no result".into())))
     }
 
     /// The one condense-or-load entry point. Each of `wanted` is checked, its
@@ -159,11 +159,9 @@ impl ShardCache {
         let ks: Vec<usize> = mine.iter().map(|(k, _)| *k).collect();
         let mut made = create(&ks).into_iter();
         for (k, lock) in mine {
-            let one = made.next().unwrap_or_else(|| {
-                Err(IdcError::InvalidInput(
-                    "internal: create returned too few".into(),
-                ))
-            });
+            let one = made
+                .next()
+                .unwrap_or_else(|| Err(IdcError::Internal("create returned too few".into())));
             out[k] = one.and_then(|(s, notes)| self.store(&wanted[k], s, notes).map(Some));
             drop(lock);
         }
@@ -207,8 +205,8 @@ impl ShardCache {
     /// it exactly as a later load returns it (8-bit values).
     fn store(&self, w: &Wanted, made: Shard, notes: EntryNotes) -> Result<Fetched> {
         if made.fingerprint != w.fingerprint {
-            return Err(IdcError::InvalidInput(format!(
-                "internal: shard for {} made under another fingerprint",
+            return Err(IdcError::Internal(format!(
+                "shard for {} made under another fingerprint",
                 w.instance
             )));
         }

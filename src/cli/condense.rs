@@ -115,9 +115,8 @@ fn condense_instances(
             break;
         }
         for (&j, r) in group.iter().zip(dataset.ensure_instances(group, true)) {
-            let r = r.and_then(|o| {
-                o.ok_or_else(|| crate::IdcError::InvalidInput("internal: lock not taken".into()))
-            });
+            let r =
+                r.and_then(|o| o.ok_or_else(|| crate::IdcError::Internal("lock not taken".into())));
             go_on &= record(r, j, &mut bar);
         }
     }

@@ -337,7 +337,7 @@ impl IdcDataset {
     pub fn ensure_instance(&self, j: usize) -> Result<Outcome> {
         self.engine
             .outcome(j, true)?
-            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
+            .ok_or_else(|| IdcError::Internal("blocking lock not taken".into()))
     }
 
     /// Like [`Self::ensure_instance`], but returns `Ok(None)` instead of waiting when another

@@ -25,10 +25,11 @@ impl Image {
             )));
         }
         if data.len() != channels * height * width {
-            return Err(IdcError::InvalidInput(format!(
-                "image data has {} values, expected {channels}x{height}x{width}",
-                data.len()
-            )));
+            return Err(IdcError::mismatch(
+                "image data values",
+                format!("{channels}x{height}x{width}"),
+                data.len(),
+            ));
         }
         Ok(Self {
             channels,
