@@ -16,11 +16,14 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn_idc::condense::{CondenseConfig, CondenseTimings, Condenser, Instance};
-use burn_idc::config::PatchConfig;
-use burn_idc::device::{BACKEND_NAME, TrainBackend, default_device};
-use burn_idc::image::{Image, images_to_batch, io::decode_image, patch::instance_pairs};
-use burn_idc::models::edsr::EdsrConfig;
+use burn_idc::EdsrConfig;
+use burn_idc::PatchConfig;
+use burn_idc::{BACKEND_NAME, TrainBackend, default_device};
+use burn_idc::{CondenseConfig, Condenser, Instance, condense::CondenseTimings};
+use burn_idc::{
+    Image,
+    image::{decode_image, images_to_batch, instance_pairs},
+};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -72,7 +75,7 @@ use common::{bench_iters, bench_rounds, median};
 
 /// Median ms of `iters` floor passes: extractor forward + backward to the input on `syn`.
 fn floor_ms(
-    edsr: &burn_idc::models::edsr::Edsr<TrainBackend>,
+    edsr: &burn_idc::Edsr<TrainBackend>,
     syn: &Tensor<TrainBackend, 4>,
     iters: usize,
 ) -> f64 {

@@ -18,11 +18,11 @@
 //! used as extractor and teacher, default `edsr-baseline`; e.g. `edsr-tiny`).
 
 use burn::module::Module;
-use burn_idc::condense::{CondenseConfig, Condenser, Instance};
-use burn_idc::config::{PatchConfig, ValidPatchConfig};
-use burn_idc::device::{BACKEND_NAME, TrainBackend, default_device};
-use burn_idc::image::{io::decode_image, patch::instance_pairs};
-use burn_idc::models::edsr::EdsrConfig;
+use burn_idc::EdsrConfig;
+use burn_idc::image::{decode_image, instance_pairs};
+use burn_idc::{BACKEND_NAME, TrainBackend, default_device};
+use burn_idc::{CondenseConfig, Condenser, Instance};
+use burn_idc::{PatchConfig, ValidPatchConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -30,7 +30,7 @@ use std::time::Instant;
 mod common;
 use common::{bench_iters, bench_rounds};
 
-type Edsr = burn_idc::models::edsr::Edsr<TrainBackend>;
+type Edsr = burn_idc::Edsr<TrainBackend>;
 
 /// Synthetic patches of a DIV2K-sized instance at 10% (for the extrapolation).
 const DIV2K_SYN_PATCHES: f64 = 110.0;
@@ -76,7 +76,7 @@ fn instances(k: usize) -> anyhow::Result<(Vec<Instance>, String)> {
     }
     let out = (0..k)
         .map(|i| {
-            let hr = burn_idc::image::synthetic::synthetic_image(i, 321);
+            let hr = burn_idc::image::synthetic_image(i, 321);
             let lr = instance_pairs(&hr, &patch_config())
                 .expect("321 px > one patch")
                 .into_iter()

@@ -18,8 +18,8 @@
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Distribution, Tensor};
-use burn_idc::device::{BACKEND_NAME, DefaultBackend as I, TrainBackend as A, default_device};
-use burn_idc::models::conv;
+use burn_idc::models;
+use burn_idc::{BACKEND_NAME, DefaultBackend as I, TrainBackend as A, default_device};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -72,12 +72,12 @@ fn main() {
             let _ = conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
         })),
         Some(time(&|| {
-            let _ = conv::conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
+            let _ = models::conv2d(x.clone(), w.clone(), None, same.clone()).into_data();
         })),
     ));
-    let fast_input = conv::passes::input_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
+    let fast_input = models::conv_input_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
         time(&|| {
-            let dx = conv::passes::input_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
+            let dx = models::conv_input_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
             let _ = dx.map(|t| t.into_data());
         })
     });
@@ -89,13 +89,12 @@ fn main() {
         })),
         fast_input,
     ));
-    let fast_weight =
-        conv::passes::weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
-            time(&|| {
-                let dw = conv::passes::weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
-                let _ = dw.map(|t| t.into_data());
-            })
-        });
+    let fast_weight = models::conv_weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]).map(|_| {
+        time(&|| {
+            let dw = models::conv_weight_grad(x.clone(), w.clone(), g.clone(), [1, 1]);
+            let _ = dw.map(|t| t.into_data());
+        })
+    });
     rows.push((
         "weight gradient",
         Some(time(&|| {
@@ -137,7 +136,7 @@ fn main() {
     rows.push((
         "autodiff forward + backward",
         Some(fwd_bwd(&|x, w| conv2d(x, w, None, same.clone()))),
-        Some(fwd_bwd(&|x, w| conv::conv2d(x, w, None, same.clone()))),
+        Some(fwd_bwd(&|x, w| models::conv2d(x, w, None, same.clone()))),
     ));
     rows.push((
         "(reference) autodiff forward + backward, nine shifted matmuls",
@@ -145,7 +144,7 @@ fn main() {
         None,
     ));
 
-    let fast = if conv::fast_conv_enabled() {
+    let fast = if models::fast_conv_enabled() {
         "on"
     } else {
         "off (IDC_FLEX_FAST_CONV=0)"

@@ -18,11 +18,11 @@
 //! condensation; items/s compares the per-item cost at equal shapes.
 
 use burn::data::dataset::Dataset;
-use burn_idc::config::PatchConfig;
-use burn_idc::dataset::idc::IdcDataset;
-use burn_idc::dataset::idc::testing::FakeCondenser;
-use burn_idc::dataset::sr_patch::SrPatchDataset;
-use burn_idc::image::SrPair;
+use burn_idc::IdcDataset;
+use burn_idc::PatchConfig;
+use burn_idc::SrPair;
+use burn_idc::SrPatchDataset;
+use burn_idc::dataset::testing::FakeCondenser;
 use burn_idc::write_synthetic_images;
 use std::sync::Arc;
 use std::time::Instant;

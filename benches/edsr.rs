@@ -15,8 +15,8 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor};
-use burn_idc::device::{BACKEND_NAME, DefaultBackend, TrainBackend, default_device};
-use burn_idc::models::edsr::EdsrConfig;
+use burn_idc::EdsrConfig;
+use burn_idc::{BACKEND_NAME, DefaultBackend, TrainBackend, default_device};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -47,7 +47,7 @@ fn main() {
         &device,
     );
     let shuffle = time(iters, || {
-        let _ = burn_idc::models::edsr::pixel_shuffle(pre.clone(), 2).into_data();
+        let _ = burn_idc::models::pixel_shuffle(pre.clone(), 2).into_data();
     });
 
     // Train step, autodiff backend.
@@ -56,7 +56,7 @@ fn main() {
         .with_beta_1(0.9)
         .with_beta_2(0.99)
         .with_epsilon(1e-8)
-        .init::<TrainBackend, burn_idc::models::edsr::Edsr<TrainBackend>>();
+        .init::<TrainBackend, burn_idc::Edsr<TrainBackend>>();
     let lr =
         Tensor::<TrainBackend, 4>::random([n, 3, p, p], Distribution::Uniform(0.0, 1.0), &device);
     let hr = Tensor::<TrainBackend, 4>::random(
@@ -86,7 +86,7 @@ fn main() {
 
     println!(
         "EDSR-tiny x2 (32 features, 4 blocks), batch {n}, LR {p}x{p}, backend {BACKEND_NAME}, fast conv {}, median of {iters}",
-        if burn_idc::models::conv::fast_conv_enabled() {
+        if burn_idc::models::fast_conv_enabled() {
             "on"
         } else {
             "off"

@@ -16,8 +16,8 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor};
-use burn_idc::device::{BACKEND_NAME, DefaultBackend, TrainBackend, default_device};
-use burn_idc::models::{NetConfig, SrNet};
+use burn_idc::{BACKEND_NAME, DefaultBackend, TrainBackend, default_device};
+use burn_idc::{NetConfig, SrNet};
 
 #[path = "common/mod.rs"]
 mod common;

@@ -14,9 +14,9 @@
 //! of another ablation design in the same work dir are left out.
 
 use anyhow::{Context, Result, bail};
-use burn_idc::cache::shard::{read_shard, shard_path};
-use burn_idc::config::PatchConfig;
-use burn_idc::dataset::sr_patch::SrPatchDataset;
+use burn_idc::PatchConfig;
+use burn_idc::SrPatchDataset;
+use burn_idc::cache::{read_shard, shard_path};
 use std::path::PathBuf;
 
 /// Mean absolute difference of two equally sized images, in 8-bit levels.

@@ -15,20 +15,19 @@
 //! on training images, never on the test sets.
 
 use anyhow::{Context, Result, bail};
-use burn_idc::condense::realism::{
-    InstanceRealism, RealismSummary, markdown_cells, spread_markdown_cells,
-};
-use burn_idc::condense::{
-    CondenseConfig, Condenser, InitMode, Instance, LrSchedule, PixelParam, ValidCondenseConfig,
-};
-use burn_idc::config::{PatchConfig, ValidPatchConfig};
-use burn_idc::device::{TrainBackend, default_device};
-use burn_idc::image::Image;
-use burn_idc::image::io::{decode_image, save_png};
-use burn_idc::image::sheet::{Canvas, text_height};
-use burn_idc::models::net::SrNet;
-use burn_idc::models::{load_model_dir, pretrained::load_builtin};
+use burn_idc::Image;
+use burn_idc::SrNet;
+use burn_idc::condense::{InstanceRealism, RealismSummary, markdown_cells, spread_markdown_cells};
+use burn_idc::image::{Canvas, text_height};
+use burn_idc::image::{decode_image, save_png};
 use burn_idc::source::{list_candidates, load_pairs, probe_image};
+use burn_idc::{
+    CondenseConfig, Condenser, Instance,
+    condense::{InitMode, LrSchedule, PixelParam, ValidCondenseConfig},
+};
+use burn_idc::{PatchConfig, ValidPatchConfig};
+use burn_idc::{TrainBackend, default_device};
+use burn_idc::{load_model_dir, models::load_builtin};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -24,7 +24,7 @@ pub enum IdcError {
         reason: String,
     },
     /// Well-formed input that the operation cannot accept (zero-size image, image above the pixel
-    /// limit, image smaller than one patch, mismatched shapes...).
+    /// limit, image smaller than one patch...); counts and shapes that differ are [`IdcError::Mismatch`].
     #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A configuration value outside its valid range; raised before any algorithm runs.
@@ -46,6 +46,20 @@ pub enum IdcError {
     /// Model construction, weight import or checkpoint failure.
     #[error("model error: {0}")]
     Model(String),
+    /// A count, size or shape that differs from the one the operation expects (image data length,
+    /// two images' shapes, a feature buffer, the pairs or patches an instance yields).
+    #[error("{what}: expected {expected}, found {found}")]
+    Mismatch {
+        /// What was measured (e.g. `image shapes`, `pairs of instance baby`).
+        what: String,
+        /// The value the operation expects.
+        expected: String,
+        /// The value it found.
+        found: String,
+    },
+    /// A broken invariant inside burn-idc: a bug to report, not something a caller can fix.
+    #[error("internal: {0}")]
+    Internal(String),
     /// A reproduction stage that has not finished yet, met by a report-only run (which runs
     /// nothing and reports what is done).
     #[error("stage {0} has not finished yet")]
@@ -69,6 +83,19 @@ impl IdcError {
         IdcError::InvalidConfig {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Mismatch error: `what` was expected to be `expected` and is `found`.
+    pub fn mismatch(
+        what: impl Into<String>,
+        expected: impl std::fmt::Display,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        IdcError::Mismatch {
+            what: what.into(),
+            expected: expected.to_string(),
+            found: found.to_string(),
         }
     }
 

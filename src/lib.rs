@@ -48,19 +48,24 @@
 //! `cuda` (burn-cuda with fusion and autotune), `testing` (test doubles).
 //!
 //! The root re-exports what a Burn user swaps, configures and implements; errors are
-//! [`IdcError`] / [`Result`]. Module map:
-//! - [`config`]: validated configs and stable fingerprints for cache keys.
-//! - [`task`]: the restoration task (super-resolution or colour denoising) and its noise.
-//! - [`device`]: the single backend choice (`flex` on CPU, `cuda` with the feature).
+//! [`IdcError`] / [`Result`]. Every public item has one path: the root, or one of the public
+//! modules below (their sub-modules are private). Module map:
+//! - `config` (private): [`PatchConfig`] and the validated-config pattern; fingerprints are
+//!   [`cache::fingerprint`].
+//! - `task` (private): the restoration [`Task`] (super-resolution or colour denoising) and its
+//!   noise.
+//! - `device` (private): the single backend choice, [`DefaultBackend`] / [`TrainBackend`] (`flex`
+//!   on CPU, `cuda` with the feature).
 //! - [`image`]: decoding, MATLAB-style bicubic resize, Y channel, patch grid.
 //! - [`metrics`]: PSNR/SSIM exactly as BasicSR computes them.
-//! - [`models`]: EDSR, the [`models::FeatureExtractor`] / [`models::Teacher`] traits, weight import.
+//! - [`models`]: EDSR, the [`FeatureExtractor`] / [`Teacher`] traits, weight import.
 //! - [`condense`]: RLFF, NCFD, grouping, multi-level losses, Algorithm 1.
 //! - [`source`]: the image catalogue (listing, probing, hashing, naming, skip policy).
-//! - [`cache`]: [`cache::ShardCache`], the shard cache directory (format, locks, manifest).
+//! - [`cache`]: [`ShardCache`], the shard cache directory (format, locks, manifest).
 //! - [`select`]: selection baselines (random, herding, k-center, DCSR-style).
-//! - [`dataset`]: [`image::SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets, paired
-//!   folders ([`PairedFolderDataset`]); `dataset::export` writes a cache as paired PNG folders.
+//! - [`dataset`]: [`SrPair`] datasets: whole set, lazy `IdcDataset`, selected sets, paired
+//!   folders ([`PairedFolderDataset`]); [`dataset::export_cache`] writes a cache as paired PNG
+//!   folders.
 //! - [`train`]: burn-train glue (training loop, metrics, progress, evaluation).
 //! - [`repro`]: the paper's tables as a pipeline of fingerprinted, resumable stages.
 
@@ -72,47 +77,56 @@
 #[doc(hidden)]
 pub mod cli;
 
+// One path per public type: the modules below are private or hold only what they re-export
+// once; see ARCHITECTURE.md ("Public paths"). `repro` keeps its own sub-modules for now.
 pub mod cache;
 pub mod condense;
-pub mod config;
+mod config;
 pub mod dataset;
-pub mod device;
+mod device;
 mod error;
-pub(crate) mod fsutil;
+mod fsutil;
 pub mod image;
 pub mod metrics;
 pub mod models;
 pub mod repro;
-pub(crate) mod seed;
+mod seed;
 pub mod select;
 pub mod source;
-pub mod task;
+mod task;
 pub mod train;
 
 // What a Burn user swaps, configures and implements, flat at the root (burn-dataset style).
-pub use cache::ShardCache;
-pub use condense::{CondenseConfig, CondensedInstance, Condenser, Instance};
+pub use cache::store::ShardCache;
+pub use condense::condenser::{CondensedInstance, Condenser, Instance};
+pub use condense::config::CondenseConfig;
 pub use config::{PatchConfig, ValidPatchConfig};
 pub use dataset::augment::Augment;
 pub use dataset::batch::{SrBatch, SrBatcher};
-pub use dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
+pub use dataset::idc::{IdcDataset, IdcDatasetBuilder};
 pub use dataset::paired_folder::PairedFolderDataset;
 pub use dataset::relabel::TeacherLabeled;
 pub use dataset::selection::SelectionDataset;
+pub use dataset::settings::CacheMode;
 pub use dataset::sr_patch::SrPatchDataset;
-pub use device::{DefaultBackend, TrainBackend, default_device};
-pub use error::{IdcError, Result};
-pub use image::photos::write_photos;
-pub use image::synthetic::write_synthetic_images;
-pub use image::{Image, SrPair};
-pub use models::edsr::{Edsr, EdsrConfig};
-pub use models::swinir::{SwinIr, SwinIrConfig};
-pub use models::{FeatureExtractor, NetConfig, SrNet, Teacher, load_model_dir, save_model_dir};
-pub use task::Task;
-pub use train::{
-    IdcHooks, IdcTrainingExt, TrainConfig, TrainOptions, TrainSummary, ValidTrainConfig,
-    evaluate_model, train_sr,
+pub use device::{
+    BACKEND_NAME, DefaultBackend, DefaultDevice, TrainBackend, default_device, kernel_cache_dir,
 };
+pub use error::{IdcError, Result};
+pub use image::pair::SrPair;
+pub use image::photos::write_photos;
+pub use image::planar::Image;
+pub use image::synthetic::write_synthetic_images;
+pub use models::edsr::{Edsr, EdsrConfig};
+pub use models::net::{NetConfig, SrNet};
+pub use models::roles::{FeatureExtractor, Teacher};
+pub use models::store::{load_model_dir, save_model_dir};
+pub use models::swinir::{SwinIr, SwinIrConfig};
+pub use task::Task;
+pub use train::config::{TrainConfig, ValidTrainConfig};
+pub use train::eval::evaluate_model;
+pub use train::fit::{TrainOptions, TrainSummary, train_sr};
+pub use train::hooks::{IdcHooks, IdcTrainingExt};
 
 /// The README's code, compiled as doctests so it cannot drift from the API.
 #[cfg(doctest)]

@@ -91,10 +91,11 @@ fn prepare(
 
 fn check_same(sr: &Image, hr: &Image) -> Result<()> {
     if (sr.channels, sr.height, sr.width) != (hr.channels, hr.height, hr.width) {
-        return Err(IdcError::InvalidInput(format!(
-            "image shapes differ: {}x{}x{} vs {}x{}x{}",
-            sr.channels, sr.height, sr.width, hr.channels, hr.height, hr.width
-        )));
+        return Err(IdcError::mismatch(
+            "image shape (restored vs reference)",
+            format!("{}x{}x{}", hr.channels, hr.height, hr.width),
+            format!("{}x{}x{}", sr.channels, sr.height, sr.width),
+        ));
     }
     Ok(())
 }

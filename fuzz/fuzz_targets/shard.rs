@@ -3,7 +3,7 @@
 #![no_main]
 
 use burn_idc::cache::Manifest;
-use burn_idc::cache::shard::{decode_shard, encode_shard, parse_header};
+use burn_idc::cache::{decode_shard, encode_shard, parse_header};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

@@ -6,12 +6,15 @@
 //! closer to the instance than random real patches) hold for any fixed differentiable
 //! extractor. Data-backed tests skip when `$IDC_DATA` is absent.
 
-use burn_idc::condense::{CondenseConfig, Condenser, InitMode, Instance, StepLoss, instance_ncfd};
-use burn_idc::config::PatchConfig;
-use burn_idc::device::{TrainBackend, default_device};
-use burn_idc::image::{io::decode_image, patch::instance_pairs};
-use burn_idc::models::edsr::EdsrConfig;
-use burn_idc::models::save_model_dir;
+use burn_idc::EdsrConfig;
+use burn_idc::PatchConfig;
+use burn_idc::image::{decode_image, instance_pairs};
+use burn_idc::save_model_dir;
+use burn_idc::{
+    CondenseConfig, Condenser, Instance,
+    condense::{InitMode, StepLoss, instance_ncfd},
+};
+use burn_idc::{TrainBackend, default_device};
 
 fn instance(path: &std::path::Path) -> Instance {
     let hr = decode_image(path).unwrap();

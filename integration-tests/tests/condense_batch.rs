@@ -2,9 +2,9 @@
 //! match one-at-a-time shards within one 8-bit level, and are byte-identical across runs.
 //! Small generated images and a tiny random-init EDSR keep it fast on 2 cores.
 
-use burn_idc::cache::shard::read_shard;
-use burn_idc::image::io::save_png;
-use burn_idc::image::synthetic::synthetic_image;
+use burn_idc::cache::read_shard;
+use burn_idc::image::save_png;
+use burn_idc::image::synthetic_image;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -2,19 +2,19 @@
 //! cold vs warm cache, LoadOnly, config changes, 25+ kinds of bad input, kill -9 crash safety,
 //! three racing processes, flipped bytes.
 //!
-//! Library tests use a fast fake condenser (`burn_idc::dataset::idc::testing::FakeCondenser`);
+//! Library tests use a fast fake condenser (`burn_idc::dataset::testing::FakeCondenser`);
 //! the process tests run the real `idc condense` with a tiny random-init EDSR extractor and a
 //! few-step condense config, on small synthetic images, so they stay fast on 2 cores.
 
 use burn_idc::IdcError;
-use burn_idc::cache::{self, shard};
-use burn_idc::config::PatchConfig;
-use burn_idc::dataset::idc::testing::FakeCondenser;
-use burn_idc::dataset::idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
-use burn_idc::image::Image;
-use burn_idc::image::SrPair;
-use burn_idc::image::io::save_png;
-use burn_idc::image::synthetic::synthetic_image;
+use burn_idc::Image;
+use burn_idc::PatchConfig;
+use burn_idc::SrPair;
+use burn_idc::cache;
+use burn_idc::dataset::testing::FakeCondenser;
+use burn_idc::image::save_png;
+use burn_idc::image::synthetic_image;
+use burn_idc::{CacheMode, IdcDataset, IdcDatasetBuilder};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -276,7 +276,7 @@ fn flipped_bytes_are_detected() {
             std::fs::write(&path, &b).unwrap();
             assert!(
                 matches!(
-                    shard::read_shard(&path, Some(&fp)),
+                    cache::read_shard(&path, Some(&fp)),
                     Err(IdcError::Cache { .. })
                 ),
                 "flip at byte {i} not detected"
@@ -321,6 +321,8 @@ fn kind_of(e: &IdcError) -> &'static str {
         IdcError::Cache { .. } => "cache",
         IdcError::Model(_) => "model",
         IdcError::StageMissing(_) => "stage-missing",
+        IdcError::Mismatch { .. } => "mismatch",
+        IdcError::Internal(_) => "internal",
     }
 }
 

@@ -4,9 +4,9 @@
 //!
 //! Run alone: `IDC_DATA=/work/shared/data cargo test -p integration-tests --test denoise`.
 
-use burn_idc::task::Task;
-use burn_idc::train::data::HrImageDataset;
-use burn_idc::train::eval::{InferOptions, evaluate_noisy, evaluate_task};
+use burn_idc::Task;
+use burn_idc::train::HrImageDataset;
+use burn_idc::train::{InferOptions, evaluate_noisy, evaluate_task};
 use burn_idc::{TrainBackend, TrainConfig, TrainOptions, default_device, train_sr};
 use std::path::{Path, PathBuf};
 
@@ -275,8 +275,8 @@ fn cli_denoise_train_condense_select_upscale_eval() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (a, b) = (
-        burn_idc::image::io::decode_image(&images[0]).unwrap(),
-        burn_idc::image::io::decode_image(&root.path().join("dn.png")).unwrap(),
+        burn_idc::image::decode_image(&images[0]).unwrap(),
+        burn_idc::image::decode_image(&root.path().join("dn.png")).unwrap(),
     );
     assert_eq!(
         (a.height, a.width),

@@ -15,7 +15,7 @@ use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::{
     ComposedDataset, Mapper, MapperDataset, PartialDataset, ShuffledDataset,
 };
-use burn_idc::dataset::augment::Transform;
+use burn_idc::dataset::Transform;
 use burn_idc::{DefaultBackend, PairedFolderDataset, SelectionDataset, SrBatch, SrBatcher, SrPair};
 use integration_tests::{require_data, run_idc, run_idc_json};
 use std::collections::BTreeMap;

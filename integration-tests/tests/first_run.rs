@@ -4,7 +4,7 @@
 //! Condensation runs a few steps only (`CONFIG`): these tests check the plumbing, not quality.
 
 use burn_idc::cli::sheet::sheet_size;
-use burn_idc::image::io::decode_image;
+use burn_idc::image::decode_image;
 use integration_tests::{idc_bin, require_data, workspace_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,14 +6,14 @@
 //! images (same script, `--images ...`).
 
 use burn_idc::IdcError;
-use burn_idc::config::{PatchConfig, hex_sha256};
-use burn_idc::image::Image;
-use burn_idc::image::io::{
+use burn_idc::Image;
+use burn_idc::image::count_patches;
+use burn_idc::image::{
     decode_image, decode_rgb8, image_to_u8, list_images, quantize_image, save_png,
 };
-use burn_idc::image::patch::count_patches;
-use burn_idc::image::resize::{imresize, mod_crop};
+use burn_idc::image::{imresize, mod_crop};
 use burn_idc::metrics::{psnr_ssim, psnr_ssim_u8};
+use burn_idc::{PatchConfig, cache::hex_sha256};
 use integration_tests::{require_data, run_idc, run_idc_json};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -317,7 +317,7 @@ fn cli_resize_metrics_patches_agree_with_the_library() {
 /// Fixtures written from code: every bad-file kind gives its documented result, never a panic.
 #[test]
 fn bad_images_give_documented_results() {
-    use burn_idc::image::io::encode_png;
+    use burn_idc::image::encode_png;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let textured = |c: usize, h: usize, w: usize| {

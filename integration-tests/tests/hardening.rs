@@ -2,9 +2,12 @@
 //! special files at shard paths, swapped and copied shards, exit status and counts of
 //! `idc condense`, strict configs. Each test names the defect it guards in its doc comment.
 
-use burn_idc::cache::{self, Shard, ShardCache};
-use burn_idc::image::Image;
-use burn_idc::image::io::save_png;
+use burn_idc::Image;
+use burn_idc::image::save_png;
+use burn_idc::{
+    ShardCache,
+    cache::{self, Shard},
+};
 use integration_tests::{idc_bin, run_idc};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -139,10 +142,10 @@ fn shard_readers_refuse_special_files() {
     std::fs::create_dir(&sub).unwrap();
     for p in [&fifo, &zero, &sub] {
         assert!(matches!(
-            cache::shard::read_shard(p, None),
+            cache::read_shard(p, None),
             Err(burn_idc::IdcError::Cache { .. })
         ));
-        assert!(cache::shard::read_header(p).is_err());
+        assert!(cache::read_header(p).is_err());
     }
     // manifest.json and sources.json as FIFOs: an error / an empty cache, not a hang.
     mkfifo(&d.path().join(cache::MANIFEST_NAME));
@@ -396,20 +399,20 @@ fn condense_configs_are_strict() {
 /// Defect 3 (library): every config struct a user writes refuses unknown fields.
 #[test]
 fn user_config_structs_deny_unknown_fields() {
-    use burn_idc::condense::CondenseConfig;
+    use burn_idc::CondenseConfig;
     let mut c = serde_json::to_value(CondenseConfig::default()).unwrap();
     c["ncfd"]["sigmaa"] = 1.into();
     let e = serde_json::from_value::<CondenseConfig>(c)
         .unwrap_err()
         .to_string();
     assert!(e.contains("sigmaa"), "{e}");
-    let mut p = serde_json::to_value(burn_idc::config::PatchConfig::default()).unwrap();
+    let mut p = serde_json::to_value(burn_idc::PatchConfig::default()).unwrap();
     p["stpe"] = 1.into();
-    assert!(serde_json::from_value::<burn_idc::config::PatchConfig>(p).is_err());
-    let mut m = serde_json::to_value(burn_idc::models::edsr::EdsrConfig::new(8, 1, 2)).unwrap();
+    assert!(serde_json::from_value::<burn_idc::PatchConfig>(p).is_err());
+    let mut m = serde_json::to_value(burn_idc::EdsrConfig::new(8, 1, 2)).unwrap();
     m["blocks"] = 1.into();
-    assert!(serde_json::from_value::<burn_idc::models::edsr::EdsrConfig>(m).is_err());
-    let mut t = serde_json::to_value(burn_idc::train::TrainConfig::new("edsr-tiny", 2, 5)).unwrap();
+    assert!(serde_json::from_value::<burn_idc::EdsrConfig>(m).is_err());
+    let mut t = serde_json::to_value(burn_idc::TrainConfig::new("edsr-tiny", 2, 5)).unwrap();
     t["batchsize"] = 1.into();
-    assert!(serde_json::from_value::<burn_idc::train::TrainConfig>(t).is_err());
+    assert!(serde_json::from_value::<burn_idc::TrainConfig>(t).is_err());
 }

@@ -9,16 +9,16 @@
 //! - It learns: short seeded training of edsr-tiny x2 beats bicubic on Set5.
 //! - CLI: `idc eval` (bicubic, .pth) and `idc upscale`.
 
+use burn_idc::EdsrConfig;
 use burn_idc::IdcError;
-use burn_idc::device::{DefaultBackend, TrainBackend, default_device};
-use burn_idc::image::SrPair;
-use burn_idc::image::{Image, images_to_batch};
-use burn_idc::models::edsr::EdsrConfig;
-use burn_idc::models::weights::{PTH_SUPPORTED, load_basicsr_pth};
-use burn_idc::models::{Teacher, load_model_dir};
-use burn_idc::train::data::{HrImageDataset, PairDataset};
-use burn_idc::train::eval::{InferOptions, evaluate_bicubic, evaluate_model_with};
-use burn_idc::train::{TrainConfig, TrainOptions, train_sr};
+use burn_idc::SrPair;
+use burn_idc::models::{PTH_SUPPORTED, load_basicsr_pth};
+use burn_idc::train::{HrImageDataset, PairDataset};
+use burn_idc::train::{InferOptions, evaluate_bicubic, evaluate_model_with};
+use burn_idc::{DefaultBackend, TrainBackend, default_device};
+use burn_idc::{Image, image::images_to_batch};
+use burn_idc::{Teacher, load_model_dir};
+use burn_idc::{TrainConfig, TrainOptions, train_sr};
 use std::path::Path;
 
 type B = DefaultBackend;
@@ -208,7 +208,7 @@ fn resume_gives_the_same_weights() {
             .map(|i| ((i * 29 + k * 71) % 256) as f32 / 255.0)
             .collect();
         let img = Image::new(3, 24, 24, data).unwrap();
-        burn_idc::image::io::save_png(&valid.join(format!("v{k}.png")), &img).unwrap();
+        burn_idc::image::save_png(&valid.join(format!("v{k}.png")), &img).unwrap();
     }
     let valid = Some(valid.as_path());
 
@@ -227,7 +227,7 @@ fn resume_gives_the_same_weights() {
     assert_eq!(half.iterations, 3);
     // As if killed after its last checkpoint, before the summary was written: the validation
     // made before the kill must still be reported after the resume.
-    std::fs::remove_file(two.join(burn_idc::train::fit::SUMMARY_FILE)).unwrap();
+    std::fs::remove_file(two.join(burn_idc::train::SUMMARY_FILE)).unwrap();
     // Restarting into a used directory without --resume is refused.
     let again = train_sr::<AB, _>(toy_set(), &opts(6, None, &two, false), &device);
     assert!(matches!(again, Err(IdcError::InvalidInput(_))));
@@ -240,9 +240,8 @@ fn resume_gives_the_same_weights() {
     let resumed = train_sr::<AB, _>(toy_set(), &opts(6, valid, &two, true), &device).unwrap();
     assert_eq!(resumed.start_iteration, 3);
     assert_eq!(resumed.iterations, 6);
-    let its = |s: &burn_idc::train::TrainSummary| {
-        s.validation.iter().map(|r| r.iteration).collect::<Vec<_>>()
-    };
+    let its =
+        |s: &burn_idc::TrainSummary| s.validation.iter().map(|r| r.iteration).collect::<Vec<_>>();
     assert_eq!(its(&full), [3, 6]);
     assert!(full.validation.iter().all(|r| r.psnr_rgb.is_finite()));
     assert_eq!(
@@ -370,8 +369,8 @@ fn cli_eval_and_upscale() {
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let src = burn_idc::image::io::decode_image(&first).unwrap();
-        let sr = burn_idc::image::io::decode_image(&out).unwrap();
+        let src = burn_idc::image::decode_image(&first).unwrap();
+        let sr = burn_idc::image::decode_image(&out).unwrap();
         assert_eq!((sr.height, sr.width), (src.height * 2, src.width * 2));
     }
     // Both --model and --weights: refused.
@@ -399,7 +398,7 @@ fn cli_train_writes_a_model_dir_and_refuses_silent_restarts() {
         for (k, v) in img.data.iter_mut().enumerate() {
             *v = (((k * 37 + i * 11) % 97) as f32) / 96.0;
         }
-        burn_idc::image::io::save_png(&train.join(format!("im{i}.png")), &img).unwrap();
+        burn_idc::image::save_png(&train.join(format!("im{i}.png")), &img).unwrap();
     }
     let out = root.path().join("model");
     let args = |extra: &[&str]| {

@@ -7,10 +7,10 @@
 //! - CLI, tiny EDSR on a real image: `idc condense` records each instance's realism in
 //!   `manifest.json`, and `idc inspect --json` reports its mean and per-instance values.
 
-use burn_idc::condense::realism::{Realism, colour_histogram, histogram_distance};
-use burn_idc::config::PatchConfig;
-use burn_idc::image::Image;
-use burn_idc::image::{io::decode_image, patch::instance_pairs};
+use burn_idc::Image;
+use burn_idc::PatchConfig;
+use burn_idc::condense::{Realism, colour_histogram, histogram_distance};
+use burn_idc::image::{decode_image, instance_pairs};
 use integration_tests::{condense_args, run_idc, run_idc_json};
 
 /// The LR patches of `path` on the BasicSR grid (x2, 48-pixel HR patches, step 24).

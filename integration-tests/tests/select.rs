@@ -8,18 +8,18 @@
 //! - `idc select` (every method): exact count, no duplicates, determinism by seed, the cache
 //!   reads back through `SelectionDataset` and `idc inspect`; herding without `--extractor` fails.
 
-use burn_idc::config::{PatchConfig, ValidPatchConfig};
-use burn_idc::dataset::selection::SelectionDataset;
-use burn_idc::dataset::sr_patch::SrPatchDataset;
-use burn_idc::device::{DefaultBackend, default_device};
-use burn_idc::models::edsr::{Edsr, EdsrConfig};
-use burn_idc::models::save_model_dir;
-use burn_idc::select::dcsr::{dcsr, median, texture_score};
-use burn_idc::select::features::{FeatureMatrix, pooled_pair_features};
-use burn_idc::select::herding::{herding, mean_gap};
-use burn_idc::select::kcenter::{covering_radius, kcenter_greedy};
-use burn_idc::select::random::select_random;
+use burn_idc::SelectionDataset;
+use burn_idc::SrPatchDataset;
+use burn_idc::save_model_dir;
+use burn_idc::select::select_random;
+use burn_idc::select::{FeatureMatrix, pooled_pair_features};
 use burn_idc::select::{SelectMethod, pool_budget};
+use burn_idc::select::{covering_radius, kcenter_greedy};
+use burn_idc::select::{dcsr, median, texture_score};
+use burn_idc::select::{herding, mean_gap};
+use burn_idc::{DefaultBackend, default_device};
+use burn_idc::{Edsr, EdsrConfig};
+use burn_idc::{PatchConfig, ValidPatchConfig};
 use integration_tests::{require_data, run_idc, run_idc_json};
 use std::collections::HashSet;
 use std::path::Path;

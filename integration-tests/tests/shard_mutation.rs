@@ -8,11 +8,12 @@
 //! only) measures the allocation peak of every case.
 
 use burn_idc::IdcError;
-use burn_idc::cache::shard::{
-    self, Shard, decode_shard, encode_shard, encode_shard_as, read_shard,
+use burn_idc::Image;
+use burn_idc::cache::{self, Shard, decode_shard, encode_shard, encode_shard_as, read_shard};
+use burn_idc::{
+    ShardCache,
+    cache::{Manifest, inspect_cache},
 };
-use burn_idc::cache::{Manifest, ShardCache, inspect_cache};
-use burn_idc::image::Image;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,7 +121,7 @@ fn byte_mutations(base: &[u8], dir: &Path) -> usize {
                 std::fs::write(&file, &b).unwrap();
                 let r = read_shard(&file, None);
                 assert!(matches!(r, Ok(_) | Err(IdcError::Cache { .. })), "{what}");
-                let _ = shard::read_header(&file);
+                let _ = cache::read_header(&file);
             }
         });
         n += 1;
@@ -275,7 +276,7 @@ fn file_mutations(dir: &Path) -> usize {
     ] {
         case(what, || {
             assert!(matches!(read_shard(f, None), Err(IdcError::Cache { .. })));
-            assert!(shard::read_header(f).is_err());
+            assert!(cache::read_header(f).is_err());
         });
         n += 1;
     }

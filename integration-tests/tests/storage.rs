@@ -8,12 +8,12 @@
 //! - CLI, tiny EDSR: `idc condense --store lr-only` writes `teacher.json`; `idc train --cache`
 //!   trains on it (HR remade by the recorded teacher); `idc inspect --json` states the figures.
 
-use burn_idc::cache::shard::{encode_shard_as, read_shard};
+use burn_idc::SelectionDataset;
 use burn_idc::cache::{self, ShardStore};
-use burn_idc::dataset::idc::testing::{FakeCondenser, ReplicateHr};
-use burn_idc::dataset::selection::SelectionDataset;
-use burn_idc::image::io::save_png;
-use burn_idc::image::synthetic::synthetic_image;
+use burn_idc::cache::{encode_shard_as, read_shard};
+use burn_idc::dataset::testing::{FakeCondenser, ReplicateHr};
+use burn_idc::image::save_png;
+use burn_idc::image::synthetic_image;
 use burn_idc::{IdcDataset, PatchConfig, SrPair};
 use integration_tests::{condense_args, run_idc, run_idc_json};
 use std::path::Path;
@@ -223,7 +223,7 @@ fn cli_lr_only_cache_records_its_teacher_and_trains() {
             .flatten()
             .collect();
         names.sort_by_key(|d| d.file_name());
-        let im = burn_idc::image::io::decode_image(&names[0].path()).unwrap();
+        let im = burn_idc::image::decode_image(&names[0].path()).unwrap();
         (im.width, im.height)
     };
     let ((hw, hh), (lw, lh)) = (first("hr"), first("lr"));

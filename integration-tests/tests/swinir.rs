@@ -11,15 +11,21 @@
 //! - x4: each family trains briefly at x4 and its model directory evaluates at x4.
 
 use burn_idc::IdcError;
-use burn_idc::condense::{CondenseConfig, Condenser, InitMode, Instance, StepLoss};
-use burn_idc::config::PatchConfig;
-use burn_idc::device::{DefaultBackend, TrainBackend, default_device};
-use burn_idc::image::{Image, images_to_batch, io::decode_image, patch::instance_pairs};
-use burn_idc::models::weights::{PTH_SUPPORTED, load_net_pth};
-use burn_idc::models::{NetConfig, Teacher, load_model_dir};
-use burn_idc::train::data::HrImageDataset;
-use burn_idc::train::eval::{InferOptions, evaluate_bicubic, evaluate_model_with};
-use burn_idc::train::{TrainConfig, TrainOptions, train_sr};
+use burn_idc::PatchConfig;
+use burn_idc::models::{PTH_SUPPORTED, load_net_pth};
+use burn_idc::train::HrImageDataset;
+use burn_idc::train::{InferOptions, evaluate_bicubic, evaluate_model_with};
+use burn_idc::{
+    CondenseConfig, Condenser, Instance,
+    condense::{InitMode, StepLoss},
+};
+use burn_idc::{DefaultBackend, TrainBackend, default_device};
+use burn_idc::{
+    Image,
+    image::{decode_image, images_to_batch, instance_pairs},
+};
+use burn_idc::{NetConfig, Teacher, load_model_dir};
+use burn_idc::{TrainConfig, TrainOptions, train_sr};
 use std::path::Path;
 
 type B = DefaultBackend;
@@ -248,7 +254,7 @@ fn both_families_train_and_evaluate_at_x4() {
         for (k, v) in img.data.iter_mut().enumerate() {
             *v = (((k * 37 + i * 11) % 97) as f32) / 96.0;
         }
-        burn_idc::image::io::save_png(&imgs.join(format!("im{i}.png")), &img).unwrap();
+        burn_idc::image::save_png(&imgs.join(format!("im{i}.png")), &img).unwrap();
     }
     let device = default_device();
     let swin = serde_json::json!({"type": "SwinIR", "upscale": 4, "img_size": 16,
@@ -288,7 +294,7 @@ fn cli_arch_config_train_eval_upscale() {
         for (k, v) in img.data.iter_mut().enumerate() {
             *v = (((k * 31 + i * 7) % 89) as f32) / 88.0;
         }
-        burn_idc::image::io::save_png(&imgs.join(format!("im{i}.png")), &img).unwrap();
+        burn_idc::image::save_png(&imgs.join(format!("im{i}.png")), &img).unwrap();
     }
     let net = root.path().join("net.json");
     std::fs::write(

@@ -376,7 +376,7 @@ pub fn write_shard_atomic(path: &Path, shard: &Shard) -> Result<()> {
     write_bytes_atomic(path, &bytes)
 }
 
-pub use crate::fsutil::{remove_stale_temps, write_atomic as write_bytes_atomic};
+pub(crate) use crate::fsutil::{remove_stale_temps, write_atomic as write_bytes_atomic};
 
 /// File-system-safe, unique file stem for an instance name (typically the image path relative to
 /// the HR folder): unsafe characters become `_`, the name is shortened to 80 bytes, and 12 hex

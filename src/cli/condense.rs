@@ -39,7 +39,6 @@ use std::time::Instant;
 
 pub use super::condense_args::{Args, parse_shard, read_config};
 pub use super::models::load_models;
-pub use super::work_dir;
 
 /// Default `--batch-instances` on the CPU (see the flag's help).
 const CPU_BATCH_INSTANCES: usize = 2;
@@ -116,9 +115,8 @@ fn condense_instances(
             break;
         }
         for (&j, r) in group.iter().zip(dataset.ensure_instances(group, true)) {
-            let r = r.and_then(|o| {
-                o.ok_or_else(|| crate::IdcError::InvalidInput("internal: lock not taken".into()))
-            });
+            let r =
+                r.and_then(|o| o.ok_or_else(|| crate::IdcError::Internal("lock not taken".into())));
             go_on &= record(r, j, &mut bar);
         }
     }

@@ -3,20 +3,20 @@
 //! `--json` sub-commands print exactly one JSON object on stdout; messages go to stderr.
 
 pub mod condense;
-pub mod condense_args;
+pub(crate) mod condense_args;
 pub mod condense_one;
 pub mod eval;
 pub mod export;
 pub mod inspect;
 pub mod metrics;
-pub mod models;
+pub(crate) mod models;
 pub mod patches;
-pub mod progress;
+pub(crate) mod progress;
 pub mod reproduce;
 pub mod resize;
 pub mod select;
 pub mod sheet;
-pub mod teacher_ref;
+pub(crate) mod teacher_ref;
 pub mod train;
 pub mod upscale;
 

@@ -177,7 +177,7 @@ impl<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<B, E, 
     ) -> Result<CondensedInstance> {
         self.condense_batch_with(&[(instance, seed)], &mut |_, rec| on_step(rec))
             .pop()
-            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))
+            .unwrap_or_else(|| Err(IdcError::Internal("empty batch result".into())))
     }
 
     /// Condenses the `(instance, seed)` jobs together: one extractor forward and backward per
@@ -226,7 +226,7 @@ impl<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>> Condenser<B, E, 
                         Err(r
                             .err()
                             .or_else(|| errors.next())
-                            .unwrap_or_else(|| IdcError::Model("internal: teacher failed".into())))
+                            .unwrap_or_else(|| IdcError::Internal("teacher failed".into())))
                     })
                     .collect();
             }

@@ -230,8 +230,8 @@ impl CondenseConfig {
 /// ```compile_fail
 /// // An unchecked config does not compile where a checked one is asked for.
 /// use burn::tensor::backend::AutodiffBackend;
-/// use burn_idc::condense::{CondenseConfig, Condenser};
-/// use burn_idc::models::{FeatureExtractor, Teacher};
+/// use burn_idc::{CondenseConfig, Condenser};
+/// use burn_idc::{FeatureExtractor, Teacher};
 /// fn build<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>>(e: E, t: T, d: B::Device) {
 ///     let _ = Condenser::<B, E, T>::new(CondenseConfig::default(), e, t, d);
 /// }
@@ -239,8 +239,8 @@ impl CondenseConfig {
 /// The same code with `.check()` compiles:
 /// ```
 /// use burn::tensor::backend::AutodiffBackend;
-/// use burn_idc::condense::{CondenseConfig, Condenser};
-/// use burn_idc::models::{FeatureExtractor, Teacher};
+/// use burn_idc::{CondenseConfig, Condenser};
+/// use burn_idc::{FeatureExtractor, Teacher};
 /// fn build<B: AutodiffBackend, E: FeatureExtractor<B>, T: Teacher<B>>(
 ///     e: E,
 ///     t: T,

@@ -27,7 +27,7 @@ pub fn instance_ncfd<B: Backend, E: FeatureExtractor<B>>(
     let v = instance_ncfd_many(extractor, config, real, &[other], seed, device)?;
     v.first()
         .copied()
-        .ok_or_else(|| IdcError::Model("internal: no NCFD value".into()))
+        .ok_or_else(|| IdcError::Internal("no NCFD value".into()))
 }
 
 /// [`instance_ncfd`] of each set in `others` against `real`, all under the same draws, with the

@@ -133,7 +133,7 @@ where
     ) -> Result<(Vec<Image>, Vec<Image>)> {
         self.condense_batch(&[(instance, n, seed)])
             .pop()
-            .unwrap_or_else(|| Err(IdcError::Model("internal: empty batch result".into())))
+            .unwrap_or_else(|| Err(IdcError::Internal("empty batch result".into())))
             .map(|c| (c.lr, c.hr))
     }
 
@@ -163,7 +163,7 @@ where
             }));
         }
         out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(IdcError::Model("internal: job not run".into()))))
+            .map(|r| r.unwrap_or_else(|| Err(IdcError::Internal("job not run".into()))))
             .collect()
     }
 }

@@ -143,8 +143,8 @@ impl Engine {
             return Ok(p);
         }
         let (pairs, _) = one(self.fetch(&[j], true, true))?
-            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))?;
-        pairs.ok_or_else(|| IdcError::InvalidInput("internal: no pairs".into()))
+            .ok_or_else(|| IdcError::Internal("blocking lock not taken".into()))?;
+        pairs.ok_or_else(|| IdcError::Internal("no pairs".into()))
     }
 
     /// How instance `j` was obtained ([`Self::outcomes`] of one).
@@ -250,13 +250,14 @@ impl Engine {
     ) -> Result<(Shard, EntryNotes)> {
         let CondensedPatches { lr, hr, realism } = made;
         if lr.len() != info.n || hr.len() != info.n {
-            return Err(IdcError::InvalidInput(format!(
-                "condenser returned {} LR / {} HR patches for {}, expected {}",
-                lr.len(),
-                hr.len(),
-                info.src.name,
-                info.n
-            )));
+            return Err(IdcError::mismatch(
+                format!(
+                    "patches the condenser returned for {} (LR / HR)",
+                    info.src.name
+                ),
+                format!("{} / {}", info.n, info.n),
+                format!("{} / {}", lr.len(), hr.len()),
+            ));
         }
         let shard = Shard {
             fingerprint: info.fingerprint.clone(),
@@ -346,7 +347,7 @@ fn through_oks<T, U>(
             Some(e) => Err(e),
             None => done
                 .next()
-                .unwrap_or_else(|| Err(IdcError::Model("internal: short batch result".into()))),
+                .unwrap_or_else(|| Err(IdcError::Internal("short batch result".into()))),
         })
         .collect()
 }
@@ -355,7 +356,7 @@ fn through_oks<T, U>(
 fn one<T>(mut results: Vec<Result<T>>) -> Result<T> {
     results
         .pop()
-        .unwrap_or_else(|| Err(IdcError::InvalidInput("internal: no result".into())))
+        .unwrap_or_else(|| Err(IdcError::Internal("no result".into())))
 }
 
 impl ahead::CondenseTarget for Engine {

@@ -3,7 +3,7 @@
 use super::super::idc::tests::{builder, write_images};
 use super::*;
 use crate::cache::verify_cache;
-use crate::dataset::idc::testing::FakeCondenser;
+use crate::dataset::testing::FakeCondenser;
 
 #[test]
 fn small_images_are_skipped_only_when_asked_and_hashes_are_cached() {

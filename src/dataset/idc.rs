@@ -54,8 +54,6 @@ use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[cfg(any(test, feature = "testing"))]
-pub use super::condenser::testing;
 pub use super::condenser::{BurnCondenser, InstanceCondenser};
 pub use super::engine::{DatasetStats, Outcome};
 pub use super::settings::CacheMode;
@@ -339,7 +337,7 @@ impl IdcDataset {
     pub fn ensure_instance(&self, j: usize) -> Result<Outcome> {
         self.engine
             .outcome(j, true)?
-            .ok_or_else(|| IdcError::InvalidInput("internal: blocking lock not taken".into()))
+            .ok_or_else(|| IdcError::Internal("blocking lock not taken".into()))
     }
 
     /// Like [`Self::ensure_instance`], but returns `Ok(None)` instead of waiting when another

@@ -1,9 +1,9 @@
 //! Tests of [`super`]: `IdcDataset` over the fake condenser (cold/warm, modes, keys, ahead).
 
-use super::testing::FakeCondenser;
 use super::*;
 use crate::cache::Manifest;
 use crate::config::PatchConfig;
+use crate::dataset::testing::FakeCondenser;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;

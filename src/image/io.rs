@@ -378,7 +378,7 @@ pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-pub use crate::fsutil::write_atomic as atomic_write;
+pub(crate) use crate::fsutil::write_atomic as atomic_write;
 
 /// True when `path` has one of [`IMAGE_EXTENSIONS`] (case-insensitive).
 pub fn has_image_extension(path: &Path) -> bool {

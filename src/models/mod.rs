@@ -1,12 +1,10 @@
 //! ISR networks and the two roles IDC needs them in.
 //!
-//! - [`FeatureExtractor`]: the frozen network whose features the condenser matches.
-//! - [`Teacher`]: the network that up-samples synthetic LR patches into HR targets.
+//! - [`FeatureExtractor`](crate::FeatureExtractor): the frozen network whose features the condenser matches.
+//! - [`Teacher`](crate::Teacher): the network that up-samples synthetic LR patches into HR targets.
 //!
 //! Both take `[N, 3, h, w]` batches in `[0, 1]`. Any user model can implement them; EDSR
 //! (`edsr`) and SwinIR (`swinir`) implement both.
-
-use burn::tensor::{Tensor, backend::Backend};
 
 /// Writes [`FeatureExtractor`] and [`Teacher`] for a network family, once for every family: the
 /// extractor's features are the family's inherent `features`, the teacher's output its inherent
@@ -45,75 +43,41 @@ macro_rules! impl_roles {
     };
 }
 
-pub mod conv;
-pub mod edsr;
-pub mod identity;
-pub mod net;
-pub mod permute;
-pub mod pretrained;
-pub mod shuffle;
-pub mod swinir;
-pub mod weights;
+// The sub-modules are private: the networks and traits a Burn program names live at the crate
+// root (`burn_idc::EdsrConfig`, `SwinIrConfig`, `FeatureExtractor`, `Teacher`, `NetConfig`,
+// `SrNet`, `load_model_dir`, `save_model_dir`), everything else here, once, as
+// `burn_idc::models::X`.
+pub(crate) mod conv;
+pub(crate) mod edsr;
+pub(crate) mod identity;
+pub(crate) mod net;
+pub(crate) mod permute;
+pub(crate) mod pretrained;
+pub(crate) mod roles;
+pub(crate) mod shuffle;
+pub(crate) mod store;
+pub(crate) mod swinir;
+pub(crate) mod weights;
 
-/// Frozen feature network: LR batch `[N, 3, h, w]` in `[0, 1]` -> feature maps `[N, c, h', w']`.
-///
-/// Gradients must flow from the features back to the *input* (the condenser optimises pixels),
-/// so on an autodiff backend the implementation must not detach the input.
-pub trait FeatureExtractor<B: Backend>: Send + Sync {
-    /// Feature maps of an LR batch.
-    fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4>;
-    /// Number of feature channels `c`.
-    fn feature_channels(&self) -> usize;
-    /// Stable hash of architecture and weights, part of every cache fingerprint.
-    fn fingerprint(&self) -> String;
-}
+pub(crate) use net::{NetConfig, SrNet};
+pub(crate) use roles::{FeatureExtractor, Teacher};
+pub(crate) use store::{load_model_dir, save_model_dir};
 
-/// Super-resolution network used to make HR targets: LR `[N, 3, h, w]` -> HR `[N, 3, s h, s w]`.
-pub trait Teacher<B: Backend>: Send + Sync {
-    /// Up-sampled batch (not clamped; callers clamp to `[0, 1]`).
-    fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4>;
-    /// Up-sampling factor `s`.
-    fn scale(&self) -> usize;
-    /// Stable hash of architecture and weights, part of every cache fingerprint.
-    fn fingerprint(&self) -> String;
-}
-
-/// A borrowed or shared model plays its role too, so a [`crate::condense::Condenser`] can hold
-/// `&E` (a caller's model) or `Arc<E>` (a long-lived dataset's) by value.
-macro_rules! impl_roles_through {
-    ($($ptr:ty),*) => {$(
-        impl<B: Backend, E: FeatureExtractor<B> + ?Sized> FeatureExtractor<B> for $ptr {
-            fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-                (**self).features(lr)
-            }
-            fn feature_channels(&self) -> usize {
-                (**self).feature_channels()
-            }
-            fn fingerprint(&self) -> String {
-                (**self).fingerprint()
-            }
-        }
-    )*};
-}
-macro_rules! impl_teacher_through {
-    ($($ptr:ty),*) => {$(
-        impl<B: Backend, E: Teacher<B> + ?Sized> Teacher<B> for $ptr {
-            fn upscale(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-                (**self).upscale(lr)
-            }
-            fn scale(&self) -> usize {
-                (**self).scale()
-            }
-            fn fingerprint(&self) -> String {
-                (**self).fingerprint()
-            }
-        }
-    )*};
-}
-impl_roles_through!(&E, std::sync::Arc<E>);
-impl_teacher_through!(&E, std::sync::Arc<E>);
-
-pub mod store;
-
-pub use net::{NetConfig, SrNet};
-pub use store::{load_model_dir, save_model_dir};
+/// The fast path's backward passes alone, for `benches/conv_grad`.
+#[doc(hidden)]
+pub use conv::passes::{input_grad as conv_input_grad, weight_grad as conv_weight_grad};
+pub use conv::{conv2d, fast_conv_enabled};
+pub use edsr::{DIV2K_RGB_MEAN, ResidualBlockNoBn};
+pub use identity::IdentityTeacher;
+pub use permute::permute_contiguous;
+pub use pretrained::{BUILTIN, Pretrained, load_builtin};
+pub use shuffle::{pixel_shuffle, pixel_shuffle_ops};
+pub use store::{CONFIG_FILE, WEIGHTS_FILE, load_model_config, model_from_bytes, model_to_bytes};
+pub use swinir::{
+    BasicLayer, Mlp, PatchEmbed, RECON_FEAT, ResiConnection, Rstb, SwinBlock, Upsampler,
+    WindowAttention, relative_position_index, shifted_window_mask,
+};
+pub use weights::{
+    EDSR_KEYS, KeyRules, PTH_SUPPORTED, basicsr_to_burn_key, burn_to_basicsr_key, load_basicsr_pth,
+    load_net_pth, load_swinir_pth, swinir_keys, swinir_names,
+};

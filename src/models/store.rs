@@ -22,7 +22,7 @@ pub const WEIGHTS_FILE: &str = "model.mpk";
 /// Largest weights file read (SwinIR-classical, the largest model in view, is ~50 MB).
 const MAX_WEIGHTS_BYTES: u64 = 2 << 30;
 
-pub use crate::fsutil::write_atomic;
+pub(crate) use crate::fsutil::write_atomic;
 
 /// Serialises the weights of `model` (named MessagePack, full precision; each family's own
 /// record, so EDSR files are what they were before [`SrNet`]).

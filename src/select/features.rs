@@ -26,10 +26,11 @@ impl FeatureMatrix {
             return Err(IdcError::InvalidInput("feature dimension is zero".into()));
         }
         if data.len() != rows * dim {
-            return Err(IdcError::InvalidInput(format!(
-                "feature buffer has {} values, expected {rows}x{dim}",
-                data.len()
-            )));
+            return Err(IdcError::mismatch(
+                "feature buffer values",
+                format!("{rows}x{dim}"),
+                data.len(),
+            ));
         }
         if data.iter().any(|v| !v.is_finite()) {
             return Err(IdcError::InvalidInput(

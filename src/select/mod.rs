@@ -4,12 +4,12 @@
 //! pure host-side algorithms over pool indices here, plus a pipeline that computes what they
 //! need, selects, and writes the chosen pairs into the same shard cache format as `IdcDataset`:
 //!
-//! - [`random::select_random`]: seeded uniform sample.
-//! - [`herding::herding`]: Welling 2009, greedy mean matching (argmin; see the module for why
+//! - [`select_random`]: seeded uniform sample.
+//! - [`herding()`]: Welling 2009, greedy mean matching (argmin; see [`herding()`] for why
 //!   not DeepCore's argmax).
-//! - [`kcenter::kcenter_greedy`]: Sener & Savarese 2018, farthest-point cover.
-//! - [`dcsr::dcsr`]: DCSR-style texture pruning + k-means + per-cluster sampling.
-//! - [`features`]: pooled extractor features, computed in bounded-memory batches.
+//! - [`kcenter_greedy`]: Sener & Savarese 2018, farthest-point cover.
+//! - [`dcsr()`]: DCSR-style texture pruning + k-means + per-cluster sampling.
+//! - `features`: pooled extractor features, computed in bounded-memory batches.
 //!
 //! **Patch budget.** IDC gives instance `j` with `N_j` patches `n_j = max(1, ceil(r N_j))`
 //! synthetic patches ([`instance_budget`]). Selection uses the *same total*,
@@ -24,14 +24,23 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-pub mod dcsr;
-pub mod features;
-pub mod herding;
-pub mod kcenter;
-pub mod pipeline;
-pub mod random;
+// The sub-modules are private: every item has one public path, `burn_idc::select::X`.
+pub(crate) mod dcsr;
+pub(crate) mod features;
+pub(crate) mod herding;
+pub(crate) mod kcenter;
+pub(crate) mod pipeline;
+pub(crate) mod random;
 
-use features::FeatureMatrix;
+pub use dcsr::{DCSR_CLUSTERS, DcsrSelection, dcsr, median, texture_score};
+pub use features::{FeatureMatrix, pooled_features, pooled_pair_features};
+pub use herding::{herding, mean_gap};
+pub use kcenter::{covering_radius, kcenter_greedy};
+pub use pipeline::{
+    PatchPool, SelectionReport, Stage, expected_selected, instance_fingerprint, select_to_cache,
+    select_to_cache_with_progress,
+};
+pub use random::select_random;
 
 /// A selection baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

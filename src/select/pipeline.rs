@@ -133,12 +133,11 @@ fn pool_inputs<B: Backend, E: FeatureExtractor<B> + ?Sized>(
 
 fn check_len<P: PatchPool + ?Sized>(pool: &P, j: usize, pairs: &[SrPair]) -> Result<()> {
     if pairs.len() != pool.instance_len(j) {
-        return Err(IdcError::InvalidInput(format!(
-            "instance {} gave {} pairs, expected {}",
-            pool.instance_name(j),
+        return Err(IdcError::mismatch(
+            format!("pairs of instance {}", pool.instance_name(j)),
+            pool.instance_len(j),
             pairs.len(),
-            pool.instance_len(j)
-        )));
+        ));
     }
     Ok(())
 }
