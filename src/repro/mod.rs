@@ -20,7 +20,7 @@ mod execute;
 mod outcome;
 mod plan;
 pub mod plot;
-pub mod preset;
+mod preset;
 mod progress;
 mod ratio;
 pub mod report;

@@ -81,7 +81,10 @@ impl Stage {
         // The value as every later invocation reads it: JSON's f64 parsing is not always exact
         // in the last digit, and the tables must not depend on which invocation ran the stage.
         self.load::<T>().ok_or_else(|| {
-            IdcError::InvalidInput(format!("stage {}: its result does not read back", self.name))
+            IdcError::InvalidInput(format!(
+                "stage {}: its result does not read back",
+                self.name
+            ))
         })
     }
 }

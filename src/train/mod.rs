@@ -27,7 +27,6 @@ pub(crate) mod progress;
 pub(crate) mod sampler;
 
 pub(crate) use config::{TrainConfig, ValidTrainConfig};
-pub(crate) use eval::evaluate_model;
 pub(crate) use fit::{TrainOptions, TrainSummary, train_sr};
 
 pub use data::{HrImageDataset, PairDataset};
