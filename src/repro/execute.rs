@@ -442,17 +442,11 @@ type DataFn<'a> = Box<dyn Fn() -> Result<DynSet> + 'a>;
 /// The students and the ablation's sets.
 impl Ctx<'_> {
     fn ratio_table(&self) -> Result<&RatioTable> {
-        self.preset
-            .ratio_table
-            .as_ref()
-            .ok_or_else(|| IdcError::InvalidInput("the preset has no ratio table".into()))
+        preset_part(&self.preset.ratio_table, "ratio table")
     }
 
     fn ablation(&self) -> Result<&AblationSpec> {
-        self.preset
-            .ablation
-            .as_ref()
-            .ok_or_else(|| IdcError::InvalidInput("the preset has no ablation".into()))
+        preset_part(&self.preset.ablation, "ablation")
     }
 
     /// The ablation may run on the first `max_images` training images (its cost is six
@@ -772,10 +766,7 @@ impl State {
 /// The budget sweep's stages.
 impl Ctx<'_> {
     fn sweep(&self) -> Result<&SweepSpec> {
-        self.preset
-            .sweep
-            .as_ref()
-            .ok_or_else(|| IdcError::InvalidInput("the preset has no sweep".into()))
+        preset_part(&self.preset.sweep, "sweep")
     }
 
     /// The first `max_images` training images (condensed) and the `holdout_images` after them
@@ -863,4 +854,12 @@ impl Ctx<'_> {
         state.sets.insert(name.into(), SetDir { dir: st.dir, done });
         Ok(())
     }
+}
+
+/// An optional part of the preset that a planned step needs (the plan only makes such steps
+/// when the part is there, so `None` is a planning bug shown as an error, not a panic).
+fn preset_part<'a, T>(part: &'a Option<T>, what: &str) -> Result<&'a T> {
+    part.as_ref().ok_or_else(|| {
+        IdcError::Internal(format!("a step needs the preset's {what}, which it lacks"))
+    })
 }

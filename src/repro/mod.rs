@@ -22,7 +22,6 @@ mod plan;
 pub mod plot;
 mod preset;
 mod progress;
-mod ratio;
 pub mod report;
 pub mod stage;
 mod sweep;
@@ -37,11 +36,10 @@ pub use ablation::{
     ablation_variants,
 };
 pub use execute::RunPaths;
-pub use outcome::{
-    RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS, VALID_SET, method_name,
-};
+pub use outcome::{RANDOM_TEACHER, RunOutcome, Scores, StudentResult, VALID_SET};
 pub use preset::{
-    AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TrainSpec, ValidPreset,
+    AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TEST_SETS, TrainSpec,
+    ValidPreset,
 };
 pub use sweep::{HOLDOUT_SET, STRONG_EXTRACTOR, SweepCell, SweepResult};
 pub use tasks::DynSet;

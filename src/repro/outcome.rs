@@ -1,29 +1,16 @@
 //! What a run produces (`run.json`) and the names its tables use.
 
-use crate::select::SelectMethod;
 use crate::train::{EvalReport, ValidRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::preset::Preset;
 
-/// The evaluation sets, in table order.
-pub const TEST_SETS: [&str; 3] = ["Set5", "Set14", "BSD100"];
 /// The validation set of the convergence curves.
 pub const VALID_SET: &str = "Set5";
 
 /// Table name of the control row: Random's sets relabelled by the teacher.
 pub const RANDOM_TEACHER: &str = "Random+T";
-
-/// Table names of the selection methods.
-pub fn method_name(m: SelectMethod) -> &'static str {
-    match m {
-        SelectMethod::Random => "Random",
-        SelectMethod::Herding => "Herding",
-        SelectMethod::KCenter => "K-center",
-        SelectMethod::Dcsr => "DCSR",
-    }
-}
 
 /// One trained student and its evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]

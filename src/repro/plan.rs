@@ -2,21 +2,13 @@
 //! is the run order and its length is the `N` of the `[repro i/N]` progress line.
 
 use super::ablation::{ABLATION_RANDOM_TEACHER, AblationVariant, ablation_variants};
-use super::outcome::{RANDOM_TEACHER, method_name};
+use super::outcome::RANDOM_TEACHER;
 use super::preset::Preset;
-use super::ratio::RowKind;
+use super::preset::RowKind;
 use super::sweep::{
     STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell,
 };
 use crate::select::SelectMethod;
-
-/// The selection baselines, in table order.
-pub(crate) const SELECT_METHODS: [SelectMethod; 4] = [
-    SelectMethod::Random,
-    SelectMethod::Herding,
-    SelectMethod::KCenter,
-    SelectMethod::Dcsr,
-];
 
 /// Stage name of the set IDC condenses from the whole pool.
 pub(crate) const IDC_SET: &str = "set-IDC";
@@ -243,7 +235,7 @@ fn ratio_set_seeds(method: SelectMethod, seeds: u64) -> u64 {
 /// Random draws one set per seed; the other baselines draw one set (seed 0) and their extra
 /// seeds vary only the student's training, like IDC (whose condensation is seeded once).
 fn select_sets(preset: &Preset) -> Vec<Step> {
-    SELECT_METHODS
+    SelectMethod::ALL
         .into_iter()
         .flat_map(|method| {
             let seeds = match method {
@@ -268,11 +260,11 @@ fn main_students(preset: &Preset) -> Vec<Student> {
         .map(|seed| student("Whole", seed, Data::Whole))
         .collect();
     students.extend((0..main).map(|seed| student("IDC", seed, Data::Idc)));
-    for method in SELECT_METHODS {
+    for method in SelectMethod::ALL {
         let random = method == SelectMethod::Random;
         for seed in 0..if random { main } else { base } {
             let set = select_set_name(method, if random { seed } else { 0 });
-            students.push(student(method_name(method), seed, Data::Selected { set }));
+            students.push(student(method.table_name(), seed, Data::Selected { set }));
         }
     }
     // Control: Random's own sets with the teacher's HR targets. IDC's targets are teacher

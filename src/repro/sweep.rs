@@ -240,20 +240,10 @@ mod tests {
         }
     }
 
-    fn variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepVariant {
-        SweepVariant {
-            name: name.into(),
-            config,
-            all_lrs,
-            strong_extractor: false,
-            lrs: None,
-        }
-    }
-
     #[test]
     fn a_variant_with_its_own_lrs_crosses_only_those() {
         let base = CondenseConfig::default();
-        let mut fast = variant("fast", empty_object(), false);
+        let mut fast = SweepVariant::new("fast", empty_object(), false);
         fast.lrs = Some(vec![0.02, 0.04]);
         let s = spec(vec![fast.clone()]);
         s.validate(&base).unwrap();
@@ -287,8 +277,8 @@ mod tests {
             ..CondenseConfig::default()
         };
         let s = spec(vec![
-            variant("full", empty_object(), true),
-            variant(
+            SweepVariant::new("full", empty_object(), true),
+            SweepVariant::new(
                 "natural",
                 serde_json::json!({"param": "sigmoid", "lr_schedule": "cosine", "ncfd": {"sigma": 2.0}}),
                 false,
@@ -334,29 +324,29 @@ mod tests {
     #[test]
     fn bad_variants_and_axes_are_refused() {
         let base = CondenseConfig::default();
-        let typo = spec(vec![variant(
+        let typo = spec(vec![SweepVariant::new(
             "x",
             serde_json::json!({"parm": "sigmoid"}),
             false,
         )]);
         assert!(typo.validate(&base).is_err());
-        let bad_value = spec(vec![variant(
+        let bad_value = spec(vec![SweepVariant::new(
             "x",
             serde_json::json!({"chroma_lr": 2.0}),
             false,
         )]);
         assert!(bad_value.validate(&base).is_err());
-        let mut strong = spec(vec![variant("x", empty_object(), false)]);
+        let mut strong = spec(vec![SweepVariant::new("x", empty_object(), false)]);
         strong.variants[0].strong_extractor = true;
         assert!(strong.validate(&base).is_err());
-        let mut unknown_cell = spec(vec![variant("x", empty_object(), false)]);
+        let mut unknown_cell = spec(vec![SweepVariant::new("x", empty_object(), false)]);
         unknown_cell.seed_cell = Some("y-i20-lr0.01".into());
         assert!(unknown_cell.validate(&base).is_err());
         unknown_cell.seed_cell = Some("x-i20-lr0.01".into());
         unknown_cell.validate(&base).unwrap();
         assert_eq!(unknown_cell.seeds_of("x-i20-lr0.01"), 3);
         assert_eq!(unknown_cell.seeds_of("x-i100-lr0.01"), 1);
-        let mut empty = spec(vec![variant("x", empty_object(), false)]);
+        let mut empty = spec(vec![SweepVariant::new("x", empty_object(), false)]);
         empty.lrs.clear();
         assert!(empty.validate(&base).is_err());
     }

@@ -75,6 +75,16 @@ impl SelectMethod {
         }
     }
 
+    /// Name in the paper's tables (`Random`, `Herding`, `K-center`, `DCSR`).
+    pub fn table_name(self) -> &'static str {
+        match self {
+            SelectMethod::Random => "Random",
+            SelectMethod::Herding => "Herding",
+            SelectMethod::KCenter => "K-center",
+            SelectMethod::Dcsr => "DCSR",
+        }
+    }
+
     /// Whether the method needs extractor features (all but random).
     pub fn needs_features(self) -> bool {
         !matches!(self, SelectMethod::Random)

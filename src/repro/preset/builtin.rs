@@ -4,16 +4,22 @@
 use super::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec};
 use crate::condense::CondenseConfig;
 
-impl Preset {
-    /// Minutes on 2 cores: proves the pipeline end to end; says nothing about quality.
-    pub fn smoke() -> Preset {
-        let tiny = |iters| TrainSpec {
+impl TrainSpec {
+    /// The smoke presets' budget: EDSR 8x1, batch 4 of 16x16 LR crops, validated once.
+    pub(super) fn tiny(iters: usize) -> TrainSpec {
+        TrainSpec {
             arch: "edsr:8x1".into(),
             iters,
             batch: 4,
             lr_patch: 16,
             valid_every: iters,
-        };
+        }
+    }
+}
+
+impl Preset {
+    /// Minutes on 2 cores: proves the pipeline end to end; says nothing about quality.
+    pub fn smoke() -> Preset {
         let mut condense = CondenseConfig {
             iters: 6,
             warmup: 2,
@@ -32,9 +38,9 @@ impl Preset {
             step: 64,
             max_train_images: Some(4),
             ratio: 0.1,
-            extractor: tiny(4),
-            teacher: Some(tiny(8)),
-            student: tiny(4),
+            extractor: TrainSpec::tiny(4),
+            teacher: Some(TrainSpec::tiny(8)),
+            student: TrainSpec::tiny(4),
             seeds_main: 1,
             seeds_baselines: 1,
             condense,
@@ -43,7 +49,7 @@ impl Preset {
                 seeds: 1,
                 seeds_full: None,
                 reseed_full: false,
-                student: tiny(2),
+                student: TrainSpec::tiny(2),
                 condense_iters: 4,
                 max_images: None,
             }),
@@ -54,8 +60,8 @@ impl Preset {
                 iters: vec![2, 4],
                 lrs: vec![0.01, 0.003],
                 variants: vec![
-                    sweep_variant("full", serde_json::json!({}), true),
-                    sweep_variant(
+                    SweepVariant::new("full", serde_json::json!({}), true),
+                    SweepVariant::new(
                         "ins",
                         serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
                         false,
@@ -65,7 +71,7 @@ impl Preset {
                 ratio: 0.1,
                 max_images: 2,
                 holdout_images: 1,
-                student: tiny(2),
+                student: TrainSpec::tiny(2),
                 seed_cell: Some("full-i4-lr0.01".into()),
                 seeds: 2,
                 controls: true,
@@ -198,23 +204,23 @@ impl Preset {
         // The new default's switches (sigmoid pixels, damped chroma), against the reference.
         let natural = serde_json::json!({"param": "sigmoid", "chroma_lr": 0.25});
         // Sigmoid pixels move by at most lr/4 per step: the same switches at 2x and 4x the lr.
-        let mut natural_fast = sweep_variant("natural-fast", natural.clone(), false);
+        let mut natural_fast = SweepVariant::new("natural-fast", natural.clone(), false);
         natural_fast.lrs = Some(vec![0.02, 0.04]);
-        let mut full_strong = sweep_variant("full-strong", serde_json::json!({}), false);
+        let mut full_strong = SweepVariant::new("full-strong", serde_json::json!({}), false);
         full_strong.strong_extractor = true;
         p.sweep = Some(SweepSpec {
             iters: vec![20, 100, 500, 2000],
             lrs: vec![0.01, 0.003, 0.001],
             variants: vec![
-                sweep_variant("full", serde_json::json!({}), true),
-                sweep_variant("natural", natural.clone(), true),
+                SweepVariant::new("full", serde_json::json!({}), true),
+                SweepVariant::new("natural", natural.clone(), true),
                 natural_fast,
-                sweep_variant(
+                SweepVariant::new(
                     "ins",
                     serde_json::json!({"w_group": 0.0, "w_pair": 0.0}),
                     false,
                 ),
-                sweep_variant("noise-init", serde_json::json!({"init": "noise"}), false),
+                SweepVariant::new("noise-init", serde_json::json!({"init": "noise"}), false),
                 full_strong,
             ],
             strong_extractor: Some(strong),
@@ -291,15 +297,5 @@ impl Preset {
         p.condense = CondenseConfig::paper();
         p.ablation = None;
         p
-    }
-}
-
-fn sweep_variant(name: &str, config: serde_json::Value, all_lrs: bool) -> SweepVariant {
-    SweepVariant {
-        name: name.into(),
-        config,
-        all_lrs,
-        strong_extractor: false,
-        lrs: None,
     }
 }

@@ -73,15 +73,8 @@ impl Preset {
         p.max_test_images = Some(2);
         p.hr_patch = 32;
         p.step = 32;
-        let tiny = |iters| TrainSpec {
-            arch: "edsr:8x1".into(),
-            iters,
-            batch: 4,
-            lr_patch: 16,
-            valid_every: iters,
-        };
-        p.extractor = tiny(4);
-        p.student = tiny(4);
+        p.extractor = TrainSpec::tiny(4);
+        p.student = TrainSpec::tiny(4);
         p.seeds_main = 2;
         p.condense.iters = 4;
         p.condense.warmup = 1;

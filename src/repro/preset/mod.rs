@@ -3,13 +3,14 @@
 
 mod builtin;
 mod denoise;
+mod ratio;
 
-use super::outcome::TEST_SETS;
-pub use super::ratio::{RatioRow, RatioTable};
 use crate::condense::CondenseConfig;
 use crate::config::{PatchConfig, valid_config};
 use crate::error::{IdcError, Result};
 use crate::task::Task;
+pub use ratio::{RatioRow, RatioTable};
+pub(crate) use ratio::{RowKind, pct};
 use serde::{Deserialize, Serialize};
 
 /// One network training budget.
@@ -87,6 +88,19 @@ pub struct SweepVariant {
     /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lrs: Option<Vec<f64>>,
+}
+
+impl SweepVariant {
+    /// A variant condensed with the preset's extractor at the sweep's learning rates.
+    pub fn new(name: &str, config: serde_json::Value, all_lrs: bool) -> Self {
+        SweepVariant {
+            name: name.into(),
+            config,
+            all_lrs,
+            strong_extractor: false,
+            lrs: None,
+        }
+    }
 }
 
 fn empty_object() -> serde_json::Value {
@@ -185,6 +199,9 @@ pub struct Preset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio_table: Option<RatioTable>,
 }
+
+/// The SR evaluation sets, in table order (a preset's default `test_sets`).
+pub const TEST_SETS: [&str; 3] = ["Set5", "Set14", "BSD100"];
 
 fn default_test_sets() -> Vec<String> {
     TEST_SETS.map(String::from).to_vec()

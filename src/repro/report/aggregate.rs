@@ -1,6 +1,7 @@
 //! From a run's outcome to numbers: table cells (mean and seed std), curves, spreads.
 
-use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, Scores, StudentResult, TEST_SETS};
+use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, Scores, StudentResult};
+use crate::repro::preset::TEST_SETS;
 use std::collections::BTreeMap;
 
 /// Table-1 method order.

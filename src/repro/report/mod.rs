@@ -33,7 +33,8 @@ pub use write::{write_all, write_all_as};
 mod tests {
     use super::aggregate::{iterations_to, mean_std};
     use super::render::table3_md;
-    use crate::repro::outcome::{Scores, StudentResult, TEST_SETS};
+    use crate::repro::TEST_SETS;
+    use crate::repro::outcome::{Scores, StudentResult};
 
     #[test]
     fn mean_std_matches_hand_values() {

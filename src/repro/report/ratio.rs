@@ -4,7 +4,7 @@
 
 use super::aggregate::{Cell, cell};
 use crate::repro::outcome::{RunOutcome, Scores, StudentResult};
-use crate::repro::ratio::{RatioTable, RowKind, pct};
+use crate::repro::preset::{RatioTable, RowKind, pct};
 use crate::task::Task;
 use std::collections::BTreeMap;
 

@@ -5,8 +5,9 @@ use super::aggregate::{
     CONTROLS, Cell, CurvePoint, METHODS, cell, iterations_to, mean_std, significant, single_row,
 };
 use crate::repro::ablation::{ABLATION_FULL, ABLATION_FULL_RESEEDED, ABLATION_RANDOM_TEACHER};
-use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, StudentResult, TEST_SETS, VALID_SET};
+use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, StudentResult, VALID_SET};
 use crate::repro::plot::Series;
+use crate::repro::preset::TEST_SETS;
 use crate::repro::preset::{AblationSpec, Preset};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

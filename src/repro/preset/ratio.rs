@@ -4,9 +4,7 @@
 //! Denoising's Table 5 is one (Whole, Random and IDC at 10% and 1%); Table 4 (IDC 1% vs Random
 //! 1% vs DCSR 1% vs Random 10%) is another. Stages and rows are data: a new table is a preset.
 
-use super::outcome::method_name;
-use super::plan::SELECT_METHODS;
-use super::preset::TrainSpec;
+use super::TrainSpec;
 use crate::condense::CondenseConfig;
 use crate::error::{IdcError, Result};
 use crate::select::SelectMethod;
@@ -87,9 +85,9 @@ impl RatioRow {
         if self.method == "IDC" {
             return Ok(RowKind::Idc(ratio));
         }
-        SELECT_METHODS
+        SelectMethod::ALL
             .into_iter()
-            .find(|m| method_name(*m) == self.method)
+            .find(|m| m.table_name() == self.method)
             .map(|m| RowKind::Select(m, ratio))
             .ok_or_else(|| {
                 IdcError::config(
