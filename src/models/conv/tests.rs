@@ -155,6 +155,17 @@ fn other_kernels_and_paddings_match_burn() {
         bias: true,
     };
     check(asymmetric);
+    // Output as wide as the input with all the width padding on one side: im2col's
+    // same-width path shifts the flattened rows one way only (right, then left).
+    for pad in [[0, 0, 2, 2], [2, 2, 0, 0], [1, 0, 1, 2]] {
+        check(Case {
+            x: [2, 3, 7, 11],
+            co: 4,
+            k: [3, 3],
+            pad,
+            bias: true,
+        });
+    }
 }
 
 #[test]
