@@ -55,6 +55,7 @@ pub(crate) mod permute;
 pub(crate) mod pretrained;
 pub(crate) mod roles;
 pub(crate) mod shuffle;
+pub(crate) mod softmax;
 pub(crate) mod store;
 pub(crate) mod swinir;
 pub(crate) mod weights;
@@ -72,6 +73,7 @@ pub use identity::IdentityTeacher;
 pub use permute::permute_contiguous;
 pub use pretrained::{BUILTIN, Pretrained, load_builtin};
 pub use shuffle::{pixel_shuffle, pixel_shuffle_ops};
+pub use softmax::softmax_last;
 pub use store::{CONFIG_FILE, WEIGHTS_FILE, load_model_config, model_from_bytes, model_to_bytes};
 pub use swinir::{
     BasicLayer, Mlp, PatchEmbed, RECON_FEAT, ResiConnection, Rstb, SwinBlock, Upsampler,

@@ -17,11 +17,12 @@
 
 use crate::models::edsr::{DIV2K_RGB_MEAN, pixel_shuffle};
 use crate::models::permute::permute_contiguous;
+use crate::models::softmax::softmax_last;
 use crate::models::{FeatureExtractor, Teacher, conv};
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, Linear};
-use burn::tensor::activation::{gelu, leaky_relu, softmax};
+use burn::tensor::activation::{gelu, leaky_relu};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -260,7 +261,7 @@ impl<B: Backend> WindowAttention<B> {
             attn = add_to_every_row(attn.reshape([bw / nw, nw, heads, n, n]), mask)
                 .reshape([bw, heads, n, n]);
         }
-        let attn = softmax(attn, 3);
+        let attn = softmax_last(attn);
         let out = permute_contiguous(attn.matmul(v), [0, 2, 1, 3]).reshape([bw, n, c]);
         self.proj.forward(out)
     }
