@@ -147,3 +147,54 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     assert_eq!(table["partial"], false);
     assert_eq!(seeds(&t) + 1, seeds(&table));
 }
+
+/// `smoke-x4`: the ratio table (issue #26's Table 4 shape) at x4 with a SwinIR student at toy
+/// size, end to end: every row scored on every test set, 1% sets of at least one patch per
+/// image, and a second invocation runs nothing.
+#[test]
+fn smoke_x4_runs_a_swinir_ratio_table_at_x4() {
+    let data = require_data!();
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, out) = (tmp.path().join("work"), tmp.path().join("out"));
+    let invoke = || {
+        let o = Command::new(idc_bin())
+            .args(["reproduce", "--preset", "smoke-x4", "--work"])
+            .arg(&work)
+            .arg("--out")
+            .arg(&out)
+            .env("IDC_DATA", &data)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "reproduce failed: {stderr}");
+        stderr
+    };
+    let first = invoke();
+    assert!(first.contains("[stage] teacher: running"), "{first}");
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("table4.json")).unwrap()).unwrap();
+    assert_eq!(table["partial"], false, "{table}");
+    assert_eq!(table["preset"]["scale"], 4);
+    let student = &table["preset"]["ratio_table"]["student"];
+    assert_eq!(student["arch"], "swinir-tiny", "{student}");
+    let rows = table["rows"].as_array().unwrap();
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["Whole", "IDC 1%", "Random 1%", "Bicubic"]);
+    for row in rows {
+        for set in ["Set5", "Set14", "BSD100"] {
+            let psnr = row["sets"][set]["psnr"].as_f64().unwrap();
+            assert!(psnr.is_finite() && psnr > 0.0, "{row}");
+        }
+    }
+    let pool = table["pool_patches"].as_u64().unwrap();
+    for (set, n) in table["set_patches"].as_object().unwrap() {
+        let n = n.as_u64().unwrap();
+        // Four training images: at least one patch each, far below the pool.
+        assert!((4..pool / 10).contains(&n), "{set}: {n} of {pool}");
+    }
+    let second = invoke();
+    assert!(
+        !second.contains(": running"),
+        "a finished stage ran again:\n{second}"
+    );
+}

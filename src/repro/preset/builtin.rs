@@ -1,7 +1,7 @@
-//! The built-in presets: `smoke`, `cpu`, `cpu-natural`, `budget-sweep`, `gpu`, `paper`, and the
-//! denoising ones in `denoise.rs`.
+//! The built-in presets: `smoke`, `smoke-x4`, `cpu`, `cpu-natural`, `budget-sweep`, `gpu`,
+//! `paper`, and the denoising ones in `denoise.rs`.
 
-use super::{AblationSpec, Preset, SweepSpec, SweepVariant, TrainSpec};
+use super::{AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TrainSpec};
 use crate::condense::CondenseConfig;
 
 impl TrainSpec {
@@ -18,6 +18,34 @@ impl TrainSpec {
 }
 
 impl Preset {
+    /// Minutes on 2 cores: the ratio table at x4 with a SwinIR student at toy size (rows Whole,
+    /// IDC 1%, Random 1%; issue #26's Table 4 shape), beside `smoke`'s x2 EDSR tables. Proves the
+    /// x4, SwinIR and 1% paths end to end; says nothing about quality.
+    pub fn smoke_x4() -> Preset {
+        let mut p = Self::smoke();
+        p.name = "smoke-x4".into();
+        p.scale = 4;
+        p.main_table = false;
+        p.ablation = None;
+        p.sweep = None;
+        p.ratio_table = Some(RatioTable {
+            name: "table4".into(),
+            rows: vec![
+                RatioRow::new("Whole", None),
+                RatioRow::new("IDC", Some(0.01)),
+                RatioRow::new("Random", Some(0.01)),
+            ],
+            student: Some(TrainSpec {
+                arch: "swinir-tiny".into(),
+                iters: 2,
+                batch: 2,
+                lr_patch: 16,
+                valid_every: 2,
+            }),
+        });
+        p
+    }
+
     /// Minutes on 2 cores: proves the pipeline end to end; says nothing about quality.
     pub fn smoke() -> Preset {
         let mut condense = CondenseConfig {

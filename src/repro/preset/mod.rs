@@ -221,8 +221,9 @@ fn is_yes(v: &bool) -> bool {
 
 impl Preset {
     /// The built-in presets' names, in the order the CLI lists them.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "smoke",
+        "smoke-x4",
         "cpu",
         "cpu-natural",
         "gpu",
@@ -236,6 +237,7 @@ impl Preset {
     pub fn by_name(name: &str) -> Result<Preset> {
         match name {
             "smoke" => Ok(Self::smoke()),
+            "smoke-x4" => Ok(Self::smoke_x4()),
             "cpu" => Ok(Self::cpu()),
             "gpu" => Ok(Self::gpu()),
             "paper" => Ok(Self::paper()),
