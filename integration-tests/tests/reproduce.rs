@@ -148,11 +148,12 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     assert_eq!(seeds(&t) + 1, seeds(&table));
 }
 
-/// `smoke-x4`: the ratio table (issue #26's Table 4 shape) at x4 with a SwinIR student at toy
-/// size, end to end: every row scored on every test set, 1% sets of at least one patch per
-/// image, and a second invocation runs nothing.
+/// `smoke-x4`: `cpu-x4`'s design at toy size, end to end: Table 1 at x4 with a block of rows
+/// per student family (EDSR and SwinIR-tiny), curves validated on a held-back training image,
+/// the Table 4 ratio table (1% rows) with the SwinIR student, and a second invocation runs
+/// nothing.
 #[test]
-fn smoke_x4_runs_a_swinir_ratio_table_at_x4() {
+fn smoke_x4_runs_two_student_families_and_table4_at_x4() {
     let data = require_data!();
     let tmp = tempfile::tempdir().unwrap();
     let (work, out) = (tmp.path().join("work"), tmp.path().join("out"));
@@ -171,15 +172,60 @@ fn smoke_x4_runs_a_swinir_ratio_table_at_x4() {
     };
     let first = invoke();
     assert!(first.contains("[stage] teacher: running"), "{first}");
-    let table: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("table4.json")).unwrap()).unwrap();
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join(name)).unwrap()).unwrap()
+    };
+    let t1 = read("table1.json");
+    assert_eq!(
+        (t1["scale"].as_u64(), t1["partial"].as_bool()),
+        (Some(4), Some(false))
+    );
+    let families = t1["families"].as_array().expect("two families");
+    let archs: Vec<&str> = families
+        .iter()
+        .map(|f| f["student"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["edsr:8x1", "swinir-tiny"]);
+    for f in families {
+        let rows = f["rows"].as_array().unwrap();
+        let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+        assert_eq!(
+            methods,
+            [
+                "Whole", "Random", "Herding", "K-center", "DCSR", "IDC", "Bicubic"
+            ]
+        );
+        for row in rows.iter().chain(f["controls"].as_array().unwrap()) {
+            for set in ["Set5", "Set14", "BSD100"] {
+                let psnr = row[set]["psnr"].as_f64().unwrap_or(f64::NAN);
+                assert!(psnr.is_finite() && psnr > 0.0, "{}: {row}", f["student"]);
+            }
+        }
+    }
+    // The SwinIR family's rows are its own students, not the EDSR family's again.
+    assert_ne!(families[0]["rows"][0], families[1]["rows"][0]);
+    let run = read("run.json");
+    for s in run["students"].as_array().unwrap() {
+        let valid = s["validation"].as_array().unwrap();
+        assert!(!valid.is_empty(), "validated on the held-back image: {s}");
+    }
+    assert!(out.join("convergence-swinir-tiny.png").is_file());
+    let t2 = std::fs::read_to_string(out.join("table2.md")).unwrap();
+    assert!(
+        t2.contains("reach a train-holdout PSNR, student swinir-tiny"),
+        "{t2}"
+    );
+
+    let table = read("table4.json");
     assert_eq!(table["partial"], false, "{table}");
-    assert_eq!(table["preset"]["scale"], 4);
     let student = &table["preset"]["ratio_table"]["student"];
     assert_eq!(student["arch"], "swinir-tiny", "{student}");
     let rows = table["rows"].as_array().unwrap();
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["Whole", "IDC 1%", "Random 1%", "Bicubic"]);
+    assert_eq!(
+        methods,
+        ["IDC 1%", "Random 1%", "DCSR 1%", "Random 10%", "Bicubic"]
+    );
     for row in rows {
         for set in ["Set5", "Set14", "BSD100"] {
             let psnr = row["sets"][set]["psnr"].as_f64().unwrap();
@@ -189,8 +235,14 @@ fn smoke_x4_runs_a_swinir_ratio_table_at_x4() {
     let pool = table["pool_patches"].as_u64().unwrap();
     for (set, n) in table["set_patches"].as_object().unwrap() {
         let n = n.as_u64().unwrap();
-        // Four training images: at least one patch each, far below the pool.
-        assert!((4..pool / 10).contains(&n), "{set}: {n} of {pool}");
+        // Three training images (one held back): at least one patch each, far below the pool
+        // at 1%.
+        let most = if set.contains("-1%") {
+            pool / 10
+        } else {
+            pool / 5
+        };
+        assert!((3..most).contains(&n), "{set}: {n} of {pool}");
     }
     let second = invoke();
     assert!(

@@ -29,6 +29,10 @@ pub struct StudentResult {
     pub validation: Vec<ValidRecord>,
     /// Per test set: (name, report without per-image rows).
     pub eval: Vec<(String, Scores)>,
+    /// The architecture of a further student family of the main table (`more_students`);
+    /// absent for the preset's own student (and left out of the JSON then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 /// Mean scores of one evaluation.

@@ -73,6 +73,31 @@ pub(crate) struct Student {
     pub data: Data,
     /// The table it belongs to.
     pub table: Table,
+    /// The architecture of a further student family of the main table (`more_students`);
+    /// `None`: the table's own student.
+    pub family: Option<String>,
+}
+
+impl Student {
+    /// Row `method`, seed `seed` of `table`, trained as the table's own student.
+    fn new(method: impl Into<String>, seed: u64, data: Data, table: Table) -> Student {
+        Student {
+            method: method.into(),
+            seed,
+            data,
+            table,
+            family: None,
+        }
+    }
+
+    /// The stage-name part that tells students apart: the method, after the family's
+    /// architecture for a further family (the first family keeps the names it always had).
+    fn key(&self) -> String {
+        match &self.family {
+            Some(arch) => format!("{arch}-{}", self.method),
+            None => self.method.clone(),
+        }
+    }
 }
 
 /// What a student trains on.
@@ -103,8 +128,8 @@ impl Step {
             Step::SelectSet { method, seed } => select_set_name(*method, *seed),
             Step::Reference(name) => name.to_string(),
             Step::EvalTeacher => "eval-teacher".to_string(),
-            Step::Train(s) => format!("student-{}-s{}", s.method, s.seed),
-            Step::Eval(s) => format!("eval-{}-s{}", s.method, s.seed),
+            Step::Train(s) => format!("student-{}-s{}", s.key(), s.seed),
+            Step::Eval(s) => format!("eval-{}-s{}", s.key(), s.seed),
             Step::AblationSet(v) => ablation_set_name(&v.name),
             Step::AblationRandomSet => ABLATION_RANDOM_SET.to_string(),
             Step::SweepSet(c) => sweep_set_name(&c.name),
@@ -212,12 +237,7 @@ fn ratio_steps(preset: &Preset) -> Vec<Step> {
                     }
                 }
             };
-            let s = Student {
-                method: t.method_key(row),
-                seed,
-                data,
-                table: Table::Ratio,
-            };
+            let s = Student::new(t.method_key(row), seed, data, Table::Ratio);
             steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
         }
     }
@@ -247,15 +267,24 @@ fn select_sets(preset: &Preset) -> Vec<Step> {
         .collect()
 }
 
-/// Whole, IDC, the baselines and the Random+T control, each over its seeds.
+/// Per student family: Whole, IDC, the baselines and the Random+T control, each over its seeds.
 fn main_students(preset: &Preset) -> Vec<Student> {
+    let families = std::iter::once(None).chain(preset.more_students.iter().map(|s| Some(&s.arch)));
+    families
+        .flat_map(|family| {
+            family_rows(preset).into_iter().map(move |mut s| {
+                s.family = family.cloned();
+                s
+            })
+        })
+        .collect()
+}
+
+/// One family's rows: Whole, IDC, the baselines and the Random+T control, each over its seeds.
+fn family_rows(preset: &Preset) -> Vec<Student> {
     let (main, base) = (preset.seeds_main as u64, preset.seeds_baselines as u64);
-    let student = |method: &str, seed: u64, data: Data| Student {
-        method: method.to_string(),
-        seed,
-        data,
-        table: Table::Main,
-    };
+    let student =
+        |method: &str, seed: u64, data: Data| Student::new(method, seed, data, Table::Main);
     let mut students: Vec<Student> = (0..main)
         .map(|seed| student("Whole", seed, Data::Whole))
         .collect();
@@ -284,12 +313,8 @@ fn ablation_steps(preset: &Preset) -> Vec<Step> {
     };
     let mut condense = preset.condense.clone();
     condense.ratio = preset.ratio;
-    let student = |method: String, seed: u64, data: Data| Student {
-        method,
-        seed,
-        data,
-        table: Table::Ablation,
-    };
+    let student =
+        |method: String, seed: u64, data: Data| Student::new(method, seed, data, Table::Ablation);
     let mut steps = Vec::new();
     for variant in ablation_variants(&condense, a) {
         steps.push(Step::AblationSet(variant.clone()));
@@ -334,12 +359,8 @@ fn sweep_steps(preset: &Preset) -> Vec<Step> {
     for cell in cells {
         steps.push(Step::SweepSet(Box::new(cell.clone())));
         for seed in 0..sw.seeds_of(&cell.name) as u64 {
-            let s = Student {
-                method: format!("sweep-{}", cell.name),
-                seed,
-                data: Data::SweepIdc(Box::new(cell.clone())),
-                table: Table::Sweep,
-            };
+            let data = Data::SweepIdc(Box::new(cell.clone()));
+            let s = Student::new(format!("sweep-{}", cell.name), seed, data, Table::Sweep);
             steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
         }
     }
@@ -355,12 +376,7 @@ fn sweep_control_steps() -> Vec<Step> {
     ];
     let mut steps = vec![Step::SweepRandomSet];
     for (name, data) in controls {
-        let s = Student {
-            method: format!("sweep-{name}"),
-            seed: 0,
-            data,
-            table: Table::Sweep,
-        };
+        let s = Student::new(format!("sweep-{name}"), 0, data, Table::Sweep);
         steps.extend([Step::Train(s.clone()), Step::Eval(s)]);
     }
     steps
@@ -385,16 +401,59 @@ mod tests {
             let controls = if sw.controls { 1 + 2 * 2 } else { 0 };
             strong + cells.len() + 2 * students + controls
         });
-        let main_table = 1 + (main + 3) + 2 + 2 * (4 * main + 3 * base);
+        let families = 1 + p.more_students.len();
+        let main_table = 1 + (main + 3) + 2 + 2 * families * (4 * main + 3 * base);
         2 + if p.main_table { main_table } else { 0 } + n_ablation + n_sweep
     }
 
     #[test]
     fn stage_count_matches_the_former_hand_count() {
-        for name in ["smoke", "cpu", "gpu", "paper", "budget-sweep"] {
+        for name in [
+            "smoke",
+            "cpu",
+            "cpu-natural",
+            "gpu",
+            "paper",
+            "budget-sweep",
+        ] {
             let p = Preset::by_name(name).expect("built-in preset");
             assert_eq!(plan(&p).len(), hand_count(&p), "{name}");
         }
+    }
+
+    #[test]
+    fn cpu_x4_has_a_block_of_rows_per_student_family_and_table4() {
+        let p = Preset::cpu_x4();
+        let names: Vec<String> = plan(&p).iter().map(Step::name).collect();
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "stage names are unique");
+        // The first family keeps the stage names students always had; the second is prefixed.
+        for name in ["student-Whole-s2", "student-swinir-tiny-Whole-s2"] {
+            assert!(names.contains(&name.to_string()), "{name} in {names:?}");
+        }
+        for name in [
+            "student-swinir-tiny-Random+T-s0",
+            "eval-swinir-tiny-DCSR-s0",
+        ] {
+            assert!(names.contains(&name.to_string()), "{name} in {names:?}");
+        }
+        let t = p.ratio_table.as_ref().expect("table4");
+        let sets = 1 + p.seeds_main + 1 + p.seeds_main; // IDC 1%, Random 1%, DCSR 1%, Random 10%
+        let ratio = sets + 2 * p.seeds_main * t.rows.len();
+        let mut no_ratio = p.clone();
+        no_ratio.ratio_table = None;
+        assert_eq!(names.len(), hand_count(&no_ratio) + ratio);
+        assert!(
+            names.contains(&"table4-set-dcsr-1%-s0".to_string()),
+            "{names:?}"
+        );
+        // Without a main table the second family has no rows to train: refused.
+        let mut q = Preset::cpu_x4();
+        q.main_table = false;
+        assert!(q.validate().is_err());
+        q.main_table = true;
+        q.more_students[0].arch = q.student.arch.clone();
+        assert!(q.validate().is_err(), "a family twice");
     }
 
     #[test]

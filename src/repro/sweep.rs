@@ -11,9 +11,6 @@ use serde::{Deserialize, Serialize};
 /// The extractor role of the sweep's stronger extractor stage.
 pub const STRONG_EXTRACTOR: &str = "extractor-strong";
 
-/// Name of the held-out training images' evaluation (the sweep's only score).
-pub const HOLDOUT_SET: &str = "train-holdout";
-
 /// The control rows' stage set: real patches drawn at random per image (no condensation).
 pub const SWEEP_RANDOM_SET: &str = "set-sweep-random";
 

@@ -6,12 +6,11 @@ use super::outcome::{Scores, StudentResult};
 use super::plan::{
     ABLATION_RANDOM_SET, Data, IDC_SET, Step, Student, Table, ablation_set_name, sweep_set_name,
 };
-use super::preset::{AblationSpec, Preset, RatioTable, SweepSpec, TrainSpec};
+use super::preset::{AblationSpec, HOLDOUT_SET, Preset, RatioTable, SweepSpec, TrainSpec};
 use super::progress::{Progress, if_done};
 use super::stage::Stage;
 use super::sweep::{
-    HOLDOUT_SET, STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell,
-    SweepResult,
+    STRONG_EXTRACTOR, SWEEP_RANDOM, SWEEP_RANDOM_SET, SWEEP_RANDOM_TEACHER, SweepCell, SweepResult,
 };
 use super::tasks::{
     DynSet, evaluate_dir, evaluate_reference, holdout_dir, instances_key, subset_dir, train_config,
@@ -26,6 +25,7 @@ use crate::dataset::selection::SelectionDataset;
 use crate::dataset::sr_patch::SrPatchDataset;
 use crate::device::{DefaultBackend, DefaultDevice, TrainBackend, default_device};
 use crate::error::{IdcError, Result};
+use crate::image::io::list_images;
 use crate::models::identity::IdentityTeacher;
 use crate::models::load_model_dir;
 use crate::models::net::SrNet;
@@ -133,6 +133,8 @@ pub(crate) struct Ctx<'a> {
     /// never used to choose anything); none for denoising, whose whole-image evaluations would
     /// cost more than the students.
     valid_dir: Option<PathBuf>,
+    /// The held-back training images (`holdout_images`), scored by the reference stage too.
+    holdout: Option<PathBuf>,
     task: Task,
     patch: ValidPatchConfig,
     pool: SrPatchDataset,
@@ -150,11 +152,7 @@ impl<'a> Ctx<'a> {
         std::fs::create_dir_all(work).map_err(|e| IdcError::io(work, e))?;
         std::fs::create_dir_all(&paths.out).map_err(|e| IdcError::io(&paths.out, e))?;
         let data = work.join("data");
-        let train_dir = subset_dir(
-            &paths.train_dir,
-            &data.join("train"),
-            preset.max_train_images,
-        )?;
+        let (train_dir, holdout) = train_and_holdout(preset, &paths.train_dir, &data)?;
         let test_dirs: Vec<(String, PathBuf)> = preset
             .test_sets
             .iter()
@@ -168,9 +166,10 @@ impl<'a> Ctx<'a> {
             })
             .collect::<Result<_>>()?;
         let task = preset.task();
-        let valid_dir = match task {
-            Task::SuperResolution { .. } => test_dirs.first().map(|(_, d)| d.clone()),
-            Task::Denoise { .. } => None,
+        let valid_dir = match (task, &holdout) {
+            (_, Some(held)) => Some(held.clone()),
+            (Task::SuperResolution { .. }, None) => test_dirs.first().map(|(_, d)| d.clone()),
+            (Task::Denoise { .. }, None) => None,
         };
         let patch = preset.patch().check()?;
         let pool = SrPatchDataset::new(&train_dir, patch.clone())?;
@@ -181,6 +180,7 @@ impl<'a> Ctx<'a> {
             preset,
             work,
             valid_dir,
+            holdout,
             task,
             train_dir,
             test_dirs,
@@ -235,6 +235,29 @@ impl<'a> Ctx<'a> {
             Step::SweepRandomSet => self.sweep_random_set(state, progress),
         }
     }
+}
+
+/// The training images (the first `max_train_images`) and, when the preset holds some back,
+/// the pool without them and the held-back slice (the last `holdout_images`).
+fn train_and_holdout(
+    preset: &Preset,
+    src: &Path,
+    data: &Path,
+) -> Result<(PathBuf, Option<PathBuf>)> {
+    let train = subset_dir(src, &data.join("train"), preset.max_train_images)?;
+    let Some(held) = preset.holdout_images else {
+        return Ok((train, None));
+    };
+    let n = list_images(&train)?.len();
+    if held >= n {
+        return Err(IdcError::config(
+            "holdout_images",
+            format!("{held} leaves none of the {n} training images to train on"),
+        ));
+    }
+    let pool = subset_dir(&train, &data.join("train-pool"), Some(n - held))?;
+    let valid = holdout_dir(&train, &data.join("valid"), n - held, held)?;
+    Ok((pool, Some(valid)))
 }
 
 /// A random control set: its stage name, the images it draws from, per-image ratio and the

@@ -124,6 +124,15 @@ impl Ctx<'_> {
         )?))
     }
 
+    /// The training budget of a main-table student: its family's.
+    fn family_spec(&self, s: &Student) -> Result<&TrainSpec> {
+        let Some(arch) = &s.family else {
+            return Ok(&self.preset.student);
+        };
+        let spec = self.preset.more_students.iter().find(|f| &f.arch == arch);
+        spec.ok_or_else(|| IdcError::Internal(format!("a step needs student family {arch}")))
+    }
+
     pub(super) fn train(
         &self,
         name: &str,
@@ -132,7 +141,7 @@ impl Ctx<'_> {
         progress: &mut Progress,
     ) -> Result<()> {
         let spec = match s.table {
-            Table::Main => &self.preset.student,
+            Table::Main => self.family_spec(s)?,
             Table::Ablation => &self.ablation()?.student,
             Table::Sweep => &self.sweep()?.student,
             Table::Ratio => self.ratio_table()?.student(&self.preset.student),
@@ -205,6 +214,7 @@ impl Ctx<'_> {
             final_loss: summary.final_loss,
             validation: summary.validation,
             eval,
+            family: s.family.clone(),
         };
         match s.table {
             Table::Ablation => state.ablation.push(result),

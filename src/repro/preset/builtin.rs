@@ -1,5 +1,5 @@
-//! The built-in presets: `smoke`, `smoke-x4`, `cpu`, `cpu-natural`, `budget-sweep`, `gpu`,
-//! `paper`, and the denoising ones in `denoise.rs`.
+//! The built-in presets: `smoke`, `smoke-x4`, `cpu`, `cpu-natural`, `cpu-x4`, `budget-sweep`,
+//! `gpu`, `paper`, and the denoising ones in `denoise.rs`.
 
 use super::{AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TrainSpec};
 use crate::condense::CondenseConfig;
@@ -17,32 +17,42 @@ impl TrainSpec {
     }
 }
 
+/// The paper's Table 4 design: IDC 1% against Random 1%, DCSR 1% and Random 10%, every
+/// row trained as `student`.
+fn table4(student: TrainSpec) -> RatioTable {
+    RatioTable {
+        name: "table4".into(),
+        rows: vec![
+            RatioRow::new("IDC", Some(0.01)),
+            RatioRow::new("Random", Some(0.01)),
+            RatioRow::new("DCSR", Some(0.01)),
+            RatioRow::new("Random", Some(0.1)),
+        ],
+        student: Some(student),
+    }
+}
+
 impl Preset {
-    /// Minutes on 2 cores: the ratio table at x4 with a SwinIR student at toy size (rows Whole,
-    /// IDC 1%, Random 1%; issue #26's Table 4 shape), beside `smoke`'s x2 EDSR tables. Proves the
-    /// x4, SwinIR and 1% paths end to end; says nothing about quality.
+    /// Minutes on 2 cores: `cpu-x4`'s design at toy size (x4, a hold-out validation image,
+    /// Table 1 rows for an EDSR and a SwinIR-tiny student family, the Table 4 ratio table with
+    /// the SwinIR student), beside `smoke`'s x2 tables. Proves the x4, SwinIR, two-family and
+    /// 1% paths end to end; says nothing about quality.
     pub fn smoke_x4() -> Preset {
         let mut p = Self::smoke();
         p.name = "smoke-x4".into();
         p.scale = 4;
-        p.main_table = false;
         p.ablation = None;
         p.sweep = None;
-        p.ratio_table = Some(RatioTable {
-            name: "table4".into(),
-            rows: vec![
-                RatioRow::new("Whole", None),
-                RatioRow::new("IDC", Some(0.01)),
-                RatioRow::new("Random", Some(0.01)),
-            ],
-            student: Some(TrainSpec {
-                arch: "swinir-tiny".into(),
-                iters: 2,
-                batch: 2,
-                lr_patch: 16,
-                valid_every: 2,
-            }),
-        });
+        p.holdout_images = Some(1);
+        let swinir = TrainSpec {
+            arch: "swinir-tiny".into(),
+            iters: 2,
+            batch: 2,
+            lr_patch: 16,
+            valid_every: 2,
+        };
+        p.more_students = vec![swinir.clone()];
+        p.ratio_table = Some(table4(swinir));
         p
     }
 
@@ -69,6 +79,8 @@ impl Preset {
             extractor: TrainSpec::tiny(4),
             teacher: Some(TrainSpec::tiny(8)),
             student: TrainSpec::tiny(4),
+            more_students: Vec::new(),
+            holdout_images: None,
             seeds_main: 1,
             seeds_baselines: 1,
             condense,
@@ -159,6 +171,8 @@ impl Preset {
                 lr_patch: 32,
                 valid_every: 100,
             },
+            more_students: Vec::new(),
+            holdout_images: None,
             seeds_main: 3,
             seeds_baselines: 1,
             condense,
@@ -192,6 +206,39 @@ impl Preset {
             sweep: None,
             ratio_table: None,
         }
+    }
+
+    /// Issue #26's Tables 1, 2 and 4 at x4 on the 2-core machine, with issue #25's condensation
+    /// defaults (`cpu-natural`'s): T91 + BSD200 less the last 10 images, held back as the
+    /// validation set of every curve (Table 2 never reads a test set); HR 96 / LR 24 patches
+    /// on a 48-pixel grid; an EDSR-tiny extractor; an EDSR-baseline teacher (64x16, 3x the
+    /// students' iterations: stronger than both student families); Table 1 rows for an
+    /// EDSR-small and a SwinIR-tiny student family, 3 seeds for Whole, Random, Random+T and IDC;
+    /// `table4`: IDC 1%, Random 1%, DCSR 1% and Random 10% with the SwinIR-tiny student. No
+    /// ablation (that is `cpu`'s Table 3). Many hours on 2 cores, over several sessions: every
+    /// stage resumes from the stage cache.
+    pub fn cpu_x4() -> Preset {
+        let mut p = Self::cpu_natural();
+        p.name = "cpu-x4".into();
+        p.scale = 4;
+        p.hr_patch = 96;
+        p.step = 48;
+        p.holdout_images = Some(10);
+        p.ablation = None;
+        let spec = |arch: &str, iters, valid_every| TrainSpec {
+            arch: arch.into(),
+            iters,
+            batch: 16,
+            lr_patch: 24,
+            valid_every,
+        };
+        p.extractor = spec("edsr-tiny", 1000, 250);
+        p.teacher = Some(spec("edsr-baseline", 3000, 500));
+        p.student = spec("edsr-small", 1000, 100);
+        let swinir = spec("swinir-tiny", 1000, 100);
+        p.more_students = vec![swinir.clone()];
+        p.ratio_table = Some(table4(swinir));
+        p
     }
 
     /// `cpu` with the condensation defaults chosen by issue #25's realism sweep

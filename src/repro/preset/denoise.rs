@@ -49,6 +49,8 @@ impl Preset {
             extractor: spec(1000, 250),
             teacher: None,
             student: spec(1000, 250),
+            more_students: Vec::new(),
+            holdout_images: None,
             seeds_main: 3,
             seeds_baselines: 1,
             condense,

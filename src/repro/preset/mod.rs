@@ -169,6 +169,17 @@ pub struct Preset {
     /// Every student of the main table and, unless it names its own, of the ratio table (same
     /// architecture, iterations, batch, schedule).
     pub student: TrainSpec,
+    /// Further student families of the main table (the paper's Table 1 has a block of rows
+    /// per family): each trains every row as `student` does, on the same sets. Architectures
+    /// are distinct from each other and from `student`'s. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_students: Vec<TrainSpec>,
+    /// Hold back the last N training images (sorted by path) from every stage and validate the
+    /// students (and the extractor and teacher) on them instead of on the first test set, so
+    /// convergence (Table 2) is read without touching the test sets. Left out of the JSON when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_images: Option<usize>,
     /// Seeds for Whole, Random and IDC (and every row of the ratio table).
     pub seeds_main: usize,
     /// Seeds for Herding, K-center and DCSR.
@@ -203,6 +214,10 @@ pub struct Preset {
 /// The SR evaluation sets, in table order (a preset's default `test_sets`).
 pub const TEST_SETS: [&str; 3] = ["Set5", "Set14", "BSD100"];
 
+/// Name of held-out training images scored as a set: the budget sweep's cells, and the
+/// validation set of a preset with `holdout_images`.
+pub const HOLDOUT_SET: &str = "train-holdout";
+
 fn default_test_sets() -> Vec<String> {
     TEST_SETS.map(String::from).to_vec()
 }
@@ -221,11 +236,12 @@ fn is_yes(v: &bool) -> bool {
 
 impl Preset {
     /// The built-in presets' names, in the order the CLI lists them.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "smoke",
         "smoke-x4",
         "cpu",
         "cpu-natural",
+        "cpu-x4",
         "gpu",
         "paper",
         "budget-sweep",
@@ -243,6 +259,7 @@ impl Preset {
             "paper" => Ok(Self::paper()),
             "budget-sweep" => Ok(Self::budget_sweep()),
             "cpu-natural" => Ok(Self::cpu_natural()),
+            "cpu-x4" => Ok(Self::cpu_x4()),
             "denoise-smoke" => Ok(Self::denoise_smoke()),
             "denoise-cpu" => Ok(Self::denoise_cpu()),
             other => Err(IdcError::config(
@@ -280,6 +297,7 @@ impl Preset {
             teacher.validate("teacher", lr_side)?;
         }
         self.student.validate("student", lr_side)?;
+        self.validate_families(lr_side)?;
         self.validate_tables(lr_side)?;
         for (name, n) in [
             ("seeds_main", self.seeds_main),
@@ -305,6 +323,53 @@ impl Preset {
             sw.student.validate("sweep.student", lr_side)?;
             if let Some(strong) = &sw.strong_extractor {
                 strong.validate("sweep.strong_extractor", lr_side)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The set students' validation curves are measured on: the held-back training images
+    /// when the preset holds some back, else the first test set.
+    pub fn valid_set(&self) -> &str {
+        match (self.holdout_images, self.test_sets.first()) {
+            (None, Some(first)) => first,
+            _ => HOLDOUT_SET,
+        }
+    }
+
+    /// The main table's student families: `student`, then `more_students`.
+    pub fn student_families(&self) -> impl Iterator<Item = &TrainSpec> {
+        std::iter::once(&self.student).chain(&self.more_students)
+    }
+
+    /// Further families train like `student` (valid budgets), each under its own architecture
+    /// (it names their rows and stages); a hold-out leaves images to train on.
+    fn validate_families(&self, lr_side: usize) -> Result<()> {
+        if !self.more_students.is_empty() && !self.main_table {
+            return Err(IdcError::config(
+                "more_students",
+                "are rows of the main table, which this preset does not run",
+            ));
+        }
+        let mut archs = vec![self.student.arch.as_str()];
+        for (i, spec) in self.more_students.iter().enumerate() {
+            let name = format!("more_students[{i}]");
+            spec.validate(&name, lr_side)?;
+            if archs.contains(&spec.arch.as_str()) {
+                return Err(IdcError::config(
+                    format!("{name}.arch"),
+                    format!("{:?} is already a student family", spec.arch),
+                ));
+            }
+            archs.push(&spec.arch);
+        }
+        if let Some(n) = self.holdout_images {
+            let enough = self.max_train_images.is_none_or(|m| n < m);
+            if n == 0 || !enough {
+                return Err(IdcError::config(
+                    "holdout_images",
+                    "must be > 0 and leave training images (below max_train_images)",
+                ));
             }
         }
         Ok(())
@@ -424,6 +489,15 @@ mod tests {
             teacher_iters_zero: |c| te(&mut c).iters = 0 => "teacher.iters";
             teacher_lr_patch_above_pool: |c| te(&mut c).lr_patch = 64 => "teacher.lr_patch";
             teacher_missing_for_sr: |c| c.teacher = None => "teacher";
+            more_students_same_arch: |c| c.more_students = vec![c.student.clone()]
+                => "more_students[0].arch";
+            more_students_batch_zero: |c| c.more_students = vec![TrainSpec {
+                arch: "swinir-tiny".into(),
+                batch: 0,
+                ..c.student.clone()
+            }] => "more_students[0].batch";
+            holdout_images_zero: |c| c.holdout_images = Some(0) => "holdout_images";
+            holdout_images_all: |c| c.holdout_images = Some(4) => "holdout_images";
             test_sets_empty: |c| c.test_sets.clear() => "test_sets";
             student_batch_zero: |c| c.student.batch = 0 => "student.batch";
             student_lr_patch_above_pool: |c| c.student.lr_patch = 64 => "student.lr_patch";

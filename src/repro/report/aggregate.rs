@@ -1,7 +1,7 @@
 //! From a run's outcome to numbers: table cells (mean and seed std), curves, spreads.
 
 use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, Scores, StudentResult};
-use crate::repro::preset::TEST_SETS;
+use crate::repro::preset::{Preset, TEST_SETS, TrainSpec};
 use std::collections::BTreeMap;
 
 /// Table-1 method order.
@@ -59,15 +59,57 @@ pub(super) fn cell(results: &[&StudentResult], set: &str) -> Option<Cell> {
     })
 }
 
-/// Table 1 as `method -> set -> cell`.
+/// Table 1 as `method -> set -> cell` (the preset's own student; see [`table1_of`]).
 pub fn table1(outcome: &RunOutcome) -> BTreeMap<String, BTreeMap<String, Cell>> {
+    table1_of(outcome, None)
+}
+
+/// A student family of the main table: its training budget and the `family` its results carry
+/// (`None`: the preset's own student).
+pub(super) struct Family<'a> {
+    pub spec: &'a TrainSpec,
+    pub key: Option<&'a str>,
+}
+
+/// The main table's student families, in preset order.
+pub(super) fn families(preset: &Preset) -> Vec<Family<'_>> {
+    let more = preset.more_students.iter().map(|s| Family {
+        spec: s,
+        key: Some(s.arch.as_str()),
+    });
+    std::iter::once(Family {
+        spec: &preset.student,
+        key: None,
+    })
+    .chain(more)
+    .collect()
+}
+
+/// The main-table students of row `method` in family `family`.
+fn family_rows<'a>(
+    outcome: &'a RunOutcome,
+    family: Option<&str>,
+    method: &str,
+) -> Vec<&'a StudentResult> {
+    outcome
+        .students
+        .iter()
+        .filter(|r| r.method == method && r.family.as_deref() == family)
+        .collect()
+}
+
+/// Table 1 of one student family (`None`: the preset's own student).
+pub(super) fn table1_of(
+    outcome: &RunOutcome,
+    family: Option<&str>,
+) -> BTreeMap<String, BTreeMap<String, Cell>> {
     let mut t = BTreeMap::new();
     for m in METHODS.iter().chain(CONTROLS.iter()).copied() {
         if m == "Bicubic" {
             t.insert(m.to_string(), single_row(&outcome.bicubic));
             continue;
         }
-        let rs: Vec<&StudentResult> = outcome.students.iter().filter(|r| r.method == m).collect();
+        let rs = family_rows(outcome, family, m);
         let row = TEST_SETS
             .iter()
             .filter_map(|set| cell(&rs, set).map(|c| (set.to_string(), c)))
@@ -135,16 +177,18 @@ pub(super) fn significant(row: &Cell, full: &Cell, runs: Option<f64>, diff: f64)
 /// One point of a mean validation curve: (iteration, mean, min, max) of RGB PSNR over seeds.
 pub(super) type CurvePoint = (f64, f64, f64, f64);
 
-/// Mean validation curve of every method that has one, in table order (Bicubic has none).
-pub(super) fn method_curves(outcome: &RunOutcome) -> Vec<(String, Vec<CurvePoint>)> {
+/// Mean validation curve of every method of a student family that has one, in table order
+/// (Bicubic has none).
+pub(super) fn method_curves(
+    outcome: &RunOutcome,
+    family: Option<&str>,
+) -> Vec<(String, Vec<CurvePoint>)> {
     METHODS
         .iter()
         .chain(CONTROLS.iter())
         .filter(|m| **m != "Bicubic")
         .filter_map(|m| {
-            let rs: Vec<&StudentResult> =
-                outcome.students.iter().filter(|r| r.method == *m).collect();
-            let c = curve(&rs);
+            let c = curve(&family_rows(outcome, family, m));
             (!c.is_empty()).then(|| (m.to_string(), c))
         })
         .collect()

@@ -23,6 +23,7 @@ mod aggregate;
 mod ratio;
 mod render;
 mod sweep;
+mod table3;
 mod write;
 
 pub use aggregate::{CONTROLS, Cell, METHODS, curve, iterations_to, mean_std, table1};
@@ -32,7 +33,7 @@ pub use write::{write_all, write_all_as};
 #[cfg(test)]
 mod tests {
     use super::aggregate::{iterations_to, mean_std};
-    use super::render::table3_md;
+    use super::table3::table3_md;
     use crate::repro::TEST_SETS;
     use crate::repro::outcome::{Scores, StudentResult};
 
@@ -58,6 +59,7 @@ mod tests {
             final_loss: None,
             validation: Vec::new(),
             eval: TEST_SETS.iter().map(|s| (s.to_string(), scores)).collect(),
+            family: None,
         }
     }
 

@@ -2,13 +2,12 @@
 //! plot's series, as strings and values (nothing here touches the disk).
 
 use super::aggregate::{
-    CONTROLS, Cell, CurvePoint, METHODS, cell, iterations_to, mean_std, significant, single_row,
+    CONTROLS, Cell, CurvePoint, Family, METHODS, families, iterations_to, single_row, table1_of,
 };
-use crate::repro::ablation::{ABLATION_FULL, ABLATION_FULL_RESEEDED, ABLATION_RANDOM_TEACHER};
-use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome, StudentResult, VALID_SET};
+use crate::repro::outcome::{RANDOM_TEACHER, RunOutcome};
 use crate::repro::plot::Series;
+use crate::repro::preset::Preset;
 use crate::repro::preset::TEST_SETS;
-use crate::repro::preset::{AblationSpec, Preset};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,22 +41,27 @@ fn md_row(label: &str, row: Option<&BTreeMap<String, Cell>>) -> String {
     format!("| {label} | {} |\n", cells.join(" | "))
 }
 
+/// The JSON rows of `methods` in table `t`.
+fn rows_json(t: &BTreeMap<String, BTreeMap<String, Cell>>, methods: &[&str]) -> Vec<Value> {
+    methods
+        .iter()
+        .map(|m| {
+            let mut row = serde_json::Map::new();
+            row.insert("method".into(), json!(m));
+            row.extend(row_json(t.get(*m)));
+            Value::Object(row)
+        })
+        .collect()
+}
+
+/// `table1.json`: the first student family's rows and controls at the top level (as always);
+/// with further families, `families` lists every family's (`student`, `rows`, `controls`).
 pub(super) fn table1_json(
     outcome: &RunOutcome,
     t: &BTreeMap<String, BTreeMap<String, Cell>>,
 ) -> Value {
-    let rows_of = |methods: &[&str]| -> Vec<Value> {
-        methods
-            .iter()
-            .map(|m| {
-                let mut row = serde_json::Map::new();
-                row.insert("method".into(), json!(m));
-                row.extend(row_json(t.get(*m)));
-                Value::Object(row)
-            })
-            .collect()
-    };
-    json!({
+    let rows_of = |methods: &[&str]| rows_json(t, methods);
+    let mut v = json!({
         "scale": outcome.preset.scale,
         "ratio": outcome.preset.ratio,
         "preset": outcome.preset.name,
@@ -69,11 +73,25 @@ pub(super) fn table1_json(
         "controls": rows_of(&CONTROLS),
         "teacher": row_json(Some(&single_row(&outcome.teacher))),
         "controls_note": CONTROL_NOTE,
-    })
+    });
+    let fams = families(&outcome.preset);
+    if fams.len() > 1 {
+        let list = fams.iter().map(|f| {
+            let t = table1_of(outcome, f.key);
+            json!({
+                "student": f.spec.arch,
+                "iters": f.spec.iters,
+                "rows": rows_json(&t, &METHODS),
+                "controls": rows_json(&t, &CONTROLS),
+            })
+        });
+        v["families"] = Value::Array(list.collect());
+    }
+    v
 }
 
 /// PSNR of a cell, with its seed std when there is more than one seed.
-fn fmt_psnr(c: &Cell) -> String {
+pub(super) fn fmt_psnr(c: &Cell) -> String {
     if c.seeds > 1 {
         format!("{:.2} ± {:.2}", c.psnr, c.psnr_std)
     } else {
@@ -81,162 +99,10 @@ fn fmt_psnr(c: &Cell) -> String {
     }
 }
 
-fn fmt_cell(c: Option<&Cell>) -> String {
+pub(super) fn fmt_cell(c: Option<&Cell>) -> String {
     match c {
         Some(c) => format!("{} / {:.4}", fmt_psnr(c), c.ssim),
         None => "—".into(),
-    }
-}
-
-/// Table 3: one row per variant (in run order) with its PSNR, its difference to the full
-/// variant and SSIM, plus what the seed count allows concluding (a single seed allows none).
-pub(super) fn table3_md(a: &AblationSpec, results: &[StudentResult]) -> String {
-    let mut t3 = table3_heading(a);
-    let names = variant_names(results);
-    let full = variant_rows(results, ABLATION_FULL);
-    let reseeded = variant_rows(results, ABLATION_FULL_RESEEDED);
-    for name in &names {
-        let rs = variant_rows(results, name);
-        let cells: Vec<String> = TEST_SETS
-            .iter()
-            .map(|s| table3_cell(name, &rs, &full, &reseeded, s))
-            .collect();
-        let _ = writeln!(t3, "| {name} | {} |", cells.join(" | "));
-    }
-    t3.push_str(&table3_notes(&names));
-    // What finished, not what the preset asks for: a partial run must not claim a spread yet.
-    let has_runs = names.contains(&ABLATION_FULL_RESEEDED) && !full.is_empty();
-    let _ = writeln!(t3, "\n{}", table3_rule(a.seeds, full.len(), has_runs));
-    t3
-}
-
-/// Title, the setup sentence (ratio, images, seeds, iterations) and the table header row.
-fn table3_heading(a: &AblationSpec) -> String {
-    let mut t3 = String::new();
-    let _ = writeln!(
-        t3,
-        "# Table 3 analogue: ablation, ratio {} per image on {}\n\nRGB PSNR (dB) / SSIM; in brackets the difference to the full method \
-         (`{ABLATION_FULL}`); {} seed(s) per variant{}, {} student iterations, {} condensation iterations.\n",
-        a.ratio,
-        a.max_images
-            .map_or("all training images".to_string(), |n| format!(
-                "the first {n} training images"
-            )),
-        a.seeds,
-        match a.seeds_full {
-            Some(n) if n != a.seeds => format!(" ({n} for `{ABLATION_FULL}`)"),
-            _ => String::new(),
-        },
-        a.student.iters,
-        a.condense_iters
-    );
-    let _ = writeln!(
-        t3,
-        "| variant | {} |\n|---|---|---|---|",
-        TEST_SETS.join(" | ")
-    );
-    t3
-}
-
-/// The ablation variants (method names without `abl-`), once each, in run order.
-fn variant_names(results: &[StudentResult]) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for r in results {
-        let n = r.method.trim_start_matches("abl-");
-        if !names.contains(&n) {
-            names.push(n);
-        }
-    }
-    names
-}
-
-/// The results of one variant (`name` without `abl-`), one per seed.
-fn variant_rows<'a>(results: &'a [StudentResult], name: &str) -> Vec<&'a StudentResult> {
-    results
-        .iter()
-        .filter(|r| r.method.trim_start_matches("abl-") == name)
-        .collect()
-}
-
-/// One variant's cell on test set `set`: PSNR with its difference to the full variant (starred
-/// when significant) and SSIM; the full variant itself and missing pairs get a plain cell.
-fn table3_cell(
-    name: &str,
-    rs: &[&StudentResult],
-    full: &[&StudentResult],
-    reseeded: &[&StudentResult],
-    set: &str,
-) -> String {
-    let c = cell(rs, set);
-    let f = cell(full, set);
-    // The two full condensations as two samples: their std is the run-to-run spread.
-    let runs = cell(reseeded, set)
-        .zip(f)
-        .map(|(r, f)| mean_std(&[r.psnr, f.psnr]).1);
-    match (c, f) {
-        (Some(c), Some(f)) if name != ABLATION_FULL => {
-            let diff = c.psnr - f.psnr;
-            let mark = if name != ABLATION_FULL_RESEEDED && significant(&c, &f, runs, diff) {
-                "*"
-            } else {
-                ""
-            };
-            format!("{} ({diff:+.2}{mark}) / {:.4}", fmt_psnr(&c), c.ssim)
-        }
-        (c, _) => fmt_cell(c.as_ref()),
-    }
-}
-
-/// Footnotes for the control variants present in the table (random+teacher, reseeded full).
-fn table3_notes(names: &[&str]) -> String {
-    let mut t3 = String::new();
-    if names.contains(&ABLATION_RANDOM_TEACHER) {
-        let _ = writeln!(
-            t3,
-            "\n`{}`: control, not an IDC variant: real LR patches drawn at random, as many from each image \
-             as IDC makes, with the teacher's HR targets (like IDC's); the IDC variants differ from it only in \
-             how the LR patches are made.",
-            ABLATION_RANDOM_TEACHER
-        );
-    }
-    if names.contains(&ABLATION_FULL_RESEEDED) {
-        let _ = writeln!(
-            t3,
-            "\n`{ABLATION_FULL_RESEEDED}`: the full method condensed again with seed 1 (other initial \
-             patches, k-means and frequency draws, same configuration). Every row is one condensation, \
-             so its difference to `{ABLATION_FULL}` is the spread between condensation runs, which \
-             student seeds cannot show; the std of the two runs counts in the rule below."
-        );
-    }
-    t3
-}
-
-/// The significance rule the stars follow: twice the larger of the spreads that finished runs
-/// can show (`seeds` per variant, `full_seeds` finished full students, `has_runs` when the
-/// reseeded full condensation finished), or no claim at all when none can be shown.
-fn table3_rule(seeds: usize, full_seeds: usize, has_runs: bool) -> String {
-    let students = if seeds >= 2 {
-        Some("the larger seed std of the two rows".to_string())
-    } else if full_seeds >= 2 {
-        Some(format!(
-            "the seed std of `{ABLATION_FULL}` ({full_seeds} seeds: the student-to-student spread, \
-             which a variant's single student carries too)"
-        ))
-    } else {
-        None
-    };
-    let runs = has_runs.then_some("the std between the two condensation runs of the full method");
-    let bound = match (students, runs) {
-        (None, None) => None,
-        (Some(st), None) => Some(st),
-        (None, Some(r)) => Some(r.to_string()),
-        (Some(st), Some(r)) => Some(format!("the larger of {st} and {r}")),
-    };
-    match bound {
-        Some(b) => format!("A difference is claimed (marked *) only where it exceeds twice {b}."),
-        None => "One seed per variant: no seed spread, so no difference here is claimed as \
-                 significant; read them against the seed spreads of Table 1."
-            .to_string(),
     }
 }
 
@@ -281,8 +147,10 @@ fn reading(t: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
 /// an older version resumed the training from a checkpoint), one line each; empty when none.
 fn curve_gaps(outcome: &RunOutcome) -> String {
     let mut out = String::new();
-    let every = outcome.preset.student.valid_every.max(1);
+    let fams = families(&outcome.preset);
     for r in &outcome.students {
+        let family = fams.iter().find(|f| f.key == r.family.as_deref());
+        let every = family.map_or(1, |f| f.spec.valid_every.max(1));
         let mut expected: Vec<usize> = (1..=r.items / every).map(|k| k * every).collect();
         if !r.items.is_multiple_of(every) {
             expected.push(r.items);
@@ -311,11 +179,12 @@ fn curve_gaps(outcome: &RunOutcome) -> String {
     out
 }
 
-/// `table1.md`: Table 1, the control rows, the teacher's reference row and the footnote.
-pub(super) fn table1_md(
+/// One family's Table 1 rows (methods, the controls that have results, the teacher's reference
+/// row) under the header row, and whether a control row is among them.
+fn table1_rows(
     outcome: &RunOutcome,
     t: &BTreeMap<String, BTreeMap<String, Cell>>,
-) -> String {
+) -> (String, bool) {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -341,9 +210,36 @@ pub(super) fn table1_md(
         let label = format!("Teacher `{teacher}` (reference)");
         md.push_str(&md_row(&label, Some(&single_row(&outcome.teacher))));
     }
-    if !controls.is_empty() {
-        let _ = writeln!(md, "\n{CONTROL_NOTE}");
+    (md, !controls.is_empty())
+}
+
+/// Every family's Table 1 rows: one table for a single family (as always), else a titled table
+/// per family (the paper's blocks of rows per student architecture); the controls' footnote.
+fn table1_blocks(outcome: &RunOutcome) -> String {
+    let fams = families(&outcome.preset);
+    let mut md = String::new();
+    let mut any_controls = false;
+    for f in &fams {
+        let (rows, controls) = table1_rows(outcome, &table1_of(outcome, f.key));
+        any_controls |= controls;
+        if fams.len() == 1 {
+            md.push_str(&rows);
+        } else {
+            let (arch, iters) = (&f.spec.arch, f.spec.iters);
+            let _ = writeln!(md, "### Student `{arch}` ({iters} iterations)\n\n{rows}");
+        }
     }
+    if any_controls {
+        let gap = if fams.len() == 1 { "\n" } else { "" };
+        let _ = writeln!(md, "{gap}{CONTROL_NOTE}");
+    }
+    md
+}
+
+/// `table1.md`: Table 1 per student family, the control rows, the teacher's reference row and
+/// the footnote.
+pub(super) fn table1_md(outcome: &RunOutcome) -> String {
+    let md = table1_blocks(outcome);
     let partial_note = if outcome.missing.is_empty() {
         String::new()
     } else {
@@ -363,14 +259,26 @@ pub(super) fn table1_md(
     )
 }
 
-/// The convergence plot: its title and one series per method curve.
+/// The name of family `f` in a title (empty when the preset has one family).
+fn family_suffix(outcome: &RunOutcome, f: &Family) -> String {
+    if outcome.preset.more_students.is_empty() {
+        String::new()
+    } else {
+        format!(", student {}", f.spec.arch)
+    }
+}
+
+/// The convergence plot of family `f`: its title and one series per method curve.
 pub(super) fn convergence_plot(
     outcome: &RunOutcome,
+    f: &Family,
     curves: &[(String, Vec<CurvePoint>)],
 ) -> (String, Vec<Series>) {
     let title = format!(
-        "{VALID_SET} validation PSNR (RGB), x{}",
-        outcome.preset.scale
+        "{} validation PSNR (RGB), x{}{}",
+        outcome.preset.valid_set(),
+        outcome.preset.scale,
+        family_suffix(outcome, f)
     );
     let series = curves
         .iter()
@@ -382,18 +290,32 @@ pub(super) fn convergence_plot(
     (title, series)
 }
 
-/// `table2.md`: iterations each method's mean curve needs to reach two targets (empty without
-/// bicubic and Whole scores to place the targets).
-pub(super) fn table2_md(outcome: &RunOutcome, curves: &[(String, Vec<CurvePoint>)]) -> String {
+/// The convergence plot's file name for family `f`: `convergence.png` for the first, then
+/// `convergence-<arch>.png`.
+pub(super) fn convergence_file(f: &Family) -> String {
+    match f.key {
+        None => "convergence.png".into(),
+        Some(arch) => format!("convergence-{arch}.png"),
+    }
+}
+
+/// Family `f`'s part of `table2.md`: iterations each method's mean curve needs to reach two
+/// targets (empty without bicubic and Whole scores on the validation set to place them).
+pub(super) fn table2_md(
+    outcome: &RunOutcome,
+    f: &Family,
+    curves: &[(String, Vec<CurvePoint>)],
+) -> String {
     // Alphabetical, as Table 2 has always listed them.
     let curves: BTreeMap<&str, &[CurvePoint]> = curves
         .iter()
         .map(|(m, c)| (m.as_str(), c.as_slice()))
         .collect();
+    let valid = outcome.preset.valid_set();
     let bic = outcome
         .bicubic
         .iter()
-        .find(|(n, _)| n == VALID_SET)
+        .find(|(n, _)| n == valid)
         .map(|(_, s)| s.psnr_rgb);
     let whole_final = curves.get("Whole").and_then(|c| c.last()).map(|p| p.1);
     let mut t2 = String::new();
@@ -401,9 +323,14 @@ pub(super) fn table2_md(outcome: &RunOutcome, curves: &[(String, Vec<CurvePoint>
         let targets = [b + 0.5 * (w - b), b + 0.9 * (w - b)];
         let _ = writeln!(
             t2,
-            "# Table 2 analogue: iterations to reach a {VALID_SET} PSNR\n\nTargets: bicubic + 50% and + 90% of the Whole student's final gain over bicubic \
+            "# Table 2 analogue: iterations to reach a {valid} PSNR{}\n\nTargets: bicubic + 50% and + 90% of the Whole student's final gain over bicubic \
              ({:.2} dB and {:.2} dB); mean validation curve over seeds, validated every {} iterations; — = not reached.\n\n| method | {:.2} dB | {:.2} dB |\n|---|---|---|",
-            targets[0], targets[1], outcome.preset.student.valid_every, targets[0], targets[1]
+            family_suffix(outcome, f),
+            targets[0],
+            targets[1],
+            f.spec.valid_every,
+            targets[0],
+            targets[1]
         );
         for (m, c) in &curves {
             let f = |t: f64| {
@@ -415,14 +342,6 @@ pub(super) fn table2_md(outcome: &RunOutcome, curves: &[(String, Vec<CurvePoint>
         }
     }
     t2
-}
-
-/// `table3.md` (empty without an ablation).
-pub(super) fn table3_file(outcome: &RunOutcome) -> String {
-    match &outcome.preset.ablation {
-        Some(a) => table3_md(a, &outcome.ablation),
-        None => String::new(),
-    }
 }
 
 /// The stage-time section (heading and table) and the sum of the recorded seconds.
@@ -502,22 +421,38 @@ fn head_and_stages(outcome: &RunOutcome, commit: &str, shown_out: &Path) -> (Str
     (header(outcome, commit, shown_out, known), stages)
 }
 
-/// The `README.md` of a results folder: command, provenance, the three tables, the automatic
-/// reading, the plot and the stage times. `shown_out` is the folder the re-run command names;
+/// The `README.md` of a results folder: command, provenance, the three tables (and `extra`, the
+/// preset's other tables), the automatic reading per student family, the plots and the stage
+/// times. `shown_out` is the folder the re-run command names;
 /// `has_reading` links the hand-written `READING.md`.
 pub(super) fn readme(
     outcome: &RunOutcome,
-    t: &BTreeMap<String, BTreeMap<String, Cell>>,
-    [table1_md, t2, t3]: [&str; 3],
+    [table1_md, t2, t3, extra]: [&str; 4],
     commit: &str,
     shown_out: &Path,
     has_reading: bool,
 ) -> String {
     let (head, stages) = head_and_stages(outcome, commit, shown_out);
+    let fams = families(&outcome.preset);
+    let mut read = String::new();
+    let mut plots = String::new();
+    for f in &fams {
+        if fams.len() > 1 {
+            let _ = writeln!(read, "Student `{}`:\n", f.spec.arch);
+        }
+        read.push_str(&reading(&table1_of(outcome, f.key)));
+        if fams.len() > 1 {
+            read.push('\n');
+        }
+        let _ = write!(plots, "![convergence]({})\n\n", convergence_file(f));
+    }
+    let extra = match extra {
+        "" => String::new(),
+        tables => format!("{tables}\n"),
+    };
     format!(
-        "{head}{table1_md}\n\n{t2}\n{t3}\n## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
-         ![convergence](convergence.png)\n\n{gaps}{stages}",
-        read = reading(t),
+        "{head}{table1_md}\n\n{t2}\n{t3}\n{extra}## Automatic reading (differences claimed only above 2x seed std)\n\n{human}{read}\n\
+         {plots}{gaps}{stages}",
         gaps = curve_gaps(outcome),
         human = if has_reading {
             "The interpretation (written by hand from these numbers, with the controls and \

@@ -1,12 +1,13 @@
 //! Writes the result files of a run into its output folder (each atomically).
 
-use super::aggregate::{method_curves, table1};
+use super::aggregate::{families, method_curves, table1};
 use super::ratio::{ratio_json, ratio_md, ratio_rows};
 use super::render::{
-    convergence_plot, readme, sweep_section, table1_json, table1_md, table2_md, table3_file,
+    convergence_file, convergence_plot, readme, sweep_section, table1_json, table1_md, table2_md,
     tables_readme,
 };
 use super::sweep::{sweep_json, sweep_md, sweep_plots};
+use super::table3::table3_file;
 use crate::error::{IdcError, Result};
 use crate::repro::outcome::RunOutcome;
 use crate::repro::plot::line_plot_png;
@@ -45,9 +46,6 @@ pub fn write_all_as(
     commit: &str,
     shown_out: &Path,
 ) -> Result<()> {
-    if outcome.preset.main_table {
-        write_main(outcome, out, commit, shown_out)?;
-    }
     let mut tables = Vec::new();
     if let Some(spec) = &outcome.preset.sweep {
         let md = sweep_md(outcome, spec);
@@ -67,7 +65,9 @@ pub fn write_all_as(
         write_atomic(&out.join(format!("{}.json", t.name)), &json)?;
         tables.push(md);
     }
-    if !outcome.preset.main_table {
+    if outcome.preset.main_table {
+        write_main(outcome, out, commit, shown_out, &tables.concat())?;
+    } else {
         write_atomic(&out.join("run.json"), &json_bytes(outcome)?)?;
         write_atomic(&out.join("preset.json"), &json_bytes(&outcome.preset)?)?;
         let has_reading = out.join("READING.md").is_file();
@@ -77,24 +77,35 @@ pub fn write_all_as(
     Ok(())
 }
 
-/// Tables 1-3, the convergence plot, `run.json`, `preset.json` and the README.
-fn write_main(outcome: &RunOutcome, out: &Path, commit: &str, shown_out: &Path) -> Result<()> {
+/// Tables 1-3, the convergence plots, `run.json`, `preset.json` and the README (which shows
+/// the preset's other tables, `extra`, after Table 3).
+fn write_main(
+    outcome: &RunOutcome,
+    out: &Path,
+    commit: &str,
+    shown_out: &Path,
+    extra: &str,
+) -> Result<()> {
     let t = table1(outcome);
     write_atomic(
         &out.join("table1.json"),
         &json_bytes(&table1_json(outcome, &t))?,
     )?;
     write_atomic(&out.join("run.json"), &json_bytes(outcome)?)?;
-    let t1 = table1_md(outcome, &t);
+    let t1 = table1_md(outcome);
     write_atomic(&out.join("table1.md"), t1.as_bytes())?;
 
-    let curves = method_curves(outcome);
-    let (title, series) = convergence_plot(outcome, &curves);
-    if !series.is_empty() {
-        let png = out.join("convergence.png");
-        line_plot_png(&png, &title, "iteration", "PSNR (dB)", &series)?;
+    let mut t2 = Vec::new();
+    for f in families(&outcome.preset) {
+        let curves = method_curves(outcome, f.key);
+        let (title, series) = convergence_plot(outcome, &f, &curves);
+        if !series.is_empty() {
+            let png = out.join(convergence_file(&f));
+            line_plot_png(&png, &title, "iteration", "PSNR (dB)", &series)?;
+        }
+        t2.push(table2_md(outcome, &f, &curves));
     }
-    let t2 = table2_md(outcome, &curves);
+    let t2 = t2.join("\n");
     write_atomic(&out.join("table2.md"), t2.as_bytes())?;
     let t3 = table3_file(outcome);
     write_atomic(&out.join("table3.md"), t3.as_bytes())?;
@@ -102,7 +113,8 @@ fn write_main(outcome: &RunOutcome, out: &Path, commit: &str, shown_out: &Path) 
     // The preset as run, so a custom one (`--preset-file`) can be re-run from this folder.
     write_atomic(&out.join("preset.json"), &json_bytes(&outcome.preset)?)?;
     let has_reading = out.join("READING.md").is_file();
-    let text = readme(outcome, &t, [&t1, &t2, &t3], commit, shown_out, has_reading);
+    let tables = [t1.as_str(), &t2, &t3, extra];
+    let text = readme(outcome, tables, commit, shown_out, has_reading);
     write_atomic(&out.join("README.md"), text.as_bytes())?;
     Ok(())
 }
