@@ -142,6 +142,33 @@ mod tests {
     }
 
     #[test]
+    fn table2_places_no_targets_when_whole_does_not_beat_bicubic() {
+        use super::aggregate::{families, method_curves};
+        use super::render::table2_md;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results/cpu/run.json");
+        let bytes = std::fs::read(path).expect("committed cpu run.json");
+        let mut outcome: crate::repro::outcome::RunOutcome =
+            serde_json::from_slice(&bytes).expect("run.json parses");
+        let preset = outcome.preset.clone();
+        let family = families(&preset).remove(0);
+        let curves = method_curves(&outcome, family.key);
+        assert!(table2_md(&outcome, &family, &curves).contains("| Whole | "));
+
+        let valid = preset.valid_set().to_string();
+        for (set, scores) in &mut outcome.bicubic {
+            if *set == valid {
+                scores.psnr_rgb = 99.0;
+            }
+        }
+        let md = table2_md(&outcome, &family, &curves);
+        assert!(
+            md.contains("No targets") && md.contains("(99.00 dB)"),
+            "{md}"
+        );
+        assert!(!md.contains("| Whole | "), "{md}");
+    }
+
+    #[test]
     fn iterations_to_target() {
         let c = vec![(100.0, 30.0, 30.0, 30.0), (200.0, 31.0, 31.0, 31.0)];
         assert_eq!(iterations_to(&c, 30.5), Some(200));

@@ -320,6 +320,18 @@ pub(super) fn table2_md(
     let whole_final = curves.get("Whole").and_then(|c| c.last()).map(|p| p.1);
     let mut t2 = String::new();
     if let (Some(b), Some(w)) = (bic, whole_final) {
+        if w <= b {
+            // Targets between bicubic and Whole do not exist: say so rather than count
+            // iterations to a level below bicubic.
+            let _ = writeln!(
+                t2,
+                "# Table 2 analogue: iterations to reach a {valid} PSNR{}\n\nNo targets: the Whole \
+                 student's final {valid} PSNR ({w:.2} dB) does not beat bicubic ({b:.2} dB), so this \
+                 student family is too weak at this budget to place targets between the two.",
+                family_suffix(outcome, f),
+            );
+            return t2;
+        }
         let targets = [b + 0.5 * (w - b), b + 0.9 * (w - b)];
         let _ = writeln!(
             t2,
