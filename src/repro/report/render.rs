@@ -320,29 +320,27 @@ pub(super) fn table2_md(
     let whole_final = curves.get("Whole").and_then(|c| c.last()).map(|p| p.1);
     let mut t2 = String::new();
     if let (Some(b), Some(w)) = (bic, whole_final) {
+        let heading = format!(
+            "# Table 2 analogue: iterations to reach a {valid} PSNR{}",
+            family_suffix(outcome, f)
+        );
         if w <= b {
             // Targets between bicubic and Whole do not exist: say so rather than count
             // iterations to a level below bicubic.
             let _ = writeln!(
                 t2,
-                "# Table 2 analogue: iterations to reach a {valid} PSNR{}\n\nNo targets: the Whole \
-                 student's final {valid} PSNR ({w:.2} dB) does not beat bicubic ({b:.2} dB), so this \
-                 student family is too weak at this budget to place targets between the two.",
-                family_suffix(outcome, f),
+                "{heading}\n\nNo targets: the Whole student's final {valid} PSNR ({w:.2} dB) does \
+                 not beat bicubic ({b:.2} dB), so this student family is too weak at this budget \
+                 to place targets between the two.",
             );
             return t2;
         }
         let targets = [b + 0.5 * (w - b), b + 0.9 * (w - b)];
         let _ = writeln!(
             t2,
-            "# Table 2 analogue: iterations to reach a {valid} PSNR{}\n\nTargets: bicubic + 50% and + 90% of the Whole student's final gain over bicubic \
+            "{heading}\n\nTargets: bicubic + 50% and + 90% of the Whole student's final gain over bicubic \
              ({:.2} dB and {:.2} dB); mean validation curve over seeds, validated every {} iterations; — = not reached.\n\n| method | {:.2} dB | {:.2} dB |\n|---|---|---|",
-            family_suffix(outcome, f),
-            targets[0],
-            targets[1],
-            f.spec.valid_every,
-            targets[0],
-            targets[1]
+            targets[0], targets[1], f.spec.valid_every, targets[0], targets[1]
         );
         for (m, c) in &curves {
             let f = |t: f64| {
