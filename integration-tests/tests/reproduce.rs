@@ -220,6 +220,21 @@ fn smoke_x4_runs_two_student_families_and_table4_at_x4() {
     assert_eq!(table["partial"], false, "{table}");
     let student = &table["preset"]["ratio_table"]["student"];
     assert_eq!(student["arch"], "swinir-tiny", "{student}");
+    // The family's own learning rate reaches its students' training (the EDSR family keeps
+    // BasicSR's default).
+    assert_eq!(student["lr"], 0.002, "{student}");
+    let trained_lr = |prefix: &str| -> f64 {
+        let dir = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} stage"));
+        let cfg = std::fs::read(dir.join("model").join("train_config.json")).unwrap();
+        let cfg: serde_json::Value = serde_json::from_slice(&cfg).unwrap();
+        cfg["lr"].as_f64().unwrap()
+    };
+    assert_eq!(trained_lr("student-swinir-tiny-Whole-s0-"), 0.002);
+    assert_eq!(trained_lr("student-Whole-s0-"), 2e-4);
     let rows = table["rows"].as_array().unwrap();
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(

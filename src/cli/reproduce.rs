@@ -7,15 +7,18 @@ use std::path::{Path, PathBuf};
 /// Arguments of `idc reproduce` (and `cargo run --release --example reproduce`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// smoke (minutes, CI), cpu (hours on 2 cores), gpu (~1.5 h on an H100, estimated), paper
-    /// (DIV2K), budget-sweep (issue #25: realism and held-out PSNR over condensation budgets;
-    /// many hours); denoise-smoke, denoise-cpu (Table 5 analogue; also `--task denoise`).
+    /// smoke (minutes, CI), smoke-x4 (cpu-x4 at toy size), cpu (hours on 2 cores), cpu-natural
+    /// (cpu with the realism defaults), cpu-x4 (Tables 1, 2 and 4 at x4; many hours), gpu (~1.5 h
+    /// on an H100, estimated), paper (DIV2K), budget-sweep (issue #25: realism and held-out PSNR
+    /// over condensation budgets; many hours); denoise-smoke, denoise-cpu (Table 5 analogue;
+    /// also `--task denoise`).
     #[arg(long, default_value = "smoke")]
     pub preset: String,
     /// Results directory (tables, plot, README); default docs/results/PRESET.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Stage cache directory (large, resumable); default runs/PRESET.
+    /// Stage cache directory (large, resumable); default runs/PRESET. Processes started on one
+    /// folder share it: each runs the stages no other holds (then `--report-only` once all end).
     #[arg(long)]
     pub work: Option<PathBuf>,
     /// HR training images; default $IDC_DATA/train (IDC_DATA defaults to ../shared/data).

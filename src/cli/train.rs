@@ -53,6 +53,9 @@ pub struct Args {
     pub iters: usize,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Initial learning rate, halved at 2/3 of the run (default: BasicSR's 2e-4).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// LR crop side; default 48, or the cache's LR patch side when smaller.
     #[arg(long)]
     pub lr_patch: Option<usize>,
@@ -106,6 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .lr_patch
         .unwrap_or(DEFAULT_LR_PATCH.min(lr_side.unwrap_or(DEFAULT_LR_PATCH)));
     config.seed = args.seed;
+    if let Some(lr) = args.lr {
+        config.lr = lr;
+    }
     let config = config.check()?;
     let out = out_dir(&args)?;
     eprintln!(

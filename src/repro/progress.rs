@@ -1,7 +1,7 @@
 //! Progress over the stages of a run: `[repro i/N]`, elapsed time and a naive ETA; in a
 //! report-only run nothing runs and the unfinished stages are recorded as missing.
 
-use super::stage::Stage;
+use super::stage::{Claim, Stage};
 use crate::error::{IdcError, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,8 +35,8 @@ impl Progress {
     }
 
     /// Runs (or loads) one stage; in a report-only run only loads it, failing with
-    /// [`IdcError::StageMissing`] when it has not finished.
-
+    /// [`IdcError::StageMissing`] when it has not finished. A live run fails the same way on a
+    /// stage another process has claimed ([`Stage::claim`]), and lists it as missing.
     pub(crate) fn stage<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
@@ -55,6 +55,10 @@ impl Progress {
             self.start.elapsed().as_secs_f64(),
             self.eta()
         );
+        let _claim = match stage.is_done() {
+            true => None,
+            false => Some(self.claim(stage)?),
+        };
         // `Stage::run` calls `f` only when the stage is not cached; its marker is read once there.
         let mut ran = false;
         let v = stage.run(|dir| {
@@ -67,6 +71,19 @@ impl Progress {
         }
         self.times.push((stage.name.clone(), stage.seconds()));
         Ok(v)
+    }
+
+    /// Holds `stage` for this run; one another process sharing the work folder holds is
+    /// skipped and listed as missing.
+    fn claim(&mut self, stage: &Stage) -> Result<Claim> {
+        stage.claim()?.ok_or_else(|| {
+            eprintln!(
+                "[stage] {}: running in another process; skipped",
+                stage.name
+            );
+            self.missing.push(stage.name.clone());
+            IdcError::StageMissing(stage.name.clone())
+        })
     }
 
     fn load<T: DeserializeOwned>(&mut self, stage: &Stage) -> Result<T> {
@@ -102,5 +119,30 @@ pub(crate) fn if_done<T>(r: Result<T>) -> Result<Option<T>> {
         Ok(v) => Ok(Some(v)),
         Err(IdcError::StageMissing(_)) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_claimed_elsewhere_is_skipped_as_missing_and_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let stage = Stage::new(dir.path(), "student", &1);
+        let other = stage.claim().unwrap().expect("free stage");
+        let mut progress = Progress::new(Instant::now(), 1, false);
+        let mut ran = false;
+        let r: Result<u32> = progress.stage(&stage, |_| {
+            ran = true;
+            Ok(1)
+        });
+        assert!(matches!(r, Err(IdcError::StageMissing(ref s)) if s == "student"));
+        assert!(!ran);
+        assert_eq!(progress.missing, vec!["student".to_string()]);
+        drop(other);
+        let v: u32 = progress.stage(&stage, |_| Ok(2)).unwrap();
+        assert_eq!(v, 2);
+        assert!(stage.is_done() && !stage.dir.join("CLAIM").exists());
     }
 }

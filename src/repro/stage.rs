@@ -1,6 +1,8 @@
 //! Resumable stages: each stage's output lives in `<work>/<name>-<fingerprint[..16]>/` and is
 //! valid only once its `DONE.json` marker exists (written atomically last), so an interrupted run
 //! redoes only unfinished stages, and a changed config (new fingerprint) never reuses old output.
+//! A running stage is claimed with an OS file lock ([`Stage::claim`]), so several processes can
+//! share one work folder: each runs the stages no other process holds.
 
 use crate::config::fingerprint;
 use crate::error::{IdcError, Result};
@@ -38,6 +40,25 @@ impl Stage {
     /// Whether the stage has finished (its marker holds a result).
     pub fn is_done(&self) -> bool {
         self.marker().is_file()
+    }
+
+    /// Claims the unfinished stage for this process until the [`Claim`] drops: `None` when
+    /// another process holds it. An OS lock (not a pid file), so a killed process never leaves a
+    /// stage claimed.
+    pub fn claim(&self) -> Result<Option<Claim>> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| IdcError::io(&self.dir, e))?;
+        let path = self.dir.join("CLAIM");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| IdcError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Claim { path, _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(IdcError::io(&path, e)),
+        }
     }
 
     /// Wall seconds the stage took when it ran (kept next to its marker, so a run spanning
@@ -89,6 +110,21 @@ impl Stage {
     }
 }
 
+/// This process's hold on a stage ([`Stage::claim`]); dropping it removes the lock file and
+/// releases the lock.
+pub struct Claim {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for Claim {
+    /// The file goes while still locked: a process that opens the path afterwards locks a new
+    /// file, and by then the stage is either done (its marker is read first) or free to retry.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 pub use crate::fsutil::write_atomic;
 
 #[cfg(test)]
@@ -119,6 +155,21 @@ mod tests {
         let c: u32 = s2.run(|_| Ok(9)).unwrap();
         assert_eq!(c, 9);
         assert_ne!(s.dir, s2.dir);
+    }
+
+    #[test]
+    fn a_claimed_stage_cannot_be_claimed_again_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Stage::new(dir.path(), "x", &1);
+        let first = s.claim().unwrap();
+        assert!(first.is_some());
+        assert!(
+            s.claim().unwrap().is_none(),
+            "a held claim was granted twice"
+        );
+        drop(first);
+        assert!(!s.dir.join("CLAIM").exists());
+        assert!(s.claim().unwrap().is_some());
     }
 
     #[test]

@@ -230,6 +230,7 @@ mod tests {
                 batch: 2,
                 lr_patch: 16,
                 valid_every: 2,
+                lr: None,
             },
             seed_cell: None,
             seeds: 3,

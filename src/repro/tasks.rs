@@ -80,6 +80,9 @@ pub(crate) fn train_config(spec: &TrainSpec, task: Task, seed: u64) -> Result<Va
     c.seed = seed;
     c.valid_every = spec.valid_every;
     c.checkpoint_every = spec.valid_every;
+    if let Some(lr) = spec.lr {
+        c.lr = lr;
+    }
     c.check()
 }
 

@@ -13,6 +13,7 @@ impl TrainSpec {
             batch: 4,
             lr_patch: 16,
             valid_every: iters,
+            lr: None,
         }
     }
 }
@@ -50,6 +51,7 @@ impl Preset {
             batch: 2,
             lr_patch: 16,
             valid_every: 2,
+            lr: Some(2e-3),
         };
         p.more_students = vec![swinir.clone()];
         p.ratio_table = Some(table4(swinir));
@@ -156,6 +158,7 @@ impl Preset {
                 batch: 16,
                 lr_patch: 32,
                 valid_every: 250,
+                lr: None,
             },
             teacher: Some(TrainSpec {
                 arch: "edsr:48x6".into(),
@@ -163,6 +166,7 @@ impl Preset {
                 batch: 16,
                 lr_patch: 32,
                 valid_every: 500,
+                lr: None,
             }),
             student: TrainSpec {
                 arch: "edsr-tiny".into(),
@@ -170,6 +174,7 @@ impl Preset {
                 batch: 16,
                 lr_patch: 32,
                 valid_every: 100,
+                lr: None,
             },
             more_students: Vec::new(),
             holdout_images: None,
@@ -196,6 +201,7 @@ impl Preset {
                     batch: 16,
                     lr_patch: 32,
                     valid_every: 100,
+                    lr: None,
                 },
                 condense_iters: 20,
                 max_images: Some(29),
@@ -212,8 +218,9 @@ impl Preset {
     /// defaults (`cpu-natural`'s): T91 + BSD200 less the last 10 images, held back as the
     /// validation set of every curve (Table 2 never reads a test set); HR 96 / LR 24 patches
     /// on a 48-pixel grid; an EDSR-tiny extractor; an EDSR-baseline teacher (64x16, 3x the
-    /// students' iterations: stronger than both student families); Table 1 rows for an
-    /// EDSR-small and a SwinIR-tiny student family, 3 seeds for Whole, Random, Random+T and IDC;
+    /// EDSR students' iterations: stronger than both student families); Table 1 rows for an
+    /// EDSR-small (1,000 iterations) and a SwinIR-tiny (2,000 at lr 2e-3) student family, 3
+    /// seeds for Whole, Random, Random+T and IDC;
     /// `table4`: IDC 1%, Random 1%, DCSR 1% and Random 10% with the SwinIR-tiny student. No
     /// ablation (that is `cpu`'s Table 3). Many hours on 2 cores, over several sessions: every
     /// stage resumes from the stage cache.
@@ -231,11 +238,17 @@ impl Preset {
             batch: 16,
             lr_patch: 24,
             valid_every,
+            lr: None,
         };
         p.extractor = spec("edsr-tiny", 1000, 250);
         p.teacher = Some(spec("edsr-baseline", 3000, 500));
         p.student = spec("edsr-small", 1000, 100);
-        let swinir = spec("swinir-tiny", 1000, 100);
+        // At BasicSR's lr 2e-4 and 1,000 iterations this SwinIR ends 1.2 dB below bicubic on the
+        // held-back images; lr 2e-3 for 2,000 iterations (chosen on those images only).
+        let swinir = TrainSpec {
+            lr: Some(2e-3),
+            ..spec("swinir-tiny", 2000, 200)
+        };
         p.more_students = vec![swinir.clone()];
         p.ratio_table = Some(table4(swinir));
         p
@@ -308,6 +321,7 @@ impl Preset {
                 batch: 16,
                 lr_patch: 32,
                 valid_every: 600,
+                lr: None,
             },
             seed_cell: Some("full-i100-lr0.01".into()),
             seeds: 3,
@@ -338,6 +352,7 @@ impl Preset {
             batch: 16,
             lr_patch: 48,
             valid_every: 500,
+            lr: None,
         });
         p.student.iters = 2000;
         p.student.valid_every = 250;
@@ -365,6 +380,7 @@ impl Preset {
             batch: 16,
             lr_patch: 48,
             valid_every: 500,
+            lr: None,
         });
         p.student.arch = "edsr-baseline".into();
         p.student.iters = 300_000;

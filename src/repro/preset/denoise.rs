@@ -30,6 +30,7 @@ impl Preset {
             batch: 16,
             lr_patch: 32,
             valid_every,
+            lr: None,
         };
         let rows = [
             ("Whole", None),

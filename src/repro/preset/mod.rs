@@ -28,6 +28,10 @@ pub struct TrainSpec {
     pub lr_patch: usize,
     /// Validation (on the validation set) every this many iterations.
     pub valid_every: usize,
+    /// Initial learning rate; `None`: BasicSR's 2e-4 ([`crate::train::TrainConfig::new`]).
+    /// Left out of the JSON when `None`, so the stage keys of presets without it are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
 }
 
 /// The Table-3 analogue: IDC variants (and a random control) condensed at `ratio` per image on
@@ -425,6 +429,9 @@ impl TrainSpec {
                 return Err(IdcError::config(format!("{name}.{field}"), "must be > 0"));
             }
         }
+        if self.lr.is_some_and(|lr| !(lr.is_finite() && lr > 0.0)) {
+            return Err(IdcError::config(format!("{name}.lr"), "must be positive"));
+        }
         if self.lr_patch > lr_side {
             return Err(IdcError::config(
                 format!("{name}.lr_patch"),
@@ -500,6 +507,8 @@ mod tests {
             holdout_images_all: |c| c.holdout_images = Some(4) => "holdout_images";
             test_sets_empty: |c| c.test_sets.clear() => "test_sets";
             student_batch_zero: |c| c.student.batch = 0 => "student.batch";
+            student_lr_zero: |c| c.student.lr = Some(0.0) => "student.lr";
+            student_lr_nan: |c| c.student.lr = Some(f64::NAN) => "student.lr";
             student_lr_patch_above_pool: |c| c.student.lr_patch = 64 => "student.lr_patch";
             seeds_main_zero: |c| c.seeds_main = 0 => "seeds_main";
             seeds_baselines_zero: |c| c.seeds_baselines = 0 => "seeds_baselines";
