@@ -111,6 +111,7 @@ fn workload(iters: usize, bank: usize) -> CondenseConfig {
 }
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     let iters = bench_iters(6);
     let rounds = bench_rounds(3);
     let device = default_device();

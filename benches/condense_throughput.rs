@@ -113,6 +113,7 @@ struct Row {
 }
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     let iters = bench_iters(3);
     let device = default_device();
     let arch = std::env::var("IDC_BENCH_ARCH").unwrap_or_else(|_| "edsr-baseline".into());

@@ -55,6 +55,7 @@ fn shifted_matmul_conv(x: Tensor<A, 4>, w: Tensor<A, 4>) -> Tensor<A, 4> {
 }
 
 fn main() {
+    burn_idc::tune_allocator();
     let iters = bench_iters(5);
     let dev = default_device();
     let (n, c, h) = (16usize, 32usize, 48usize);

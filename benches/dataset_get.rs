@@ -57,6 +57,7 @@ fn epoch(ds: &impl Dataset<SrPair>) -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

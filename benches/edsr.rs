@@ -23,6 +23,7 @@ mod common;
 use common::{bench_iters, median_ms as time};
 
 fn main() {
+    burn_idc::tune_allocator();
     let iters = bench_iters(5);
     let device = default_device();
     let cfg = EdsrConfig::from_arch("edsr-tiny", 2).expect("preset");

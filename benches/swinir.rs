@@ -70,6 +70,7 @@ fn measure(arch: &str, n: usize, p: usize, iters: usize) -> (f64, f64, f64) {
 }
 
 fn main() {
+    burn_idc::tune_allocator();
     let iters = bench_iters(3);
     let n: usize = std::env::var("IDC_BENCH_BATCH")
         .ok()

@@ -26,6 +26,7 @@ fn mad(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn main() -> Result<()> {
+    burn_idc::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() != 5 {
         bail!("usage: ablation_drift <work dir> <images dir> <hr_patch> <step> <scale>");

@@ -173,6 +173,7 @@ fn instances(o: &Opts) -> Result<Vec<Instance>> {
 }
 
 fn main() -> Result<()> {
+    burn_idc::tune_allocator();
     let o = parse_args()?;
     let device = default_device();
     let builtin = load_builtin::<TrainBackend>(2, &device)?.0;

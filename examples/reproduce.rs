@@ -17,5 +17,6 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     burn_idc::cli::reproduce::run(Cli::parse().args)
 }

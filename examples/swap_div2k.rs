@@ -39,6 +39,7 @@ use burn_idc::{
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     let mut args = std::env::args().skip(1);
     let hr_dir = match args.next() {
         Some(d) => PathBuf::from(d),

@@ -43,6 +43,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    burn_idc::tune_allocator();
     match Cli::parse().command {
         Command::Resize(a) => cli::resize::run(a),
         Command::Metrics(a) => cli::metrics::run(a),
