@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules from lowest to highest layer; a module may use its own layer or lower ones.
 const LAYERS: &[&[&str]] = &[
-    &["error", "config", "fsutil", "seed", "device", "malloc", "task"],
+    &[
+        "error", "config", "fsutil", "seed", "device", "malloc", "task",
+    ],
     &["image"],
     &["metrics", "models"],
     &["condense"],

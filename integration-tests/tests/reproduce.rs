@@ -119,8 +119,8 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
         "{times:?}"
     );
 
-    // Report-only over a run with one unfinished student: nothing runs, that student is listed
-    // as missing and its row has one seed fewer.
+    // Report-only over a run with one unfinished student: nothing runs, that student and its
+    // evaluation (not reached) are listed as missing and its row has one seed fewer.
     let idc_s0 = std::fs::read_dir(&work)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -134,7 +134,7 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     std::fs::remove_file(idc_s0.join("DONE.json")).unwrap();
     let partial = run_ok(&["--report-only"]);
     assert!(!partial.contains(": running"), "{partial}");
-    assert!(partial.contains("1 stage(s) missing"), "{partial}");
+    assert!(partial.contains("2 stage(s) missing"), "{partial}");
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.contains("**Partial results**") && readme.contains("`student-IDC-s0`"));
     let t: serde_json::Value =
@@ -143,7 +143,10 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
     let seeds = |t: &serde_json::Value| t["rows"][5]["Set5"]["seeds"].as_u64().unwrap_or(0);
     assert_eq!(t["rows"][5]["method"], "IDC");
     assert_eq!(t["partial"], true);
-    assert_eq!(t["missing"][0], "student-IDC-s0");
+    assert_eq!(
+        t["missing"],
+        serde_json::json!(["student-IDC-s0", "eval-IDC-s0"])
+    );
     assert_eq!(table["partial"], false);
     assert_eq!(seeds(&t) + 1, seeds(&table));
 }

@@ -46,6 +46,7 @@ pub use tasks::DynSet;
 
 use crate::error::Result;
 use execute::{Ctx, State};
+use plan::Step;
 use progress::Progress;
 use std::time::Instant;
 
@@ -75,6 +76,7 @@ pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result
         ctx.run_step(step, &mut state, &mut progress)?;
     }
     let sheet_rows = state.sweep_sheet_rows(preset);
+    let missing = progress.unfinished(steps.iter().map(Step::name));
     let outcome = RunOutcome {
         preset: Preset::clone(preset),
         pool_patches: ctx.pool_patches(),
@@ -89,7 +91,7 @@ pub fn run_with(preset: &ValidPreset, paths: &RunPaths, mode: RunMode) -> Result
         stage_seconds: progress.times,
         wall_seconds: start.elapsed().as_secs_f64(),
         backend: crate::device::BACKEND_NAME.to_string(),
-        missing: progress.missing,
+        missing,
     };
     report::write_all(&outcome, &paths.out)?;
     sweep_sheet::write_sweep_sheet(&sheet_rows, &paths.out.join("sweep-sheet.png"))?;

@@ -1,5 +1,5 @@
 //! Progress over the stages of a run: `[repro i/N]`, elapsed time and a naive ETA; in a
-//! report-only run nothing runs and the unfinished stages are recorded as missing.
+//! report-only run nothing runs, and [`Progress::unfinished`] lists the stages that did not finish.
 
 use super::stage::{Claim, Stage};
 use crate::error::{IdcError, Result};
@@ -18,7 +18,6 @@ pub(crate) struct Progress {
     /// Every finished stage met so far, with its measured seconds (whenever it ran).
     pub(crate) times: Vec<(String, Option<f64>)>,
     report_only: bool,
-    pub(crate) missing: Vec<String>,
 }
 
 impl Progress {
@@ -30,13 +29,12 @@ impl Progress {
             ran: Vec::new(),
             times: Vec::new(),
             report_only,
-            missing: Vec::new(),
         }
     }
 
     /// Runs (or loads) one stage; in a report-only run only loads it, failing with
     /// [`IdcError::StageMissing`] when it has not finished. A live run fails the same way on a
-    /// stage another process has claimed ([`Stage::claim`]), and lists it as missing.
+    /// stage another process has claimed ([`Stage::claim`]).
     pub(crate) fn stage<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
@@ -74,14 +72,13 @@ impl Progress {
     }
 
     /// Holds `stage` for this run; one another process sharing the work folder holds is
-    /// skipped and listed as missing.
+    /// skipped (reported unfinished).
     fn claim(&mut self, stage: &Stage) -> Result<Claim> {
         stage.claim()?.ok_or_else(|| {
             eprintln!(
                 "[stage] {}: running in another process; skipped",
                 stage.name
             );
-            self.missing.push(stage.name.clone());
             IdcError::StageMissing(stage.name.clone())
         })
     }
@@ -92,11 +89,19 @@ impl Progress {
                 self.times.push((stage.name.clone(), stage.seconds()));
                 Ok(v)
             }
-            None => {
-                self.missing.push(stage.name.clone());
-                Err(IdcError::StageMissing(stage.name.clone()))
-            }
+            None => Err(IdcError::StageMissing(stage.name.clone())),
         }
+    }
+
+    /// The planned stages (`planned`, in plan order) that did not finish: those met unfinished
+    /// or held by another process, and those never reached because an input was missing (the
+    /// student of an unfinished set, the evaluation of an unfinished student).
+    pub(crate) fn unfinished(&self, planned: impl Iterator<Item = String>) -> Vec<String> {
+        let finished: std::collections::BTreeSet<&str> =
+            self.times.iter().map(|(name, _)| name.as_str()).collect();
+        planned
+            .filter(|name| !finished.contains(name.as_str()))
+            .collect()
     }
 
     /// Mean seconds of the stages this invocation ran, times the stages left.
@@ -139,10 +144,12 @@ mod tests {
         });
         assert!(matches!(r, Err(IdcError::StageMissing(ref s)) if s == "student"));
         assert!(!ran);
-        assert_eq!(progress.missing, vec!["student".to_string()]);
+        let planned = || ["student".to_string()].into_iter();
+        assert_eq!(progress.unfinished(planned()), vec!["student".to_string()]);
         drop(other);
         let v: u32 = progress.stage(&stage, |_| Ok(2)).unwrap();
         assert_eq!(v, 2);
         assert!(stage.is_done() && !stage.dir.join("CLAIM").exists());
+        assert!(progress.unfinished(planned()).is_empty());
     }
 }
