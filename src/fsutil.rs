@@ -14,6 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// processes).
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How every temp file of [`write_atomic`] starts: `.tmp-<pid>-<counter>-<final name>`.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// Whether `name` is a temp file of [`write_atomic`] (never a finished file, whatever its
+/// extension: a writer killed mid-write leaves one).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
 /// Crash-safe replacement of `path`: write a temp file in the same directory (same file system,
 /// so the rename is atomic), fsync it, rename it over `path`, fsync the directory so the rename
 /// itself is durable. A crash leaves either the old content or the new one, plus at worst a
@@ -27,7 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| IdcError::InvalidInput(format!("no file name in {}", path.display())))?;
     let tmp = dir.join(format!(
-        ".tmp-{}-{}-{}",
+        "{TEMP_PREFIX}{}-{}-{}",
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
         name.to_string_lossy()
@@ -72,7 +81,7 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(rest) = name.strip_prefix(".tmp-") else {
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
             continue;
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {

@@ -402,11 +402,13 @@ pub fn instance_key(instance_name: &str) -> String {
 }
 
 /// The `.shard` paths directly in `dir`, sorted by name (the order every reader serves them in),
-/// whatever kind of file each is: readers refuse special files when they open them.
+/// whatever kind of file each is: readers refuse special files when they open them. Temp files
+/// of interrupted writes (`.tmp-*.shard`) are not shards and are left out.
 pub fn list_shards(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| IdcError::io(dir, e))?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
+        .filter(|e| !crate::fsutil::is_temp_name(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == SHARD_EXT))
         .collect();

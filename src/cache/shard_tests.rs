@@ -253,6 +253,24 @@ fn manifest_upsert_merges_and_verify_counts() {
 }
 
 #[test]
+fn temp_files_of_interrupted_writes_are_not_listed_as_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a writer killed mid-write leaves: a truncated temp named after the final shard.
+    fs::write(
+        dir.path().join(".tmp-13118-0-img00.png-a7695829493d.shard"),
+        b"ID",
+    )
+    .unwrap();
+    fs::write(dir.path().join("b.shard"), b"x").unwrap();
+    let names: Vec<String> = list_shards(dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["b.shard"]);
+}
+
+#[test]
 fn stale_temps_of_dead_processes_are_removed() {
     let dir = tempfile::tempdir().unwrap();
     // pid 0x7fff_fff0 does not exist; our own temp is kept.
