@@ -5,7 +5,17 @@
 //! (It asserts nothing about quality: the smoke budgets are far too small for that.)
 
 use integration_tests::{idc_bin, require_data};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The stage folder under `work` whose name starts with `prefix` (`<stage name>-`).
+fn stage_dir(work: &Path, prefix: &str) -> PathBuf {
+    std::fs::read_dir(work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} stage in {}", work.display()))
+}
 
 #[test]
 fn smoke_preset_runs_end_to_end_and_resumes() {
@@ -121,16 +131,7 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
 
     // Report-only over a run with one unfinished student: nothing runs, that student and its
     // evaluation (not reached) are listed as missing and its row has one seed fewer.
-    let idc_s0 = std::fs::read_dir(&work)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("student-IDC-s0-")
-        })
-        .unwrap();
+    let idc_s0 = stage_dir(&work, "student-IDC-s0-");
     std::fs::remove_file(idc_s0.join("DONE.json")).unwrap();
     let partial = run_ok(&["--report-only"]);
     assert!(!partial.contains(": running"), "{partial}");
@@ -227,12 +228,8 @@ fn smoke_x4_runs_two_student_families_and_table4_at_x4() {
     // BasicSR's default).
     assert_eq!(student["lr"], 0.002, "{student}");
     let trained_lr = |prefix: &str| -> f64 {
-        let dir = std::fs::read_dir(&work)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} stage"));
-        let cfg = std::fs::read(dir.join("model").join("train_config.json")).unwrap();
+        let model = stage_dir(&work, prefix).join("model");
+        let cfg = std::fs::read(model.join("train_config.json")).unwrap();
         let cfg: serde_json::Value = serde_json::from_slice(&cfg).unwrap();
         cfg["lr"].as_f64().unwrap()
     };
