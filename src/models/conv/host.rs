@@ -6,10 +6,12 @@
 
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
-/// Floats in one item's im2col buffer at most (4 MiB): it stays in the heap between items
-/// (under glibc's mmap threshold) and near the cache.
+/// Floats in one item's im2col buffer at most (4 MiB): small enough to stay near the cache, and
+/// what each thread's reused buffer ([`COLS`]) grows to at most.
 const COLS_ELEMS: usize = 1 << 20;
 /// Items the work is split into at least (when the image has the rows): enough to keep a few
 /// cores busy at batch 1, independent of the thread count so the split is too.
@@ -166,14 +168,21 @@ fn im2col_same_width(x: &[f32], g: &Geom, rows: Range<usize>, out: &mut [f32]) {
     }
 }
 
+thread_local! {
+    /// Each thread's im2col buffer. It only grows (to one item's matrix, at most
+    /// [`COLS_ELEMS`] floats), so items after the first neither allocate nor zero-fill it:
+    /// [`im2col`] overwrites every element it hands on.
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 /// `f(cols, col_stride_between_k_rows)` with the im2col matrix of one item (rows `ci kh kw`, one
-/// column per output pixel of the band): the input itself when pointwise, else `buf` filled.
+/// column per output pixel of the band): the input itself when pointwise, else this thread's
+/// [`COLS`] buffer filled.
 fn with_cols<R>(
     x: &[f32],
     g: &Geom,
     b: usize,
     rows: &Range<usize>,
-    buf: &mut Vec<f32>,
     f: impl FnOnce(&[f32], usize) -> R,
 ) -> R {
     let image = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
@@ -181,22 +190,33 @@ fn with_cols<R>(
         return f(&image[rows.start * g.w..], g.h * g.w);
     }
     let len = rows.len() * g.wo;
-    buf.resize(g.k() * len, 0.0);
-    im2col(image, g, rows.clone(), buf);
-    f(buf, len)
+    let fill = |buf: &mut Vec<f32>| {
+        if buf.len() < g.k() * len {
+            buf.resize(g.k() * len, 0.0);
+        }
+        let cols = &mut buf[..g.k() * len];
+        im2col(image, g, rows.clone(), cols);
+        f(cols, len)
+    };
+    // `f` runs one single-threaded `gemm`, so the buffer is never borrowed twice on a thread;
+    // a fresh one keeps that an optimisation rather than a requirement.
+    COLS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => fill(&mut buf),
+        Err(_) => fill(&mut Vec::new()),
+    })
 }
 
 /// A strided `rows x cols` matrix: first element, row stride, column stride (in elements).
 type View = (*const f32, usize, usize);
 
 /// `dst = lhs rhs`, or `dst += lhs rhs` when `accumulate`, for `lhs` `m x k`, `rhs` `k x n`;
-/// `dst` is `m x n`, contiguous rows `dst_rs` apart. One thread, so the sums' order is fixed.
+/// `dst` is `m x n` with row stride `dst_rs` and column stride `dst_cs`. One thread, so the
+/// sums' order is fixed.
 ///
 /// SAFETY: every element of the three views must be in bounds, `dst` written by no one else.
 unsafe fn matmul(
     [m, n, k]: [usize; 3],
-    dst: *mut f32,
-    dst_rs: usize,
+    (dst, dst_rs, dst_cs): (*mut f32, usize, usize),
     accumulate: bool,
     lhs: View,
     rhs: View,
@@ -209,7 +229,7 @@ unsafe fn matmul(
             n,
             k,
             dst,
-            1,
+            i(dst_cs),
             i(dst_rs),
             accumulate,
             lhs.0,
@@ -232,33 +252,41 @@ unsafe fn matmul(
 /// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
     let (k, lo) = (g.k(), g.ho * g.wo);
-    let mut out = vec![0f32; g.n * g.co * lo];
+    // Not zero-filled: the items cover every element, each written before `set_len`.
+    let mut out = Vec::<f32>::with_capacity(g.n * g.co * lo);
     let ptr = OutPtr(out.as_mut_ptr());
-    g.items()
-        .into_par_iter()
-        .for_each_init(Vec::new, |buf, (b, rows)| {
-            let len = rows.len() * g.wo;
-            let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
-            if let Some(bias) = bias {
-                for (o, &v) in bias.iter().enumerate() {
-                    // SAFETY: row `o` of this item's band is in `out`, written by this item only.
-                    unsafe { std::slice::from_raw_parts_mut(dst.add(o * lo), len) }.fill(v);
-                }
+    g.items().into_par_iter().for_each(|(b, rows)| {
+        let len = rows.len() * g.wo;
+        let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
+        if let Some(bias) = bias {
+            for (o, &v) in bias.iter().enumerate() {
+                // SAFETY: row `o` of this item's band is in `out`'s capacity, written by this
+                // item only (as `MaybeUninit`: the memory is not initialised yet).
+                let row = unsafe { std::slice::from_raw_parts_mut(dst.add(o * lo).cast(), len) };
+                row.fill(MaybeUninit::new(v));
             }
-            with_cols(x, g, b, &rows, buf, |cols, cs| {
-                // SAFETY: `dst` is `[co, len]` with row stride `lo` inside `out`; `weight` is
-                // `[co, k]`, `cols` is `[k, len]` with row stride `cs`; all in bounds.
-                unsafe {
-                    let (lhs, rhs) = ((weight.as_ptr(), k, 1), (cols.as_ptr(), cs, 1));
-                    matmul([g.co, len, k], dst, lo, bias.is_some(), lhs, rhs)
-                }
-            });
+        }
+        with_cols(x, g, b, &rows, |cols, cs| {
+            // SAFETY: `dst` is `[co, len]` with row stride `lo` inside `out`'s capacity;
+            // `weight` is `[co, k]`, `cols` is `[k, len]` with row stride `cs`; all in
+            // bounds. Without a bias `gemm` writes `dst` without reading it.
+            unsafe {
+                let (lhs, rhs) = ((weight.as_ptr(), k, 1), (cols.as_ptr(), cs, 1));
+                matmul([g.co, len, k], (dst, lo, 1), bias.is_some(), lhs, rhs)
+            }
         });
+    });
+    // SAFETY: the items partition `[n, co, ho, wo]`; each wrote all of its elements above.
+    unsafe { out.set_len(g.n * g.co * lo) };
     out
 }
 
 /// Weight gradient `sum_b dy[b] cols[b]^T`, `[co, c, kh, kw]`: items in at most
 /// [`MAX_GROUPS`] contiguous groups, each accumulated in order, the groups added in order.
+///
+/// Each partial is held transposed (`[c kh kw, co]`): `gemm` packs the operand that indexes its
+/// destination's contiguous axis unless that operand is contiguous along it, and `dy` (`co`
+/// rows) is `c kh kw / co` times cheaper to pack than the im2col matrix.
 pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
     let (k, lo) = (g.k(), g.ho * g.wo);
     let items = g.items();
@@ -266,29 +294,33 @@ pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Geom) -> Vec<f32> {
     let partials: Vec<Vec<f32>> = items
         .par_chunks(per_group)
         .map(|group| {
-            let mut acc = vec![0f32; g.co * k];
-            let mut buf = Vec::new();
+            let mut acc_t = vec![0f32; k * g.co];
             for (b, rows) in group {
                 let len = rows.len() * g.wo;
                 let dyp = &dy[b * g.co * lo + rows.start * g.wo..];
-                with_cols(x, g, *b, rows, &mut buf, |cols, cs| {
-                    // SAFETY: `acc` is `[co, k]`; `dyp` is `[co, len]` with row stride `lo`;
-                    // `cols^T` is `[len, k]` (column stride `cs`); all in bounds.
+                with_cols(x, g, *b, rows, |cols, cs| {
+                    // SAFETY: `acc_t` is `[co, k]` with row stride 1 and column stride `co`;
+                    // `dyp` is `[co, len]` with row stride `lo`; `cols^T` is `[len, k]`
+                    // (column stride `cs`); all in bounds.
                     unsafe {
                         let (lhs, rhs) = ((dyp.as_ptr(), lo, 1), (cols.as_ptr(), 1, cs));
-                        matmul([g.co, k, len], acc.as_mut_ptr(), k, true, lhs, rhs)
+                        let dst = (acc_t.as_mut_ptr(), 1, g.co);
+                        matmul([g.co, k, len], dst, true, lhs, rhs)
                     }
                 });
             }
-            acc
+            acc_t
         })
         .collect();
     let mut it = partials.into_iter();
-    let first = it.next().unwrap_or_else(|| vec![0f32; g.co * k]);
-    it.fold(first, |mut a, p| {
+    let first = it.next().unwrap_or_else(|| vec![0f32; k * g.co]);
+    let sum_t = it.fold(first, |mut a, p| {
         a.iter_mut().zip(&p).for_each(|(a, p)| *a += p);
         a
-    })
+    });
+    (0..g.co * k)
+        .map(|i| sum_t[(i % k) * g.co + i / k])
+        .collect()
 }
 
 /// Bias gradient: `dy` summed over images and pixels per output channel (in f64, in order).
