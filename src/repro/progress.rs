@@ -40,6 +40,25 @@ impl Progress {
         T: Serialize + DeserializeOwned,
         F: FnOnce(&Path) -> Result<T>,
     {
+        self.stage_held(stage, false, f)
+    }
+
+    /// [`Progress::stage`] for a stage the rest of the run is built on (a network every set or
+    /// student needs): held by another process, it is waited for rather than skipped, so a
+    /// second process started beside the first does not stop at the first shared stage.
+    pub(crate) fn prerequisite<T, F>(&mut self, stage: &Stage, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Path) -> Result<T>,
+    {
+        self.stage_held(stage, true, f)
+    }
+
+    fn stage_held<T, F>(&mut self, stage: &Stage, wait: bool, f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Path) -> Result<T>,
+    {
         self.done += 1;
         if self.report_only {
             return self.load(stage);
@@ -53,9 +72,10 @@ impl Progress {
             self.start.elapsed().as_secs_f64(),
             self.eta()
         );
-        let _claim = match stage.is_done() {
-            true => None,
-            false => Some(self.claim(stage)?),
+        let _claim = match (stage.is_done(), wait) {
+            (true, _) => None,
+            (false, false) => Some(self.claim(stage)?),
+            (false, true) => Some(self.claim_waiting(stage)?),
         };
         // `Stage::run` calls `f` only when the stage is not cached; its marker is read once there.
         let mut ran = false;
@@ -81,6 +101,17 @@ impl Progress {
             );
             IdcError::StageMissing(stage.name.clone())
         })
+    }
+
+    fn claim_waiting(&mut self, stage: &Stage) -> Result<Claim> {
+        if let Some(claim) = stage.claim()? {
+            return Ok(claim);
+        }
+        eprintln!(
+            "[stage] {}: running in another process; waiting for it",
+            stage.name
+        );
+        stage.claim_waiting()
     }
 
     fn load<T: DeserializeOwned>(&mut self, stage: &Stage) -> Result<T> {
@@ -151,5 +182,39 @@ mod tests {
         assert_eq!(v, 2);
         assert!(stage.is_done() && !stage.dir.join("CLAIM").exists());
         assert!(progress.unfinished(planned()).is_empty());
+    }
+
+    #[test]
+    fn a_prerequisite_claimed_elsewhere_is_waited_for_and_loaded_not_rerun() {
+        let dir = tempfile::tempdir().unwrap();
+        let stage = Stage::new(dir.path(), "teacher", &1);
+        let other = stage.claim().unwrap().expect("free stage");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn({
+            let stage = Stage::new(dir.path(), "teacher", &1);
+            move || {
+                rx.recv().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let v: u32 = stage.run(|_| Ok(5)).unwrap();
+                drop(other);
+                v
+            }
+        });
+        let mut progress = Progress::new(Instant::now(), 1, false);
+        tx.send(()).unwrap();
+        let mut ran = false;
+        let v: u32 = progress
+            .prerequisite(&stage, |_| {
+                ran = true;
+                Ok(7)
+            })
+            .unwrap();
+        assert_eq!((v, ran), (5, false), "waited for the holder's result");
+        assert_eq!(holder.join().unwrap(), 5);
+        assert!(
+            progress
+                .unfinished(["teacher".to_string()].into_iter())
+                .is_empty()
+        );
     }
 }

@@ -46,6 +46,23 @@ impl Stage {
     /// another process holds it. An OS lock (not a pid file), so a killed process never leaves a
     /// stage claimed.
     pub fn claim(&self) -> Result<Option<Claim>> {
+        let (path, file) = self.claim_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Claim { path, _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(IdcError::io(&path, e)),
+        }
+    }
+
+    /// [`Stage::claim`] that waits while another process holds the stage; check
+    /// [`Stage::is_done`] after it, since the holder has usually finished it by then.
+    pub fn claim_waiting(&self) -> Result<Claim> {
+        let (path, file) = self.claim_file()?;
+        file.lock().map_err(|e| IdcError::io(&path, e))?;
+        Ok(Claim { path, _file: file })
+    }
+
+    fn claim_file(&self) -> Result<(PathBuf, std::fs::File)> {
         std::fs::create_dir_all(&self.dir).map_err(|e| IdcError::io(&self.dir, e))?;
         let path = self.dir.join("CLAIM");
         let file = std::fs::OpenOptions::new()
@@ -54,11 +71,7 @@ impl Stage {
             .write(true)
             .open(&path)
             .map_err(|e| IdcError::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Claim { path, _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(IdcError::io(&path, e)),
-        }
+        Ok((path, file))
     }
 
     /// Wall seconds the stage took when it ran (kept next to its marker, so a run spanning

@@ -29,7 +29,7 @@ impl Ctx<'_> {
         let whole = || SrPatchDataset::new(&self.train_dir, self.patch.clone());
         let valid = self.valid_dir.as_deref();
         let summary: TrainSummary =
-            progress.stage(&st, |dir| train_in(&cfg, &whole, valid, dir))?;
+            progress.prerequisite(&st, |dir| train_in(&cfg, &whole, valid, dir))?;
         state.models.insert(role, summary);
         Ok(())
     }
