@@ -14,6 +14,8 @@
 //!   pair losses.
 //! - `synthetic_cf` (crate-internal): the synthetic side's characteristic functions with a
 //!   hand-written gradient.
+//! - `pixels` (crate-internal): the synthetic patches being optimised: initialisation, pixel
+//!   parametrisation, Adam step with chroma damping.
 //! - `condenser`: [`Condenser`](crate::Condenser) running Algorithm 1 and the teacher, with a [`CondenseReport`].
 //! - `eval`: [`instance_ncfd`], `L_ins` measured outside the optimisation (own draws).
 //! - `realism`: [`Realism`], how far each instance's synthetic patches drift from its real
@@ -34,6 +36,7 @@ mod host_cf;
 pub(crate) mod kmeans;
 mod matching;
 pub(crate) mod ncfd;
+mod pixels;
 mod real;
 pub(crate) mod realism;
 pub(crate) mod rlff;
