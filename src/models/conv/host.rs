@@ -4,6 +4,7 @@
 //! runs one single-threaded `gemm`, and the weight gradient sums its per-group partials in a
 //! fixed order: results are bit-identical run to run, whatever the thread count.
 
+use super::direct;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -251,13 +252,32 @@ unsafe fn matmul(
 /// Forward: `y[b] = bias + W cols[b]` with `x` `[n, c, h, w]`, `weight` `[co, c, kh, kw]` (its
 /// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
+    forward_with(x, weight, bias, g, direct::applies(g))
+}
+
+/// [`forward`] with the direct 3x3 kernel ([`direct`]) when `use_direct` (which requires
+/// [`direct::applies`]), else im2col + `gemm`; tests compare the two.
+pub(super) fn forward_with(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geom,
+    use_direct: bool,
+) -> Vec<f32> {
     let (k, lo) = (g.k(), g.ho * g.wo);
     // Not zero-filled: the items cover every element, each written before `set_len`.
     let mut out = Vec::<f32>::with_capacity(g.n * g.co * lo);
     let ptr = OutPtr(out.as_mut_ptr());
+    let direct_weights = (use_direct && direct::applies(g)).then(|| direct::taps_major(weight, g));
     g.items().into_par_iter().for_each(|(b, rows)| {
         let len = rows.len() * g.wo;
         let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
+        if let Some(wt) = &direct_weights {
+            let image = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
+            // SAFETY: `applies` held; `dst` is this item's band of `out`, its alone.
+            unsafe { direct::forward_item(image, wt, bias, g, &rows, dst, lo) };
+            return;
+        }
         if let Some(bias) = bias {
             for (o, &v) in bias.iter().enumerate() {
                 // SAFETY: row `o` of this item's band is in `out`'s capacity, written by this

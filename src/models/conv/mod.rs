@@ -1,4 +1,5 @@
-//! `conv2d` for the models: on `flex` (and `Autodiff<Flex>`) a host im2col + `gemm` forward and a
+//! `conv2d` for the models: on `flex` (and `Autodiff<Flex>`) a host forward (a direct AVX-512
+//! kernel for 3x3 "same" convs where the CPU has it, `direct`; im2col + `gemm` otherwise) and a
 //! custom backward; Burn's own `conv2d` on every other backend.
 //!
 //! Why: Burn 0.21 derives conv2d's weight gradient as a convolution whose kernel is the whole
@@ -10,6 +11,7 @@
 //! The choice is by type (`TypeId`, as `condense::host_cf`), so CUDA keeps Burn's path untouched.
 //! `IDC_FLEX_FAST_CONV=0` (read once per process) turns the fast path off, for A/B benches.
 
+mod direct;
 mod host;
 
 use burn::backend::Flex;

@@ -168,6 +168,46 @@ fn other_kernels_and_paddings_match_burn() {
     }
 }
 
+// The direct AVX-512 kernel (where the CPU has it): rows shorter and longer than one
+// 16-pixel vector, masked row tails, output-channel blocks of 8, 4, 2 and 1, bands of one row.
+#[test]
+fn direct_kernel_widths_and_channel_blocks_match_burn() {
+    for (x, co) in [
+        ([2, 4, 5, 17], 13),
+        ([1, 3, 3, 33], 7),
+        ([1, 2, 2, 16], 8),
+        ([2, 5, 4, 50], 3),
+        ([1, 1, 1, 1], 1),
+    ] {
+        let c = case(x, co, 3, 1, true);
+        let [n, ci, h, w] = x;
+        let g = host::Geom {
+            n,
+            c: ci,
+            h,
+            w,
+            co,
+            kh: 3,
+            kw: 3,
+            pt: 1,
+            pl: 1,
+            ho: h,
+            wo: w,
+        };
+        // Every one of these shapes qualifies; the CPU decides.
+        assert_eq!(direct::applies(&g), direct::avx512(), "{c:?}");
+        check(c);
+        // The im2col path on the same shape (the path of CPUs without AVX-512).
+        let mut rng = StdRng::seed_from_u64(3);
+        let xs = random(&mut rng, n * ci * h * w);
+        let wt = random(&mut rng, co * ci * 9);
+        let b = random(&mut rng, co);
+        let direct = host::forward_with(&xs, &wt, Some(&b), &g, true);
+        let im2col = host::forward_with(&xs, &wt, Some(&b), &g, false);
+        assert_close("direct vs im2col", c, &direct, &im2col);
+    }
+}
+
 #[test]
 fn tiny_images_match_burn() {
     check(case([3, 2, 1, 1], 3, 3, 1, true));
