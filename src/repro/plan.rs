@@ -340,8 +340,9 @@ fn ablation_steps(preset: &Preset) -> Vec<Step> {
     steps
 }
 
-/// The sweep: the stronger extractor if a variant asks, then per cell its set and students,
-/// cheapest budgets first (a partial run has every variant's short cells).
+/// The sweep: per cell its set and students, cheapest budgets first (a partial run has every
+/// variant's short cells); the stronger extractor right before the first cell that uses it, so
+/// a second process has the controls and other cells to run while one trains it.
 fn sweep_steps(preset: &Preset) -> Vec<Step> {
     let Some(sw) = &preset.sweep else {
         return Vec::new();
@@ -350,13 +351,14 @@ fn sweep_steps(preset: &Preset) -> Vec<Step> {
     let mut cells = sw.cells(&preset.condense).unwrap_or_default();
     cells.sort_by_key(|c| c.iters);
     let mut steps = Vec::new();
-    if cells.iter().any(|c| c.strong) {
-        steps.push(Step::Model(STRONG_EXTRACTOR));
-    }
     if sw.controls {
         steps.extend(sweep_control_steps());
     }
+    let mut strong_planned = false;
     for cell in cells {
+        if cell.strong && !std::mem::replace(&mut strong_planned, true) {
+            steps.push(Step::Model(STRONG_EXTRACTOR));
+        }
         steps.push(Step::SweepSet(Box::new(cell.clone())));
         for seed in 0..sw.seeds_of(&cell.name) as u64 {
             let data = Data::SweepIdc(Box::new(cell.clone()));
@@ -493,6 +495,25 @@ mod tests {
             names.len(),
             "stage names are unique: {names:?}"
         );
+    }
+
+    #[test]
+    fn sweep_trains_the_strong_extractor_right_before_its_first_cell() {
+        let p = Preset::by_name("budget-sweep").expect("built-in preset");
+        let steps = plan(&p);
+        let names: Vec<String> = steps.iter().map(Step::name).collect();
+        let at = |name: &str| names.iter().position(|n| n == name);
+        let strong = at(STRONG_EXTRACTOR).expect("a variant uses the strong extractor");
+        let first_strong_set = steps
+            .iter()
+            .position(|s| matches!(s, Step::SweepSet(c) if c.strong))
+            .expect("a strong cell");
+        assert_eq!(strong + 1, first_strong_set);
+        assert!(
+            at("set-sweep-random").is_some_and(|i| i < strong),
+            "controls first"
+        );
+        assert_eq!(names.iter().filter(|n| *n == STRONG_EXTRACTOR).count(), 1);
     }
 
     #[test]
