@@ -7,7 +7,7 @@
 //! has AVX-512F (checked once at run time); otherwise im2col + `gemm` stays the path.
 //! Every output element's sum runs in one fixed order: bit-identical run to run.
 
-use super::host::Geom;
+use super::geom::Geom;
 use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::OnceLock;

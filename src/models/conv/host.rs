@@ -5,85 +5,15 @@
 //! fixed order: results are bit-identical run to run, whatever the thread count.
 
 use super::direct;
+use super::geom::Geom;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-/// Floats in one item's im2col buffer at most (4 MiB): small enough to stay near the cache, and
-/// what each thread's reused buffer ([`COLS`]) grows to at most.
-const COLS_ELEMS: usize = 1 << 20;
-/// Items the work is split into at least (when the image has the rows): enough to keep a few
-/// cores busy at batch 1, independent of the thread count so the split is too.
-const MIN_ITEMS: usize = 8;
 /// Partial sums of the weight gradient at most (one per group of items).
 const MAX_GROUPS: usize = 8;
-
-/// A stride-1, dilation-1, single-group convolution with zero padding `pt`/`pl` at the top/left
-/// (the bottom/right padding is implied by `ho`/`wo`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Geom {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub co: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub pt: usize,
-    pub pl: usize,
-    pub ho: usize,
-    pub wo: usize,
-}
-
-impl Geom {
-    /// Rows of the im2col matrix (`c kh kw`), the reduction length of the forward product.
-    fn k(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-
-    /// A 1x1 unpadded convolution reads the input as its own im2col matrix.
-    fn pointwise(&self) -> bool {
-        self.kh == 1
-            && self.kw == 1
-            && self.pt == 0
-            && self.pl == 0
-            && (self.ho, self.wo) == (self.h, self.w)
-    }
-
-    /// The work items `(image, output rows)`, a function of the shape only.
-    fn items(&self) -> Vec<(usize, Range<usize>)> {
-        let by_memory = (COLS_ELEMS / (self.k() * self.wo).max(1)).max(1);
-        let bands_wanted = MIN_ITEMS.div_ceil(self.n.max(1)).min(self.ho);
-        let rows = by_memory.min(self.ho.div_ceil(bands_wanted.max(1))).max(1);
-        (0..self.n)
-            .flat_map(|b| {
-                (0..self.ho)
-                    .step_by(rows)
-                    .map(move |r| (b, r..(r + rows).min(self.ho)))
-            })
-            .collect()
-    }
-
-    /// The convolution whose forward is this one's input gradient: output gradient in, weights
-    /// flipped and transposed ([`flip_transpose`]), padding `k - 1 - p` on each side.
-    pub(crate) fn input_grad(&self) -> Geom {
-        Geom {
-            n: self.n,
-            c: self.co,
-            h: self.ho,
-            w: self.wo,
-            co: self.c,
-            kh: self.kh,
-            kw: self.kw,
-            pt: self.kh - 1 - self.pt,
-            pl: self.kw - 1 - self.pl,
-            ho: self.h,
-            wo: self.w,
-        }
-    }
-}
 
 /// Raw output pointer shared by items that write disjoint regions.
 #[derive(Clone, Copy)]
@@ -171,8 +101,8 @@ fn im2col_same_width(x: &[f32], g: &Geom, rows: Range<usize>, out: &mut [f32]) {
 
 thread_local! {
     /// Each thread's im2col buffer. It only grows (to one item's matrix, at most
-    /// [`COLS_ELEMS`] floats), so items after the first neither allocate nor zero-fill it:
-    /// [`im2col`] overwrites every element it hands on.
+    /// [`COLS_ELEMS`](super::geom::COLS_ELEMS) floats), so items after the first neither
+    /// allocate nor zero-fill it: [`im2col`] overwrites every element it hands on.
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -12,6 +12,7 @@
 //! `IDC_FLEX_FAST_CONV=0` (read once per process) turns the fast path off, for A/B benches.
 
 mod direct;
+mod geom;
 mod host;
 
 use burn::backend::Flex;
@@ -24,7 +25,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::PaddedConvOptions;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
-use host::Geom;
+use geom::Geom;
 use std::any::Any;
 use std::borrow::Cow;
 use std::sync::OnceLock;

@@ -181,7 +181,7 @@ fn direct_kernel_widths_and_channel_blocks_match_burn() {
     ] {
         let c = case(x, co, 3, 1, true);
         let [n, ci, h, w] = x;
-        let g = host::Geom {
+        let g = geom::Geom {
             n,
             c: ci,
             h,
