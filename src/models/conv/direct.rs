@@ -7,8 +7,7 @@
 //! has AVX-512F (checked once at run time); otherwise im2col + `gemm` stays the path.
 //! Every output element's sum runs in one fixed order: bit-identical run to run.
 
-use super::geom::Geom;
-use std::cell::RefCell;
+use super::geom::{Geom, with_scratch};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -21,11 +20,6 @@ const LANES: usize = 16;
 const MAX_OB: usize = 8;
 /// Vectors per register block at most (`MAX_OB x MAX_XV` accumulators).
 const MAX_XV: usize = 3;
-
-thread_local! {
-    /// Each thread's padded input band; it only grows, and `fill_band` writes all it hands on.
-    static BAND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Whether this kernel computes `g`: a 3x3, padding-1 convolution as wide and tall as its input,
 /// on a CPU with AVX-512F.
@@ -96,19 +90,11 @@ pub(super) unsafe fn forward_item(
     dst: *mut f32,
     lo: usize,
 ) {
-    let wp = padded_width(g);
-    let len = g.c * (rows.len() + 2) * wp;
-    let run = |buf: &mut Vec<f32>| {
-        if buf.len() < len {
-            buf.resize(len, 0.0);
-        }
-        fill_band(image, g, rows, &mut buf[..len]);
+    let len = g.c * (rows.len() + 2) * padded_width(g);
+    with_scratch(len, |band| {
+        fill_band(image, g, rows, band);
         // SAFETY: the caller's contract; the band is filled.
-        unsafe { band_product(&buf[..len], wt, bias, g, rows.len(), dst, lo) }
-    };
-    BAND.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => run(&mut buf),
-        Err(_) => run(&mut Vec::new()),
+        unsafe { band_product(band, wt, bias, g, rows.len(), dst, lo) }
     })
 }
 

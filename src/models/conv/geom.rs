@@ -1,10 +1,11 @@
-//! The shape of one fast-path convolution and its split into work items, shared by the im2col
-//! + `gemm` kernels (`host`) and the direct 3x3 kernel (`direct`).
+//! The shape of one fast-path convolution, its split into work items and each item's scratch
+//! buffer, shared by the im2col + `gemm` kernels (`host`) and the direct 3x3 kernel (`direct`).
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 /// Floats in one item's im2col buffer at most (4 MiB): small enough to stay near the cache, and
-/// what each thread's reused im2col buffer (`host`'s `COLS`) grows to at most.
+/// about what each thread's [`SCRATCH`] grows to.
 pub(super) const COLS_ELEMS: usize = 1 << 20;
 /// Items the work is split into at least (when the image has the rows): enough to keep a few
 /// cores busy at batch 1, independent of the thread count so the split is too.
@@ -73,4 +74,27 @@ impl Geom {
             wo: self.w,
         }
     }
+}
+
+thread_local! {
+    /// Each thread's scratch buffer for one item (an im2col matrix or a padded input band). It
+    /// only grows, so items after the first neither allocate nor zero-fill: every user
+    /// overwrites all of the slice it is handed before reading it.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `f` on `len` floats of this thread's [`SCRATCH`] (stale values: `f` must write before it
+/// reads). The kernels never nest, so the buffer is never borrowed twice on a thread; a fresh
+/// one keeps that an optimisation rather than a requirement.
+pub(super) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let run = |buf: &mut Vec<f32>| {
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        f(&mut buf[..len])
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => run(&mut buf),
+        Err(_) => run(&mut Vec::new()),
+    })
 }

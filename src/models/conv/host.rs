@@ -5,10 +5,9 @@
 //! fixed order: results are bit-identical run to run, whatever the thread count.
 
 use super::direct;
-use super::geom::Geom;
+use super::geom::{Geom, with_scratch};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -99,16 +98,9 @@ fn im2col_same_width(x: &[f32], g: &Geom, rows: Range<usize>, out: &mut [f32]) {
     }
 }
 
-thread_local! {
-    /// Each thread's im2col buffer. It only grows (to one item's matrix, at most
-    /// [`COLS_ELEMS`](super::geom::COLS_ELEMS) floats), so items after the first neither
-    /// allocate nor zero-fill it: [`im2col`] overwrites every element it hands on.
-    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
 /// `f(cols, col_stride_between_k_rows)` with the im2col matrix of one item (rows `ci kh kw`, one
 /// column per output pixel of the band): the input itself when pointwise, else this thread's
-/// [`COLS`] buffer filled.
+/// scratch buffer ([`with_scratch`]) filled.
 fn with_cols<R>(
     x: &[f32],
     g: &Geom,
@@ -121,19 +113,9 @@ fn with_cols<R>(
         return f(&image[rows.start * g.w..], g.h * g.w);
     }
     let len = rows.len() * g.wo;
-    let fill = |buf: &mut Vec<f32>| {
-        if buf.len() < g.k() * len {
-            buf.resize(g.k() * len, 0.0);
-        }
-        let cols = &mut buf[..g.k() * len];
+    with_scratch(g.k() * len, |cols| {
         im2col(image, g, rows.clone(), cols);
         f(cols, len)
-    };
-    // `f` runs one single-threaded `gemm`, so the buffer is never borrowed twice on a thread;
-    // a fresh one keeps that an optimisation rather than a requirement.
-    COLS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => fill(&mut buf),
-        Err(_) => fill(&mut Vec::new()),
     })
 }
 
@@ -182,23 +164,24 @@ unsafe fn matmul(
 /// Forward: `y[b] = bias + W cols[b]` with `x` `[n, c, h, w]`, `weight` `[co, c, kh, kw]` (its
 /// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {
-    forward_with(x, weight, bias, g, direct::applies(g))
+    forward_with(x, weight, bias, g, true)
 }
 
-/// [`forward`] with the direct 3x3 kernel ([`direct`]) when `use_direct` (which requires
-/// [`direct::applies`]), else im2col + `gemm`; tests compare the two.
+/// [`forward`] with the direct 3x3 kernel ([`direct`]) where `allow_direct` and
+/// [`direct::applies`], else im2col + `gemm`; tests compare the two.
 pub(super) fn forward_with(
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     g: &Geom,
-    use_direct: bool,
+    allow_direct: bool,
 ) -> Vec<f32> {
     let (k, lo) = (g.k(), g.ho * g.wo);
     // Not zero-filled: the items cover every element, each written before `set_len`.
     let mut out = Vec::<f32>::with_capacity(g.n * g.co * lo);
     let ptr = OutPtr(out.as_mut_ptr());
-    let direct_weights = (use_direct && direct::applies(g)).then(|| direct::taps_major(weight, g));
+    let direct_weights =
+        (allow_direct && direct::applies(g)).then(|| direct::taps_major(weight, g));
     g.items().into_par_iter().for_each(|(b, rows)| {
         let len = rows.len() * g.wo;
         let dst = ptr.at(b * g.co * lo + rows.start * g.wo);
