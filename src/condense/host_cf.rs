@@ -4,13 +4,15 @@
 //! weighted sums after them as two more tensors and matmuls. A profile of `condense_step` put
 //! those passes at the size of the extractor itself with fresh draws (73,728 samples x 1,024
 //! frequencies per step). Here one vectorised `sincos` (one range reduction for both, both
-//! cores) is fused with the weighted sums, so `[n, T]` `cos`/`sin` never exist. The tensor-op
+//! cores) is fused with the weighted sums, so `[n, T]` `cos`/`sin` never exist; for the real
+//! side the projection is fused in too ([`projected_cf`]), a block of rows at a time. The tensor-op
 //! version in [`super::ncfd`] stays the reference and the path of every other backend; the tests
 //! below hold this one to it.
 //!
 //! Results are deterministic: rows are summed in fixed blocks, and the blocks in order, whatever
 //! the thread count.
 
+use crate::models::conv::{matmul_rows, with_scratch};
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
 use rayon::prelude::*;
 use std::any::{Any, TypeId};
@@ -114,10 +116,42 @@ pub(crate) fn weighted_cos_sin_sums(
         .into_par_iter()
         .map(|b| {
             let rows = b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS);
-            block_sums(proj, t, weights, m, n, rows)
+            block_sums(&proj[rows.start * t..rows.end * t], t, weights, m, n, rows)
         })
         .collect();
-    let (mut re, mut im) = (vec![0f32; m * t], vec![0f32; m * t]);
+    add_in_order(partials, m * t)
+}
+
+/// [`weighted_cos_sin_sums`] of `P = X F` for samples `X` (`n x d`) and frequencies `F`
+/// (`d x t`), each block of rows projected into this thread's scratch buffer right before its
+/// `sincos`: neither `P` nor a chunk of it is ever a tensor (flex allocates a matmul's output
+/// zeroed, then copies it to realign it).
+pub(crate) fn projected_cos_sin_sums(
+    samples: &[f32],
+    d: usize,
+    freqs: &[f32],
+    t: usize,
+    weights: &[f32],
+    m: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = samples.len().checked_div(d).unwrap_or(0);
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let rows = b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS);
+            let x = &samples[rows.start * d..rows.end * d];
+            with_scratch(rows.len() * t, |proj| {
+                matmul_rows(proj, x, freqs, [rows.len(), t, d]);
+                block_sums(proj, t, weights, m, n, rows.clone())
+            })
+        })
+        .collect();
+    add_in_order(partials, m * t)
+}
+
+/// The blocks' `(re, im)` partial sums added in block order (deterministic).
+fn add_in_order(partials: Vec<(Vec<f32>, Vec<f32>)>, len: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut re, mut im) = (vec![0f32; len], vec![0f32; len]);
     for (r, i) in partials {
         re.iter_mut().zip(&r).for_each(|(a, b)| *a += b);
         im.iter_mut().zip(&i).for_each(|(a, b)| *a += b);
@@ -125,6 +159,7 @@ pub(crate) fn weighted_cos_sin_sums(
     (re, im)
 }
 
+/// Sums of block `rows` (of `n` rows in all) whose projections `proj` start at `rows.start`.
 fn block_sums(
     proj: &[f32],
     t: usize,
@@ -135,8 +170,10 @@ fn block_sums(
 ) -> (Vec<f32>, Vec<f32>) {
     let (mut re, mut im) = (vec![0f32; m * t], vec![0f32; m * t]);
     let (mut s, mut c) = (vec![0f32; t], vec![0f32; t]);
+    let first = rows.start;
     for i in rows {
-        sin_cos_into(&proj[i * t..(i + 1) * t], &mut s, &mut c);
+        let r = i - first;
+        sin_cos_into(&proj[r * t..(r + 1) * t], &mut s, &mut c);
         for g in 0..m {
             let w = weights[g * n + i];
             if w == 0.0 {
@@ -198,6 +235,28 @@ pub(crate) fn weighted_cf<B: Backend>(
     let device = proj.device();
     let w = with_host_f32(weights.clone(), <[f32]>::to_vec)?;
     let (re, im) = with_host_f32(proj.clone(), |p| weighted_cos_sin_sums(p, t, &w, m))?;
+    let back = |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [m, t]), &device);
+    Some((back(re), back(im)))
+}
+
+/// [`projected_cos_sin_sums`] on tensors: `samples` `[n, d]`, `freqs` `[d, T]`, `weights`
+/// `[m, n]`. None as for [`weighted_cf`].
+pub(crate) fn projected_cf<B: Backend>(
+    samples: &Tensor<B, 2>,
+    freqs: &Tensor<B, 2>,
+    weights: &Tensor<B, 2>,
+) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+    if !enabled::<B>() {
+        return None;
+    }
+    let [d, t] = freqs.dims();
+    let [m, _] = weights.dims();
+    let device = samples.device();
+    let f = with_host_f32(freqs.clone(), <[f32]>::to_vec)?;
+    let w = with_host_f32(weights.clone(), <[f32]>::to_vec)?;
+    let (re, im) = with_host_f32(samples.clone(), |x| {
+        projected_cos_sin_sums(x, d, &f, t, &w, m)
+    })?;
     let back = |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [m, t]), &device);
     Some((back(re), back(im)))
 }
@@ -297,6 +356,39 @@ mod tests {
         let host = |t: Tensor<Flex, 2>| with_host_f32(t, <[f32]>::to_vec).unwrap();
         assert_eq!(host(re), again.0, "bit-identical on a second run");
         assert_eq!(host(im), again.1);
+    }
+
+    /// The fused projection path against `cos`/`sin` of Burn's own matmul, summed as tensors:
+    /// odd sizes (rows not a multiple of the block, `d` and `T` not multiples of a vector).
+    #[test]
+    fn projected_sums_match_tensor_ops_and_are_deterministic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let (n, d, t, m) = (BLOCK_ROWS * 2 + 45, 13, 70, 3);
+        let x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let f: Vec<f32> = (0..d * t).map(|_| rng.random_range(-3.0..3.0)).collect();
+        let mut w = vec![0f32; m * n];
+        for i in 0..n {
+            w[(i % 2) * n + i] = if i % 7 == 0 { 0.5 } else { 1.0 };
+        }
+        let dev = Default::default();
+        let xt = Tensor::<Flex, 2>::from_data(TensorData::new(x.clone(), [n, d]), &dev);
+        let ft = Tensor::<Flex, 2>::from_data(TensorData::new(f.clone(), [d, t]), &dev);
+        let wt = Tensor::<Flex, 2>::from_data(TensorData::new(w.clone(), [m, n]), &dev);
+        let (re, im) = projected_cf(&xt, &ft, &wt).expect("f32 data");
+        let p = xt.matmul(ft);
+        let re_ref = wt.clone().matmul(p.clone().cos());
+        let im_ref = wt.matmul(p.sin());
+        for (a, b) in [(re.clone(), re_ref), (im.clone(), im_ref)] {
+            let diff = (a - b).abs().max().into_scalar();
+            assert!(diff < 1e-4, "max abs diff {diff}");
+        }
+        let host = |t: Tensor<Flex, 2>| with_host_f32(t, <[f32]>::to_vec).unwrap();
+        let again = projected_cos_sin_sums(&x, d, &f, t, &w, m);
+        assert_eq!(host(re), again.0, "bit-identical on a second run");
+        assert_eq!(host(im), again.1);
+        let (e_re, e_im) = projected_cos_sin_sums(&[], d, &f, t, &w[..0], 0);
+        assert!(e_re.is_empty() && e_im.is_empty(), "no groups, no sums");
     }
 
     #[test]

@@ -51,14 +51,18 @@ fn cf_weighted_ops<B: Backend>(
 }
 
 /// Per-group sums of `cos`/`sin` over `samples` (`n x d`) with `groups` (`m x n` one-hot or
-/// 0/1 membership), processed `chunk` samples at a time so `n x T` never materialises.
-/// Returns `(sum cos, sum sin)`, each `[m, T]`.
+/// 0/1 membership), processed `chunk` samples at a time so `n x T` never materialises (on
+/// `flex`, the host path projects and sums 256 rows at a time whatever `chunk`). Returns
+/// `(sum cos, sum sin)`, each `[m, T]`.
 pub fn cf_sums<B: Backend>(
     samples: Tensor<B, 2>,
     freqs: Tensor<B, 2>,
     groups: Tensor<B, 2>,
     chunk: usize,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    if let Some(sums) = super::host_cf::projected_cf(&samples, &freqs, &groups) {
+        return sums;
+    }
     let [n, _] = samples.dims();
     let [m, _] = groups.dims();
     let t = freqs.dims()[1];

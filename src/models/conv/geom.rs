@@ -86,7 +86,7 @@ thread_local! {
 /// `f` on `len` floats of this thread's [`SCRATCH`] (stale values: `f` must write before it
 /// reads). The kernels never nest, so the buffer is never borrowed twice on a thread; a fresh
 /// one keeps that an optimisation rather than a requirement.
-pub(super) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     let run = |buf: &mut Vec<f32>| {
         if buf.len() < len {
             buf.resize(len, 0.0);

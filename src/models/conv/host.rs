@@ -161,6 +161,32 @@ unsafe fn matmul(
     }
 }
 
+/// `dst = lhs rhs` for contiguous row-major `lhs` (`m x k`), `rhs` (`k x n`) and `dst`
+/// (`m x n`), on this thread: the NCFD projections' blocks (`condense::host_cf`).
+pub(crate) fn matmul_rows(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, n, k]: [usize; 3]) {
+    assert!(
+        dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n,
+        "matmul_rows: slice lengths"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    // SAFETY: the three views are exactly the checked slices; `dst` is borrowed mutably.
+    unsafe {
+        matmul(
+            [m, n, k],
+            (dst.as_mut_ptr(), n, 1),
+            false,
+            (lhs.as_ptr(), k, 1),
+            (rhs.as_ptr(), n, 1),
+        )
+    }
+}
+
 /// Forward: `y[b] = bias + W cols[b]` with `x` `[n, c, h, w]`, `weight` `[co, c, kh, kw]` (its
 /// natural layout is already the `[co, c kh kw]` matrix), `bias` `[co]`; `[n, co, ho, wo]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geom) -> Vec<f32> {

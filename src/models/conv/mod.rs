@@ -26,6 +26,8 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::ops::PaddedConvOptions;
 use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
 use geom::Geom;
+pub(crate) use geom::with_scratch;
+pub(crate) use host::matmul_rows;
 use std::any::Any;
 use std::borrow::Cow;
 use std::sync::OnceLock;
