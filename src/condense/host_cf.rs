@@ -112,14 +112,9 @@ pub(crate) fn weighted_cos_sin_sums(
     m: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let n = proj.len().checked_div(t).unwrap_or(0);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
-        .into_par_iter()
-        .map(|b| {
-            let rows = b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS);
-            block_sums(&proj[rows.start * t..rows.end * t], t, weights, m, n, rows)
-        })
-        .collect();
-    add_in_order(partials, m * t)
+    sum_blocks(n, m * t, |rows| {
+        block_sums(&proj[rows.start * t..rows.end * t], t, weights, m, n, rows)
+    })
 }
 
 /// [`weighted_cos_sin_sums`] of `P = X F` for samples `X` (`n x d`) and frequencies `F`
@@ -135,22 +130,26 @@ pub(crate) fn projected_cos_sin_sums(
     m: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let n = samples.len().checked_div(d).unwrap_or(0);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
-        .into_par_iter()
-        .map(|b| {
-            let rows = b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS);
-            let x = &samples[rows.start * d..rows.end * d];
-            with_scratch(rows.len() * t, |proj| {
-                matmul_rows(proj, x, freqs, [rows.len(), t, d]);
-                block_sums(proj, t, weights, m, n, rows.clone())
-            })
+    sum_blocks(n, m * t, |rows| {
+        let x = &samples[rows.start * d..rows.end * d];
+        with_scratch(rows.len() * t, |proj| {
+            matmul_rows(proj, x, freqs, [rows.len(), t, d]);
+            block_sums(proj, t, weights, m, n, rows.clone())
         })
-        .collect();
-    add_in_order(partials, m * t)
+    })
 }
 
-/// The blocks' `(re, im)` partial sums added in block order (deterministic).
-fn add_in_order(partials: Vec<(Vec<f32>, Vec<f32>)>, len: usize) -> (Vec<f32>, Vec<f32>) {
+/// `block(rows)` for every [`BLOCK_ROWS`] of `n` rows, in parallel, the `(re, im)` partial sums
+/// (`len` each) then added in block order (deterministic whatever the thread count).
+fn sum_blocks(
+    n: usize,
+    len: usize,
+    block: impl Fn(std::ops::Range<usize>) -> (Vec<f32>, Vec<f32>) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| block(b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS)))
+        .collect();
     let (mut re, mut im) = (vec![0f32; len], vec![0f32; len]);
     for (r, i) in partials {
         re.iter_mut().zip(&r).for_each(|(a, b)| *a += b);
