@@ -375,6 +375,27 @@ mod tests {
 
     type B = Flex;
 
+    /// The extractor role is frozen: a backward from its features reaches the input but no
+    /// weight (the inherent `features`, which training's `forward` uses, still tracks them).
+    #[test]
+    fn extractor_features_track_the_input_only() {
+        type Ad = burn::backend::Autodiff<B>;
+        let dev = Default::default();
+        let m = EdsrConfig::new(8, 1, 2).init_seeded::<Ad>(&dev, 3);
+        let x = Tensor::<Ad, 4>::ones([1, 3, 6, 5], &dev).require_grad();
+        let grads = FeatureExtractor::features(&m, x.clone()).sum().backward();
+        assert!(x.grad(&grads).is_some(), "input gradient");
+        assert!(
+            m.conv_first.weight.val().grad(&grads).is_none(),
+            "no weight gradient"
+        );
+        let grads = m.features(x.clone()).sum().backward();
+        assert!(
+            m.conv_first.weight.val().grad(&grads).is_some(),
+            "training's path"
+        );
+    }
+
     #[test]
     fn presets_and_custom_arch_parse() {
         let t = EdsrConfig::from_arch("edsr-tiny", 2).unwrap();

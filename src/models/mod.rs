@@ -14,8 +14,10 @@
 macro_rules! impl_roles {
     ($family:ident, |$m:ident| channels: $channels:expr, scale: $scale:expr, fingerprint: $fp:expr $(,)?) => {
         impl<B: Backend> FeatureExtractor<B> for $family<B> {
+            /// Through an untracked copy of the network: the extractor is frozen, so a backward
+            /// from its features computes the input's gradient only, not every weight's as well.
             fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4> {
-                $family::features(self, lr)
+                $family::features(&burn::module::Module::no_grad(self.clone()), lr)
             }
             fn feature_channels(&self) -> usize {
                 let $m = self;

@@ -6,7 +6,9 @@ use burn::tensor::{Tensor, backend::Backend};
 /// Frozen feature network: LR batch `[N, 3, h, w]` in `[0, 1]` -> feature maps `[N, c, h', w']`.
 ///
 /// Gradients must flow from the features back to the *input* (the condenser optimises pixels),
-/// so on an autodiff backend the implementation must not detach the input.
+/// so on an autodiff backend the implementation must not detach the input; its parameters are
+/// best left untracked (`Module::no_grad`), or every condensation step also computes their
+/// gradients, which nothing reads (EDSR and SwinIR run an untracked copy: 0.79x a step).
 pub trait FeatureExtractor<B: Backend>: Send + Sync {
     /// Feature maps of an LR batch.
     fn features(&self, lr: Tensor<B, 4>) -> Tensor<B, 4>;
