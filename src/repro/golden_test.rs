@@ -145,6 +145,42 @@ fn cpu_ablation_per_image_results_regenerate_byte_identical() {
 }
 
 #[test]
+fn cpu_x4_results_regenerate_byte_identical() {
+    regenerates_byte_identical(
+        "cpu-x4",
+        &[
+            "table1.json",
+            "table1.md",
+            "table2.md",
+            "table3.md",
+            "table4.json",
+            "table4.md",
+            "convergence.png",
+            "convergence-swinir-tiny.png",
+            "run.json",
+            "preset.json",
+            "README.md",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn denoise_cpu_results_regenerate_byte_identical() {
+    regenerates_byte_identical(
+        "denoise-cpu",
+        &[
+            "table5.json",
+            "table5.md",
+            "run.json",
+            "preset.json",
+            "README.md",
+        ],
+        &[],
+    );
+}
+
+#[test]
 fn budget_sweep_results_regenerate_byte_identical() {
     regenerates_byte_identical("budget-sweep", WRITTEN_SWEEP, &[]);
 }
