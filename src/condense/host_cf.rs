@@ -4,8 +4,9 @@
 //! weighted sums after them as two more tensors and matmuls. A profile of `condense_step` put
 //! those passes at the size of the extractor itself with fresh draws (73,728 samples x 1,024
 //! frequencies per step). Here one vectorised `sincos` (one range reduction for both, both
-//! cores) is fused with the weighted sums, so `[n, T]` `cos`/`sin` never exist; for the real
-//! side the projection is fused in too ([`projected_cf`]), a block of rows at a time. The tensor-op
+//! cores) is fused with the projection before it and the weighted sums after it
+//! ([`projected_cf`], a block of rows at a time), so neither `[n, T]` projections nor their
+//! `cos`/`sin` ever exist as tensors. The tensor-op
 //! version in [`super::ncfd`] stays the reference and the path of every other backend; the tests
 //! below hold this one to it.
 //!
@@ -104,21 +105,8 @@ pub(crate) fn row_chunk<B: Backend>(t: usize, preferred: usize) -> usize {
 /// Rows per block: each block sums into its own `[m, T]` pair, then blocks are added in order.
 const BLOCK_ROWS: usize = 256;
 
-/// `(W cos(P), W sin(P))` for `P` (`n x t`, row-major) and `W` (`m x n`): each `m x t`.
-pub(crate) fn weighted_cos_sin_sums(
-    proj: &[f32],
-    t: usize,
-    weights: &[f32],
-    m: usize,
-) -> (Vec<f32>, Vec<f32>) {
-    let n = proj.len().checked_div(t).unwrap_or(0);
-    sum_blocks(n, m * t, |rows| {
-        block_sums(&proj[rows.start * t..rows.end * t], t, weights, m, n, rows)
-    })
-}
-
-/// [`weighted_cos_sin_sums`] of `P = X F` for samples `X` (`n x d`) and frequencies `F`
-/// (`d x t`), each block of rows projected into this thread's scratch buffer right before its
+/// `(W cos(P), W sin(P))`, each `m x t`, of `P = X F` for samples `X` (`n x d`, row-major),
+/// frequencies `F` (`d x t`) and weights `W` (`m x n`), each block of rows projected into this thread's scratch buffer right before its
 /// `sincos`: neither `P` nor a chunk of it is ever a tensor (flex allocates a matmul's output
 /// zeroed, then copies it to realign it).
 pub(crate) fn projected_cos_sin_sums(
@@ -130,27 +118,18 @@ pub(crate) fn projected_cos_sin_sums(
     m: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let n = samples.len().checked_div(d).unwrap_or(0);
-    sum_blocks(n, m * t, |rows| {
-        let x = &samples[rows.start * d..rows.end * d];
-        with_scratch(rows.len() * t, |proj| {
-            matmul_rows(proj, x, freqs, [rows.len(), t, d]);
-            block_sums(proj, t, weights, m, n, rows.clone())
-        })
-    })
-}
-
-/// `block(rows)` for every [`BLOCK_ROWS`] of `n` rows, in parallel, the `(re, im)` partial sums
-/// (`len` each) then added in block order (deterministic whatever the thread count).
-fn sum_blocks(
-    n: usize,
-    len: usize,
-    block: impl Fn(std::ops::Range<usize>) -> (Vec<f32>, Vec<f32>) + Sync,
-) -> (Vec<f32>, Vec<f32>) {
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..n.div_ceil(BLOCK_ROWS))
         .into_par_iter()
-        .map(|b| block(b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS)))
+        .map(|b| {
+            let rows = b * BLOCK_ROWS..n.min((b + 1) * BLOCK_ROWS);
+            let x = &samples[rows.start * d..rows.end * d];
+            with_scratch(rows.len() * t, |proj| {
+                matmul_rows(proj, x, freqs, [rows.len(), t, d]);
+                block_sums(proj, t, weights, m, n, rows.clone())
+            })
+        })
         .collect();
-    let (mut re, mut im) = (vec![0f32; len], vec![0f32; len]);
+    let (mut re, mut im) = (vec![0f32; m * t], vec![0f32; m * t]);
     for (r, i) in partials {
         re.iter_mut().zip(&r).for_each(|(a, b)| *a += b);
         im.iter_mut().zip(&i).for_each(|(a, b)| *a += b);
@@ -220,26 +199,9 @@ fn with_data_f32<B: Backend, const D: usize, R>(
     data.as_slice::<f32>().ok().map(f)
 }
 
-/// [`weighted_cos_sin_sums`] on tensors: `proj` `[n, T]`, `weights` `[m, n]`. None off `flex`
-/// or when the data cannot be read as f32 (the caller then uses tensor ops).
-pub(crate) fn weighted_cf<B: Backend>(
-    proj: &Tensor<B, 2>,
-    weights: &Tensor<B, 2>,
-) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
-    if !enabled::<B>() {
-        return None;
-    }
-    let [_, t] = proj.dims();
-    let [m, _] = weights.dims();
-    let device = proj.device();
-    let w = with_host_f32(weights.clone(), <[f32]>::to_vec)?;
-    let (re, im) = with_host_f32(proj.clone(), |p| weighted_cos_sin_sums(p, t, &w, m))?;
-    let back = |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [m, t]), &device);
-    Some((back(re), back(im)))
-}
-
 /// [`projected_cos_sin_sums`] on tensors: `samples` `[n, d]`, `freqs` `[d, T]`, `weights`
-/// `[m, n]`. None as for [`weighted_cf`].
+/// `[m, n]`. None off `flex` or when the data cannot be read as f32 (the caller then uses
+/// tensor ops).
 pub(crate) fn projected_cf<B: Backend>(
     samples: &Tensor<B, 2>,
     freqs: &Tensor<B, 2>,
@@ -260,7 +222,7 @@ pub(crate) fn projected_cf<B: Backend>(
     Some((back(re), back(im)))
 }
 
-/// `(cos x, sin x)` elementwise on the host, split over the cores. None as for [`weighted_cf`].
+/// `(cos x, sin x)` elementwise on the host, split over the cores. None as for [`projected_cf`].
 pub(crate) fn cos_sin<B: Backend, const D: usize>(
     x: &Tensor<B, D>,
 ) -> Option<(Tensor<B, D>, Tensor<B, D>)> {
@@ -327,34 +289,6 @@ mod tests {
         sincos_loop(&xs, &mut s0, &mut c0);
         assert!(s.iter().zip(&s0).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert!(c.iter().zip(&c0).all(|(a, b)| a.to_bits() == b.to_bits()));
-    }
-
-    #[test]
-    fn weighted_sums_match_tensor_ops_and_are_deterministic() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        // Rows not a multiple of the block, 3 groups incl. an empty one and fractional weights.
-        let (n, t, m) = (BLOCK_ROWS * 3 + 17, 96, 3);
-        let proj: Vec<f32> = (0..n * t).map(|_| rng.random_range(-30.0..30.0)).collect();
-        let mut w = vec![0f32; m * n];
-        for i in 0..n {
-            w[(i % 2) * n + i] = if i % 5 == 0 { 0.25 } else { 1.0 };
-        }
-        let dev = Default::default();
-        let p = Tensor::<Flex, 2>::from_data(TensorData::new(proj.clone(), [n, t]), &dev);
-        let wt = Tensor::<Flex, 2>::from_data(TensorData::new(w.clone(), [m, n]), &dev);
-        let (re, im) = weighted_cf(&p, &wt).expect("f32 data");
-        let re_ref = wt.clone().matmul(p.clone().cos());
-        let im_ref = wt.matmul(p.sin());
-        for (a, b) in [(re.clone(), re_ref), (im.clone(), im_ref)] {
-            let diff = (a - b).abs().max().into_scalar();
-            // Sums of ~400 terms of magnitude <= 1: f32 reassociation is ~1e-5.
-            assert!(diff < 1e-4, "max abs diff {diff}");
-        }
-        let again = weighted_cos_sin_sums(&proj, t, &w, m);
-        let host = |t: Tensor<Flex, 2>| with_host_f32(t, <[f32]>::to_vec).unwrap();
-        assert_eq!(host(re), again.0, "bit-identical on a second run");
-        assert_eq!(host(im), again.1);
     }
 
     /// The fused projection path against `cos`/`sin` of Burn's own matmul, summed as tensors:

@@ -28,14 +28,14 @@ pub fn cf<B: Backend>(samples: Tensor<B, 2>, freqs: Tensor<B, 2>) -> (Tensor<B, 
 
 /// Weighted characteristic functions: `weights` (`m x n`, rows summing to 1 for means) times
 /// `cos`/`sin` of the projections, `(Re, Im)` each `[m, T]`. One-hot rows give per-group means.
-/// On `flex` the `cos`/`sin` and the sums are one fused host pass (`host_cf`).
+/// On `flex` the projection, `cos`/`sin` and the sums are one fused host pass (`host_cf`).
 pub fn cf_weighted<B: Backend>(
     samples: Tensor<B, 2>,
     freqs: Tensor<B, 2>,
     weights: Tensor<B, 2>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let proj = samples.matmul(freqs);
-    super::host_cf::weighted_cf(&proj, &weights).unwrap_or_else(|| cf_weighted_ops(proj, weights))
+    super::host_cf::projected_cf(&samples, &freqs, &weights)
+        .unwrap_or_else(|| cf_weighted_ops(samples.matmul(freqs), weights))
 }
 
 /// [`cf_weighted`] from projections `proj` (`n x T`) in tensor ops: the reference, and the path
@@ -51,18 +51,14 @@ fn cf_weighted_ops<B: Backend>(
 }
 
 /// Per-group sums of `cos`/`sin` over `samples` (`n x d`) with `groups` (`m x n` one-hot or
-/// 0/1 membership), processed `chunk` samples at a time so `n x T` never materialises (on
-/// `flex`, the host path projects and sums 256 rows at a time whatever `chunk`). Returns
-/// `(sum cos, sum sin)`, each `[m, T]`.
+/// 0/1 membership), processed `chunk` samples at a time so `n x T` never materialises.
+/// Returns `(sum cos, sum sin)`, each `[m, T]`.
 pub fn cf_sums<B: Backend>(
     samples: Tensor<B, 2>,
     freqs: Tensor<B, 2>,
     groups: Tensor<B, 2>,
     chunk: usize,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    if let Some(sums) = super::host_cf::projected_cf(&samples, &freqs, &groups) {
-        return sums;
-    }
     let [n, _] = samples.dims();
     let [m, _] = groups.dims();
     let t = freqs.dims()[1];
