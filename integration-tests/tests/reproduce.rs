@@ -111,6 +111,13 @@ fn smoke_preset_runs_end_to_end_and_resumes() {
         assert!(row["holdout_psnr"].as_f64().unwrap() > 0.0, "{row}");
     }
     assert!(cells.len() > 2, "{sweep}");
+    // The set-seed repeat is its own condensation: scored, and not the cell's set again.
+    let cell = |name: &str| cells.iter().find(|c| c["cell"] == name).expect(name);
+    let (first, repeat) = (cell("ins-i2-lr0.01"), cell("ins-i2-lr0.01-set1"));
+    assert_eq!(repeat["set_seed"], 1, "{repeat}");
+    assert!(repeat["holdout_psnr"].as_f64().unwrap() > 0.0, "{repeat}");
+    assert_ne!(first["realism"], repeat["realism"], "{sweep}");
+    assert_eq!(sweep["set_seed_spread"][0]["sets"], 2, "{sweep}");
 
     // Second invocation: every stage comes from the cache and the table is unchanged.
     let second = run();

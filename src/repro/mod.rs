@@ -38,8 +38,8 @@ pub use ablation::{
 pub use execute::RunPaths;
 pub use outcome::{RANDOM_TEACHER, RunOutcome, Scores, StudentResult, VALID_SET};
 pub use preset::{
-    AblationSpec, HOLDOUT_SET, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TEST_SETS,
-    TrainSpec, ValidPreset,
+    AblationSpec, HOLDOUT_SET, Preset, RatioRow, RatioTable, SetSeedSpread, SweepSpec,
+    SweepVariant, TEST_SETS, TrainSpec, ValidPreset,
 };
 pub use sweep::{STRONG_EXTRACTOR, SweepCell, SweepResult};
 pub use tasks::DynSet;

@@ -35,6 +35,8 @@ pub struct SweepCell {
     pub config: ValidCondenseConfig,
     /// Condensed with [`STRONG_EXTRACTOR`].
     pub strong: bool,
+    /// The set's seed (0 but for the repeats of [`SweepSpec::set_seeds`]).
+    pub set_seed: u64,
 }
 
 impl SweepCell {
@@ -57,6 +59,7 @@ impl SweepResult {
             iters: 0,
             lr: 0.0,
             strong: false,
+            set_seed: 0,
             realism: None,
             holdout_psnr: Vec::new(),
         }
@@ -88,11 +91,32 @@ impl SweepSpec {
                         lr,
                         config,
                         strong: v.strong_extractor,
+                        set_seed: 0,
                     });
                 }
             }
         }
+        let repeats = self.set_seed_repeats(&cells);
+        cells.extend(repeats);
         Ok(cells)
+    }
+
+    /// The repeats of [`SweepSpec::set_seeds`], after every other cell so the table's order
+    /// (and each cell's stage) stays as without them.
+    fn set_seed_repeats(&self, cells: &[SweepCell]) -> Vec<SweepCell> {
+        let Some(spread) = &self.set_seeds else {
+            return Vec::new();
+        };
+        let named = |name: &String| cells.iter().find(|c| &c.name == name);
+        let mut repeats = Vec::new();
+        for c in spread.cells.iter().filter_map(named) {
+            repeats.extend((1..spread.sets).map(|k| SweepCell {
+                name: format!("{}-set{k}", c.name),
+                set_seed: k as u64,
+                ..c.clone()
+            }));
+        }
+        repeats
     }
 
     /// Students of `cell`.
@@ -145,7 +169,33 @@ impl SweepSpec {
                 format!("no cell named {c:?}"),
             ));
         }
-        Ok(())
+        self.validate_set_seeds(&cells)
+    }
+
+    fn validate_set_seeds(&self, cells: &[SweepCell]) -> Result<()> {
+        let Some(spread) = &self.set_seeds else {
+            return Ok(());
+        };
+        if spread.sets < 2 {
+            return Err(IdcError::config("sweep.set_seeds.sets", "must be >= 2"));
+        }
+        if spread.cells.is_empty() {
+            return Err(IdcError::config(
+                "sweep.set_seeds.cells",
+                "must be non-empty",
+            ));
+        }
+        match spread
+            .cells
+            .iter()
+            .find(|n| !cells.iter().any(|c| c.set_seed == 0 && &c.name == *n))
+        {
+            Some(n) => Err(IdcError::config(
+                "sweep.set_seeds.cells",
+                format!("no cell named {n:?}"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -186,6 +236,10 @@ fn cell_config(
     c.check()
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// One cell's results: its realism and its students' held-out scores.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SweepResult {
@@ -199,6 +253,9 @@ pub struct SweepResult {
     pub lr: f64,
     /// Condensed with the stronger extractor.
     pub strong: bool,
+    /// The set's seed (see [`SweepCell::set_seed`]); left out of the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub set_seed: u64,
     /// The condensed set's realism (None until the set exists).
     pub realism: Option<RealismSummary>,
     /// Held-out RGB PSNR of each student, by seed.
@@ -235,6 +292,7 @@ mod tests {
             seed_cell: None,
             seeds: 3,
             controls: false,
+            set_seeds: None,
         }
     }
 
@@ -263,6 +321,38 @@ mod tests {
         fast.lrs = Some(Vec::new());
         let err = spec(vec![fast]).validate(&base).unwrap_err().to_string();
         assert!(err.contains("sweep.variants.lrs"), "{err}");
+    }
+
+    #[test]
+    fn set_seed_repeats_follow_every_cell_and_differ_only_in_seed() {
+        let base = CondenseConfig::default();
+        let mut s = spec(vec![SweepVariant::new("a", empty_object(), false)]);
+        let plain = s.cells(&base).unwrap();
+        s.set_seeds = Some(crate::repro::SetSeedSpread {
+            cells: vec!["a-i100-lr0.01".into()],
+            sets: 3,
+        });
+        s.validate(&base).unwrap();
+        let cells = s.cells(&base).unwrap();
+        let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a-i20-lr0.01",
+                "a-i100-lr0.01",
+                "a-i100-lr0.01-set1",
+                "a-i100-lr0.01-set2"
+            ]
+        );
+        let seeds: Vec<u64> = cells.iter().map(|c| c.set_seed).collect();
+        assert_eq!(seeds, [0, 0, 1, 2]);
+        for (before, now) in plain.iter().zip(&cells) {
+            assert_eq!(before.name, now.name);
+        }
+        for repeat in &cells[2..] {
+            assert_eq!((repeat.iters, repeat.lr), (100, 0.01));
+            assert_eq!(repeat.config, cells[1].config);
+        }
     }
 
     #[test]

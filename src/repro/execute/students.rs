@@ -86,7 +86,7 @@ impl Ctx<'_> {
                     .unwrap_or_default();
                 finished(&sweep_set_name(&c.name))?.map(|dir| {
                     let cfg = CondenseConfig::clone(&c.config);
-                    self.condensed(state, c.extractor_role(), images, dir, cfg, 0)
+                    self.condensed(state, c.extractor_role(), images, dir, cfg, c.set_seed)
                 })
             }
         })

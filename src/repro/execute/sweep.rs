@@ -88,7 +88,11 @@ impl Ctx<'_> {
             &state.model("teacher")?.fingerprint,
             self.sweep()?.max_images,
         );
-        let st = Stage::new(self.work, name, &key);
+        // A repeat's seed joins the key; seed 0 keeps the key the cells had before repeats.
+        let st = match c.set_seed {
+            0 => Stage::new(self.work, name, &key),
+            seed => Stage::new(self.work, name, &(key, seed)),
+        };
         let made: Option<usize> = if_done(progress.stage(&st, |dir| {
             let role = c.extractor_role();
             let ds = self.build_idc(
@@ -97,7 +101,7 @@ impl Ctx<'_> {
                 &images,
                 dir,
                 &c.config,
-                0,
+                c.set_seed,
                 CacheMode::LazyCondense,
             )?;
             ds.condense_all()?;
@@ -114,6 +118,7 @@ impl Ctx<'_> {
             iters: c.iters,
             lr: c.lr,
             strong: c.strong,
+            set_seed: c.set_seed,
             realism,
             holdout_psnr: Vec::new(),
         });

@@ -1,7 +1,9 @@
 //! The built-in presets: `smoke`, `smoke-x4`, `cpu`, `cpu-natural`, `cpu-x4`, `budget-sweep`,
 //! `gpu`, `paper`, and the denoising ones in `denoise.rs`.
 
-use super::{AblationSpec, Preset, RatioRow, RatioTable, SweepSpec, SweepVariant, TrainSpec};
+use super::{
+    AblationSpec, Preset, RatioRow, RatioTable, SetSeedSpread, SweepSpec, SweepVariant, TrainSpec,
+};
 use crate::condense::CondenseConfig;
 
 impl TrainSpec {
@@ -117,6 +119,10 @@ impl Preset {
                 seed_cell: Some("full-i4-lr0.01".into()),
                 seeds: 2,
                 controls: true,
+                set_seeds: Some(SetSeedSpread {
+                    cells: vec!["ins-i2-lr0.01".into()],
+                    sets: 2,
+                }),
             }),
             ratio_table: None,
         }
@@ -326,6 +332,11 @@ impl Preset {
             seed_cell: Some("full-i100-lr0.01".into()),
             seeds: 3,
             controls: true,
+            // The default's cell and the reference's, each condensed three times.
+            set_seeds: Some(SetSeedSpread {
+                cells: vec!["natural-i100-lr0.01".into(), "full-i100-lr0.01".into()],
+                sets: 3,
+            }),
         });
         p
     }

@@ -141,6 +141,21 @@ pub struct SweepSpec {
     /// Left out of the JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub controls: bool,
+    /// Cells condensed again with other set seeds: the condensation-seed spread, which the
+    /// student seeds (`seed_cell`) do not show. Left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_seeds: Option<SetSeedSpread>,
+}
+
+/// Cells of the sweep condensed `sets` times in all, with set seeds `0..sets` (seed 0 is the
+/// cell itself), one student each; every repeat is a row of its own (`<cell>-set<k>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSeedSpread {
+    /// Cell names (`<variant>-i<iters>-lr<lr>`).
+    pub cells: Vec<String>,
+    /// Condensations per cell, the cell's own included (>= 2).
+    pub sets: usize,
 }
 
 /// Everything a reproduction run does.
@@ -537,6 +552,12 @@ mod tests {
             sweep_max_images_zero: |c| sw(&mut c).max_images = 0 => "sweep.max_images";
             sweep_holdout_images_zero: |c| sw(&mut c).holdout_images = 0 => "sweep.holdout_images";
             sweep_seeds_zero: |c| sw(&mut c).seeds = 0 => "sweep.seeds";
+            sweep_set_seeds_one: |c| sw(&mut c).set_seeds.as_mut().unwrap().sets = 1
+                => "sweep.set_seeds.sets";
+            sweep_set_seeds_no_cells: |c| sw(&mut c).set_seeds.as_mut().unwrap().cells.clear()
+                => "sweep.set_seeds.cells";
+            sweep_set_seeds_unknown_cell: |c| sw(&mut c).set_seeds.as_mut().unwrap().cells =
+                vec!["ins-i2-lr0.003".into()] => "sweep.set_seeds.cells";
             sweep_strong_extractor_missing: |c| sw(&mut c).variants[0].strong_extractor = true
                 => "sweep.strong_extractor";
             sweep_strong_extractor_iters_zero: |c| {

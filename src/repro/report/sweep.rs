@@ -74,7 +74,7 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
     for r in &rows {
         md += &format!(
             "| {} | {} | {} | {} | {} | {} |\n",
-            r.variant,
+            variant_label(r),
             match (r.is_control(), r.strong) {
                 (true, _) => "-",
                 (false, true) => "strong",
@@ -89,6 +89,58 @@ pub(super) fn sweep_md(outcome: &RunOutcome, spec: &SweepSpec) -> String {
     if let Some(s) = rows.iter().find_map(|r| r.realism.as_ref()) {
         let cells = spread_markdown_cells(&s.mean.real_spread);
         md += &format!("| real subsets (mean ± std) | | | | | {cells} |\n");
+    }
+    md + &set_seed_md(&rows, spec)
+}
+
+/// A row's variant, with its set seed when it repeats a cell's condensation.
+fn variant_label(r: &SweepResult) -> String {
+    match r.set_seed {
+        0 => r.variant.clone(),
+        k => format!("{} (set seed {k})", r.variant),
+    }
+}
+
+/// Per cell of [`SweepSpec::set_seeds`]: the first student's held-out PSNR of each finished
+/// condensation (the cell and its repeats), for mean and spread over set seeds.
+fn set_seed_psnrs(rows: &[&SweepResult], spec: &SweepSpec) -> Vec<(String, Vec<f64>)> {
+    let Some(spread) = &spec.set_seeds else {
+        return Vec::new();
+    };
+    let of_cell = |cell: &String| {
+        let repeat = |r: &&&SweepResult| {
+            r.cell == *cell
+                || r.cell
+                    .strip_prefix(cell.as_str())
+                    .is_some_and(|t| t.starts_with("-set"))
+        };
+        let psnrs = rows
+            .iter()
+            .filter(repeat)
+            .filter_map(|r| r.holdout_psnr.first().copied());
+        (cell.clone(), psnrs.collect())
+    };
+    spread.cells.iter().map(of_cell).collect()
+}
+
+/// The condensation-seed spread under the table (nothing when the sweep asks for none).
+fn set_seed_md(rows: &[&SweepResult], spec: &SweepSpec) -> String {
+    let cells = set_seed_psnrs(rows, spec);
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut md = "\nCondensation-seed spread (the cell condensed again with other set seeds, one \
+                  student each; the rows `(set seed k)` above): held-out PSNR over the sets.\n\n\
+                  | cell | sets | held-out PSNR (dB) |\n|---|---:|---:|\n"
+        .to_string();
+    for (cell, v) in cells {
+        let (m, sd) = mean_std(&v);
+        let psnr = match v.len() {
+            0 => "-".to_string(),
+            1 => format!("{m:.2}"),
+            _ => format!("{m:.2} ± {sd:.2}"),
+        };
+        md += &format!("| {cell} | {} | {psnr} |\n", v.len());
     }
     md
 }
@@ -105,15 +157,30 @@ pub(super) fn sweep_json(outcome: &RunOutcome, spec: &SweepSpec) -> Value {
                     (json!(m), json!(s))
                 }
             };
-            json!({
+            let mut row = json!({
                 "cell": r.cell, "variant": r.variant, "iters": r.iters,
                 "lr": (!r.is_control()).then_some(r.lr),
                 "strong_extractor": r.strong, "holdout_psnr": psnr, "holdout_psnr_std": psnr_std,
                 "seeds": r.holdout_psnr.len(), "realism": r.realism.as_ref().map(|s| &s.mean),
-            })
+            });
+            if r.set_seed != 0 {
+                row["set_seed"] = json!(r.set_seed);
+            }
+            row
         })
         .collect();
-    json!({"preset": outcome.preset.name, "cells": cells})
+    let mut out = json!({"preset": outcome.preset.name, "cells": cells});
+    let spread = set_seed_psnrs(&rows(outcome, spec), spec);
+    if !spread.is_empty() {
+        out["set_seed_spread"] = spread
+            .iter()
+            .map(|(cell, v)| {
+                let (m, sd) = mean_std(v);
+                json!({"cell": cell, "sets": v.len(), "holdout_psnr": m, "holdout_psnr_std": sd})
+            })
+            .collect();
+    }
+    out
 }
 
 /// One series per (variant, extractor, lr): `value` of each finished cell against log10 of its
@@ -123,7 +190,8 @@ fn series_of(
     value: &dyn Fn(&SweepResult) -> Option<(f64, f64, f64)>,
 ) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for r in rows.iter().filter(|r| !r.is_control()) {
+    // A set-seed repeat would put a second point at its cell's budget: the table has it.
+    for r in rows.iter().filter(|r| !r.is_control() && r.set_seed == 0) {
         let Some((mean, lo, hi)) = value(r) else {
             continue;
         };
