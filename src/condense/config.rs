@@ -116,6 +116,12 @@ pub struct CondenseConfig {
     /// the false-colour speckle is made of. `1` (left out of the JSON) is the reference.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub chroma_lr: f64,
+    /// Share of Adam's step replaced by its `[1 2 1]/4` blur (0 to 1): the blur has no response
+    /// at the two-pixel period, so at 1 the steps cannot paint the Nyquist-period checkers the
+    /// instance term otherwise leaves on flat areas. `0` (left out of the JSON) is the paper's
+    /// step.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub step_lowpass: f64,
     /// Random Local Fourier Features (local feature extraction) settings.
     pub rlff: RlffConfig,
     /// NCFD loss settings (frequencies and their scale).
@@ -190,6 +196,7 @@ impl CondenseConfig {
             param: PixelParam::Clamp,
             lr_schedule: LrSchedule::Constant,
             chroma_lr: 1.0,
+            step_lowpass: 0.0,
             rlff: RlffConfig {
                 enabled: true,
                 kernel: 3,
@@ -375,6 +382,9 @@ impl CondenseConfig {
         }
         if !(self.chroma_lr.is_finite() && (0.0..=1.0).contains(&self.chroma_lr)) {
             return bad("chroma_lr", "must be in [0, 1]");
+        }
+        if !(self.step_lowpass.is_finite() && (0.0..=1.0).contains(&self.step_lowpass)) {
+            return bad("step_lowpass", "must be in [0, 1]");
         }
         Ok(())
     }

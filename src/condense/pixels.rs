@@ -95,6 +95,7 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
         let mhat = self.adam_m.clone().div_scalar(1.0 - cfg.beta1.powi(t));
         let vhat = self.adam_v.clone().div_scalar(1.0 - cfg.beta2.powi(t));
         let upd = damp_chroma(mhat / vhat.sqrt().add_scalar(cfg.adam_eps), cfg.chroma_lr);
+        let upd = lowpass_step(upd, cfg.step_lowpass);
         let step = upd.mul_scalar(cfg.lr_at(t as usize));
         if let Some(z) = &self.z {
             let z = z.clone() - step;
@@ -110,6 +111,39 @@ impl<B: AutodiffBackend> SyntheticPatches<B> {
     }
 }
 
+/// `upd` (`[n, c, h, w]`) blended with its separable `[1 2 1]/4` blur by `share` (0:
+/// unchanged). The blur is normalised at the borders (divided by the blur of ones), so a flat
+/// step stays flat up to the edge.
+fn lowpass_step<BB: burn::tensor::backend::Backend>(
+    upd: Tensor<BB, 4>,
+    share: f64,
+) -> Tensor<BB, 4> {
+    use burn::tensor::TensorData;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    if share == 0.0 {
+        return upd;
+    }
+    let [_, c, h, w] = upd.dims();
+    let taps = [0.25f32, 0.5, 0.25];
+    let kernel: Vec<f32> = (0..c * 9)
+        .map(|i| taps[(i % 9) / 3] * taps[i % 3])
+        .collect();
+    let device = upd.device();
+    let weight = Tensor::<BB, 4>::from_data(TensorData::new(kernel, [c, 1, 3, 3]), &device);
+    let blur = |x: Tensor<BB, 4>| {
+        conv2d(
+            x,
+            weight.clone(),
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], c),
+        )
+    };
+    let norm = blur(Tensor::<BB, 4>::ones([1, c, h, w], &device));
+    let blurred = blur(upd.clone()) / norm;
+    upd.mul_scalar(1.0 - share) + blurred.mul_scalar(share)
+}
+
 /// `upd` (`[n, 3, h, w]`) with its chroma, each pixel's deviation from its RGB mean, scaled by
 /// `chroma` (1: unchanged).
 fn damp_chroma<BB: burn::tensor::backend::Backend>(
@@ -121,4 +155,48 @@ fn damp_chroma<BB: burn::tensor::backend::Backend>(
     }
     let luma = upd.clone().mean_dim(1);
     (upd - luma.clone()).mul_scalar(chroma) + luma
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lowpass_step;
+    use burn::backend::Flex;
+    use burn::tensor::{Tensor, TensorData};
+
+    fn step(values: Vec<f32>, [c, h, w]: [usize; 3]) -> Tensor<Flex, 4> {
+        Tensor::from_data(TensorData::new(values, [1, c, h, w]), &Default::default())
+    }
+
+    fn values(t: Tensor<Flex, 4>) -> Vec<f32> {
+        t.into_data().to_vec().unwrap()
+    }
+
+    #[test]
+    fn lowpass_step_removes_the_two_pixel_checker_and_keeps_flat_steps() {
+        let (c, h, w) = (3, 6, 6);
+        let checker: Vec<f32> = (0..c * h * w)
+            .map(|i| {
+                if ((i % w) + (i / w) % h) % 2 == 0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        let out = values(lowpass_step(step(checker.clone(), [c, h, w]), 1.0));
+        for ch in 0..c {
+            for y in 1..h - 1 {
+                for x in 1..w - 1 {
+                    let v = out[(ch * h + y) * w + x];
+                    assert!(v.abs() < 1e-6, "interior ({y}, {x}) kept {v}");
+                }
+            }
+        }
+        let flat = values(lowpass_step(step(vec![0.3; c * h * w], [c, h, w]), 1.0));
+        assert!(flat.iter().all(|v| (v - 0.3).abs() < 1e-6), "{flat:?}");
+        let half = values(lowpass_step(step(checker.clone(), [c, h, w]), 0.5));
+        assert!((half[(h + 2) * w + 2] - 0.5 * checker[(h + 2) * w + 2]).abs() < 1e-6);
+        let same = values(lowpass_step(step(checker.clone(), [c, h, w]), 0.0));
+        assert_eq!(same, checker);
+    }
 }

@@ -81,7 +81,7 @@ impl SweepSpec {
                 (None, true) => &self.lrs[..],
                 (None, false) => &self.lrs[..self.lrs.len().min(1)],
             };
-            for &iters in &self.iters {
+            for &iters in v.iters.as_ref().unwrap_or(&self.iters) {
                 for &lr in lrs {
                     let config = cell_config(base, v, iters, lr, self.ratio)?;
                     cells.push(SweepCell {
@@ -139,6 +139,12 @@ impl SweepSpec {
                 self.variants
                     .iter()
                     .any(|v| v.lrs.as_ref().is_some_and(Vec::is_empty)),
+            ),
+            (
+                "sweep.variants.iters",
+                self.variants
+                    .iter()
+                    .any(|v| v.iters.as_ref().is_some_and(Vec::is_empty)),
             ),
         ] {
             if empty {
@@ -321,6 +327,22 @@ mod tests {
         fast.lrs = Some(Vec::new());
         let err = spec(vec![fast]).validate(&base).unwrap_err().to_string();
         assert!(err.contains("sweep.variants.lrs"), "{err}");
+    }
+
+    #[test]
+    fn a_variant_with_its_own_iters_runs_only_those_budgets() {
+        let base = CondenseConfig::default();
+        let mut late = SweepVariant::new("late", empty_object(), false);
+        late.iters = Some(vec![100]);
+        let s = spec(vec![SweepVariant::new("a", empty_object(), false), late]);
+        s.validate(&base).unwrap();
+        let names: Vec<String> = s
+            .cells(&base)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["a-i20-lr0.01", "a-i100-lr0.01", "late-i100-lr0.01"]);
     }
 
     #[test]

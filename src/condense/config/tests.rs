@@ -48,9 +48,11 @@ fn serde_round_trip_and_init_names() {
 #[test]
 fn naturalness_knobs_are_invisible_at_reference_values() {
     let json = serde_json::to_string(&CondenseConfig::reference()).unwrap();
-    for field in ["param", "lr_schedule", "chroma_lr"] {
+    let default = serde_json::to_string(&CondenseConfig::default()).unwrap();
+    for field in ["param", "lr_schedule", "chroma_lr", "step_lowpass"] {
         assert!(!json.contains(field), "{field} in {json}");
     }
+    assert!(!default.contains("step_lowpass"), "{default}");
     assert_eq!(
         CondenseConfig::paper().param,
         PixelParam::Clamp,
@@ -129,6 +131,9 @@ mod invalid_field {
         chroma_lr_negative: |c| c.chroma_lr = -0.1 => "chroma_lr";
         chroma_lr_above_one: |c| c.chroma_lr = 1.5 => "chroma_lr";
         chroma_lr_nan: |c| c.chroma_lr = f64::NAN => "chroma_lr";
+        step_lowpass_negative: |c| c.step_lowpass = -0.1 => "step_lowpass";
+        step_lowpass_above_one: |c| c.step_lowpass = 1.5 => "step_lowpass";
+        step_lowpass_nan: |c| c.step_lowpass = f64::NAN => "step_lowpass";
         rlff_kernel_even: |c| c.rlff.kernel = 2 => "rlff.kernel";
         rlff_kernel_zero: |c| c.rlff.kernel = 0 => "rlff.kernel";
         rlff_patch_zero: |c| c.rlff.patch = 0 => "rlff.patch";

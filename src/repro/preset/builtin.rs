@@ -302,6 +302,14 @@ impl Preset {
         natural_fast.lrs = Some(vec![0.02, 0.04]);
         let mut full_strong = SweepVariant::new("full-strong", serde_json::json!({}), false);
         full_strong.strong_extractor = true;
+        // The default's switches with the Nyquist-free step (added after the grid ran: the
+        // budgets up to the default's and one above).
+        let mut natural_lowpass = SweepVariant::new(
+            "natural-lowpass",
+            serde_json::json!({"param": "sigmoid", "chroma_lr": 0.25, "step_lowpass": 1.0}),
+            false,
+        );
+        natural_lowpass.iters = Some(vec![20, 100, 500]);
         p.sweep = Some(SweepSpec {
             iters: vec![20, 100, 500, 2000],
             lrs: vec![0.01, 0.003, 0.001],
@@ -316,6 +324,7 @@ impl Preset {
                 ),
                 SweepVariant::new("noise-init", serde_json::json!({"init": "noise"}), false),
                 full_strong,
+                natural_lowpass,
             ],
             strong_extractor: Some(strong),
             ratio: 0.1,

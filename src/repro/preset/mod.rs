@@ -92,6 +92,10 @@ pub struct SweepVariant {
     /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lrs: Option<Vec<f64>>,
+    /// Budgets of this variant alone, instead of the sweep's (a late variant that skips the
+    /// long ones). Left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iters: Option<Vec<usize>>,
 }
 
 impl SweepVariant {
@@ -103,6 +107,7 @@ impl SweepVariant {
             all_lrs,
             strong_extractor: false,
             lrs: None,
+            iters: None,
         }
     }
 }
@@ -552,6 +557,8 @@ mod tests {
             sweep_max_images_zero: |c| sw(&mut c).max_images = 0 => "sweep.max_images";
             sweep_holdout_images_zero: |c| sw(&mut c).holdout_images = 0 => "sweep.holdout_images";
             sweep_seeds_zero: |c| sw(&mut c).seeds = 0 => "sweep.seeds";
+            sweep_variant_iters_empty: |c| sw(&mut c).variants[0].iters = Some(Vec::new())
+                => "sweep.variants.iters";
             sweep_set_seeds_one: |c| sw(&mut c).set_seeds.as_mut().unwrap().sets = 1
                 => "sweep.set_seeds.sets";
             sweep_set_seeds_no_cells: |c| sw(&mut c).set_seeds.as_mut().unwrap().cells.clear()
