@@ -490,7 +490,9 @@ fn merge_json(base: &mut serde_json::Value, over: serde_json::Value) {
     }
 }
 
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+/// `skip_serializing_if` for fields left out of the JSON at their default (so adding one keeps
+/// older cache keys).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 

@@ -3,6 +3,7 @@
 //! *training* images (never the test sets: the sweep chooses defaults).
 
 use super::preset::{SweepSpec, SweepVariant};
+use crate::condense::config::is_default;
 use crate::condense::realism::RealismSummary;
 use crate::condense::{CondenseConfig, ValidCondenseConfig};
 use crate::error::{IdcError, Result};
@@ -111,7 +112,7 @@ impl SweepSpec {
         let mut repeats = Vec::new();
         for c in spread.cells.iter().filter_map(named) {
             repeats.extend((1..spread.sets).map(|k| SweepCell {
-                name: format!("{}-set{k}", c.name),
+                name: set_seed_repeat_name(&c.name, k),
                 set_seed: k as u64,
                 ..c.clone()
             }));
@@ -242,8 +243,12 @@ fn cell_config(
     c.check()
 }
 
-fn is_zero(v: &u64) -> bool {
-    *v == 0
+/// The name of `cell`'s repeat with set seed `k` (the cell itself for `k` 0).
+pub(crate) fn set_seed_repeat_name(cell: &str, k: usize) -> String {
+    match k {
+        0 => cell.to_string(),
+        k => format!("{cell}-set{k}"),
+    }
 }
 
 /// One cell's results: its realism and its students' held-out scores.
@@ -260,7 +265,7 @@ pub struct SweepResult {
     /// Condensed with the stronger extractor.
     pub strong: bool,
     /// The set's seed (see [`SweepCell::set_seed`]); left out of the JSON when 0.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub set_seed: u64,
     /// The condensed set's realism (None until the set exists).
     pub realism: Option<RealismSummary>,
@@ -302,6 +307,10 @@ mod tests {
         }
     }
 
+    fn names(cells: &[SweepCell]) -> Vec<&str> {
+        cells.iter().map(|c| c.name.as_str()).collect()
+    }
+
     #[test]
     fn a_variant_with_its_own_lrs_crosses_only_those() {
         let base = CondenseConfig::default();
@@ -309,14 +318,8 @@ mod tests {
         fast.lrs = Some(vec![0.02, 0.04]);
         let s = spec(vec![fast.clone()]);
         s.validate(&base).unwrap();
-        let names: Vec<String> = s
-            .cells(&base)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
         assert_eq!(
-            names,
+            names(&s.cells(&base).unwrap()),
             [
                 "fast-i20-lr0.02",
                 "fast-i20-lr0.04",
@@ -336,13 +339,10 @@ mod tests {
         late.iters = Some(vec![100]);
         let s = spec(vec![SweepVariant::new("a", empty_object(), false), late]);
         s.validate(&base).unwrap();
-        let names: Vec<String> = s
-            .cells(&base)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        assert_eq!(names, ["a-i20-lr0.01", "a-i100-lr0.01", "late-i100-lr0.01"]);
+        assert_eq!(
+            names(&s.cells(&base).unwrap()),
+            ["a-i20-lr0.01", "a-i100-lr0.01", "late-i100-lr0.01"]
+        );
     }
 
     #[test]
@@ -356,9 +356,8 @@ mod tests {
         });
         s.validate(&base).unwrap();
         let cells = s.cells(&base).unwrap();
-        let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
-            names,
+            names(&cells),
             [
                 "a-i20-lr0.01",
                 "a-i100-lr0.01",
@@ -396,9 +395,8 @@ mod tests {
         ]);
         s.validate(&base).unwrap();
         let cells = s.cells(&base).unwrap();
-        let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
-            names,
+            names(&cells),
             [
                 "full-i20-lr0.01",
                 "full-i20-lr0.003",

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::repro::outcome::RunOutcome;
 use crate::repro::plot::{Series, line_plot_png};
 use crate::repro::preset::SweepSpec;
-use crate::repro::sweep::SweepResult;
+use crate::repro::sweep::{SweepResult, set_seed_repeat_name};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -108,15 +108,9 @@ fn set_seed_psnrs(rows: &[&SweepResult], spec: &SweepSpec) -> Vec<(String, Vec<f
         return Vec::new();
     };
     let of_cell = |cell: &String| {
-        let repeat = |r: &&&SweepResult| {
-            r.cell == *cell
-                || r.cell
-                    .strip_prefix(cell.as_str())
-                    .is_some_and(|t| t.starts_with("-set"))
-        };
-        let psnrs = rows
-            .iter()
-            .filter(repeat)
+        let psnrs = (0..spread.sets)
+            .map(|k| set_seed_repeat_name(cell, k))
+            .filter_map(|name| rows.iter().find(|r| r.cell == name))
             .filter_map(|r| r.holdout_psnr.first().copied());
         (cell.clone(), psnrs.collect())
     };
